@@ -1,0 +1,205 @@
+/**
+ * Node CPU from /proc/stat, as a dataplane comparison needs it: per core and per mode, with
+ * softirq (where network receive work lands) kept apart. Pure functions: the agent's sampler
+ * reads the file, this module does the arithmetic.
+ */
+import { z } from 'zod';
+
+/** Kernel ticks per second of /proc/stat (USER_HZ); 100 on every mainstream Linux architecture. */
+export const USER_HZ = 100;
+
+/** One `cpu`/`cpuN` line of /proc/stat, in ticks (USER_HZ). guest/guest_nice are already in user/nice. */
+export interface CpuTimes {
+  user: number;
+  nice: number;
+  system: number;
+  idle: number;
+  iowait: number;
+  irq: number;
+  softirq: number;
+  steal: number;
+}
+
+/** /proc/stat read at one instant. */
+export interface ProcStatSnapshot {
+  atMs: number;
+  total: CpuTimes;
+  cores: CpuTimes[];
+}
+
+const MODES = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'steal'] as const;
+
+/** Parse the text of /proc/stat. Throws on a file with no aggregate `cpu` line. */
+export function parseProcStat(text: string, atMs: number): ProcStatSnapshot {
+  let total: CpuTimes | undefined;
+  const cores: CpuTimes[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^cpu(\d*)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const fields = (m[2] ?? '').trim().split(/\s+/).map(Number);
+    if (fields.length < 8 || fields.slice(0, 8).some((n) => !Number.isFinite(n))) {
+      throw new Error(`unexpected /proc/stat line: ${line}`);
+    }
+    const times = Object.fromEntries(MODES.map((mode, i) => [mode, fields[i] ?? 0])) as unknown as CpuTimes;
+    if (m[1] === '') total = times;
+    else cores[Number(m[1])] = times;
+  }
+  if (!total) throw new Error('no aggregate cpu line in /proc/stat');
+  // Offline cores leave holes; fill them with zeros so indices stay core numbers.
+  for (let i = 0; i < cores.length; i++) cores[i] ??= zeroTimes();
+  return { atMs, total, cores };
+}
+
+function zeroTimes(): CpuTimes {
+  return { user: 0, nice: 0, system: 0, idle: 0, iowait: 0, irq: 0, softirq: 0, steal: 0 };
+}
+
+function diff(a: CpuTimes, b: CpuTimes): CpuTimes {
+  const d = zeroTimes();
+  // Counters can step back by a tick on some kernels (iowait especially): clamp at 0.
+  for (const mode of MODES) d[mode] = Math.max(0, b[mode] - a[mode]);
+  return d;
+}
+
+/** busy = user+nice+system+irq+softirq+steal; total = busy+idle+iowait. */
+function busyTicks(t: CpuTimes): number {
+  return t.user + t.nice + t.system + t.irq + t.softirq + t.steal;
+}
+function totalTicks(t: CpuTimes): number {
+  return busyTicks(t) + t.idle + t.iowait;
+}
+function pct(part: number, whole: number): number {
+  return whole > 0 ? round2((100 * part) / whole) : 0;
+}
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+export const CpuIntervalSchema = z.strictObject({
+  startMs: z.number().int().min(0),
+  endMs: z.number().int().min(0),
+  busyPercent: z.number().min(0).max(100),
+  softirqPercent: z.number().min(0).max(100),
+  /** Busy % of each core, index = core number. */
+  coreBusyPercent: z.array(z.number().min(0).max(100)).max(4096),
+  /** Softirq % of each core. */
+  coreSoftirqPercent: z.array(z.number().min(0).max(100)).max(4096),
+});
+export type CpuInterval = z.infer<typeof CpuIntervalSchema>;
+
+export const CpuWindowSchema = z.strictObject({
+  startMs: z.number().int().min(0),
+  endMs: z.number().int().min(0),
+  cores: z.number().int().min(0),
+  /** Node CPU busy, % of all cores (100 = every core fully busy). */
+  busyPercent: z.number().min(0).max(100),
+  softirqPercent: z.number().min(0).max(100),
+  /** Busy % of the busiest single core over the window: one saturated core hides in an average. */
+  maxCorePercent: z.number().min(0).max(100),
+  /** Share of all CPU time per mode, %. */
+  modes: z.strictObject({
+    user: z.number().min(0).max(100),
+    nice: z.number().min(0).max(100),
+    system: z.number().min(0).max(100),
+    iowait: z.number().min(0).max(100),
+    irq: z.number().min(0).max(100),
+    softirq: z.number().min(0).max(100),
+    steal: z.number().min(0).max(100),
+  }),
+  /** Busy CPU time summed over all cores, in seconds. */
+  busyCpuSeconds: z.number().min(0),
+});
+export type CpuWindow = z.infer<typeof CpuWindowSchema>;
+
+/** What an agent reports about its node's CPU for one test. */
+export const CpuReportSchema = z.strictObject({
+  /** The node just before the test started (the baseline to subtract mentally). */
+  idle: CpuWindowSchema.nullable(),
+  /** The node over the test window. */
+  test: CpuWindowSchema,
+  /** ~1 s intervals within the test window. */
+  intervals: z.array(CpuIntervalSchema).max(4000),
+});
+export type CpuReport = z.infer<typeof CpuReportSchema>;
+
+/** Summarise CPU between two snapshots. */
+export function cpuWindow(a: ProcStatSnapshot, b: ProcStatSnapshot): CpuWindow {
+  const d = diff(a.total, b.total);
+  const total = totalTicks(d);
+  let maxCore = 0;
+  const n = Math.min(a.cores.length, b.cores.length);
+  for (let i = 0; i < n; i++) {
+    const c = diff(a.cores[i] as CpuTimes, b.cores[i] as CpuTimes);
+    maxCore = Math.max(maxCore, pct(busyTicks(c), totalTicks(c)));
+  }
+  return {
+    startMs: a.atMs,
+    endMs: b.atMs,
+    cores: n,
+    busyPercent: pct(busyTicks(d), total),
+    softirqPercent: pct(d.softirq, total),
+    maxCorePercent: maxCore,
+    modes: {
+      user: pct(d.user, total),
+      nice: pct(d.nice, total),
+      system: pct(d.system, total),
+      iowait: pct(d.iowait, total),
+      irq: pct(d.irq, total),
+      softirq: pct(d.softirq, total),
+      steal: pct(d.steal, total),
+    },
+    busyCpuSeconds: round2(busyTicks(d) / USER_HZ),
+  };
+}
+
+/** One interval between two consecutive snapshots, per core. */
+export function cpuInterval(a: ProcStatSnapshot, b: ProcStatSnapshot): CpuInterval {
+  const d = diff(a.total, b.total);
+  const n = Math.min(a.cores.length, b.cores.length);
+  const coreBusyPercent: number[] = [];
+  const coreSoftirqPercent: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = diff(a.cores[i] as CpuTimes, b.cores[i] as CpuTimes);
+    coreBusyPercent.push(pct(busyTicks(c), totalTicks(c)));
+    coreSoftirqPercent.push(pct(c.softirq, totalTicks(c)));
+  }
+  return {
+    startMs: a.atMs,
+    endMs: b.atMs,
+    busyPercent: pct(busyTicks(d), totalTicks(d)),
+    softirqPercent: pct(d.softirq, totalTicks(d)),
+    coreBusyPercent,
+    coreSoftirqPercent,
+  };
+}
+
+/**
+ * Build the report from snapshots taken during the test (first = test start, last = test
+ * end, ~1 s apart) and an optional snapshot pair from before the test.
+ */
+export function cpuReport(
+  during: readonly ProcStatSnapshot[],
+  before?: readonly [ProcStatSnapshot, ProcStatSnapshot],
+): CpuReport {
+  const first = during[0];
+  const last = during[during.length - 1];
+  if (!first || !last || during.length < 2) throw new Error('a CPU report needs at least two snapshots');
+  const intervals: CpuInterval[] = [];
+  for (let i = 1; i < during.length; i++) {
+    intervals.push(cpuInterval(during[i - 1] as ProcStatSnapshot, during[i] as ProcStatSnapshot));
+  }
+  return {
+    idle: before ? cpuWindow(before[0], before[1]) : null,
+    test: cpuWindow(first, last),
+    intervals,
+  };
+}
+
+/**
+ * Node CPU-seconds spent per gigabyte (10^9 bytes) moved: the cost figure that makes two
+ * dataplanes comparable when their throughput differs. null when nothing was moved.
+ */
+export function cpuSecondsPerGigabyte(busyCpuSeconds: number, bytes: number): number | null {
+  if (!(bytes > 0)) return null;
+  return Math.round((busyCpuSeconds / (bytes / 1e9)) * 1e4) / 1e4;
+}

@@ -1,0 +1,241 @@
+/**
+ * The wire protocol between agent and aggregator: the single source of truth for every
+ * WebSocket message. Every frame is parsed here once (`parseAgentMessage`,
+ * `parseAggregatorMessage`); code past that point trusts the inferred types.
+ *
+ * Changes within one PROTOCOL_VERSION are additive only (new optional fields, new message
+ * types). Removing or changing a field bumps the version; the aggregator refuses a hello
+ * whose version it does not speak.
+ */
+import { z } from 'zod';
+import { IperfResultSchema } from './iperf3-result.js';
+import { CpuReportSchema } from './cpu.js';
+import { ErrorCodeSchema } from './errors.js';
+
+/** Version carried in `hello`; bump on any non-additive change. */
+export const PROTOCOL_VERSION = 1;
+
+/** Largest frame either side accepts, in bytes. A result with 1 s CPU samples of a 60 s test is ~30 KiB. */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+
+/** WebSocket close codes used by netmatrix, named in one place. */
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  /** Malformed, oversized, unknown or out-of-order message. */
+  policyViolation: 1008,
+  messageTooBig: 1009,
+  /** Application range (4000-4999). */
+  protocolVersionMismatch: 4000,
+  duplicateAgent: 4001,
+  shuttingDown: 4002,
+} as const;
+
+/** Which network the agent sits on: the node's own (hostNetwork) or a pod's. */
+export const NetworkModeSchema = z.enum(['pod', 'host']);
+export type NetworkMode = z.infer<typeof NetworkModeSchema>;
+
+/** What traffic a test measures: node-to-node (host agents), pod-to-pod, pod-to-service. */
+export const PathSchema = z.enum(['node', 'pod', 'service']);
+export type Path = z.infer<typeof PathSchema>;
+export const PATHS: readonly Path[] = PathSchema.options;
+
+export const ProtocolSchema = z.enum(['tcp', 'udp']);
+export type Protocol = z.infer<typeof ProtocolSchema>;
+export const PROTOCOLS: readonly Protocol[] = ProtocolSchema.options;
+
+const ipv4 = z.ipv4();
+const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only');
+const name = z.string().min(1).max(253);
+const port = z.number().int().min(1).max(65535);
+
+/** Static facts about the node an agent runs on, read once at start. */
+export const NodeFactsSchema = z.strictObject({
+  cpuModel: z.string().max(256),
+  cpuCores: z.number().int().min(1).max(4096),
+  kernel: z.string().max(256),
+  /** Interface of the default route (or the first non-loopback one), and its MTU. */
+  nic: z.string().max(64),
+  mtu: z.number().int().min(0).max(65536),
+});
+export type NodeFacts = z.infer<typeof NodeFactsSchema>;
+
+/** Limits the agent enforces on every command, whatever the aggregator asks. */
+export const AgentLimitsSchema = z.strictObject({
+  maxDurationSeconds: z.number().int().min(1),
+  /** 0 means no cap. Applies to the total over all streams. */
+  maxBitrateBitsPerSecond: z.number().int().min(0),
+  maxStreams: z.number().int().min(1),
+  portMin: port,
+  portMax: port,
+  /** IPv4 CIDRs the agent may send test traffic to. */
+  allowedTargetCidrs: z.array(z.string().max(64)).max(64),
+});
+export type AgentLimits = z.infer<typeof AgentLimitsSchema>;
+
+/** Who an agent is; sent in `hello`. */
+export const AgentIdentitySchema = z.strictObject({
+  nodeName: name,
+  /** Pod name, or the process's own name outside Kubernetes. */
+  podName: name,
+  podIp: ipv4,
+  hostIp: ipv4,
+  mode: NetworkModeSchema,
+  agentVersion: z.string().min(1).max(64),
+  /** e.g. "3.12" */
+  iperf3Version: z.string().min(1).max(64),
+  /** Port the agent's iperf3 server listens on during a test. */
+  iperf3Port: port,
+  facts: NodeFactsSchema,
+  limits: AgentLimitsSchema,
+});
+export type AgentIdentity = z.infer<typeof AgentIdentitySchema>;
+
+/** What the client side of a test runs: the knobs of `iperf3 -c`. */
+export const TestSpecSchema = z.strictObject({
+  protocol: ProtocolSchema,
+  /** iperf3 `-t`: whole seconds (a fraction or 0 would make iperf3 run forever). */
+  durationSeconds: z.number().int().min(1).max(3600),
+  /** Total target bitrate over all streams; 0 = unlimited (iperf3 `-b 0`). */
+  bitrateBitsPerSecond: z.number().int().min(0),
+  streams: z.number().int().min(1).max(128),
+  /** iperf3 `-R`: the server sends, the client receives. */
+  reverse: z.boolean(),
+});
+export type TestSpec = z.infer<typeof TestSpecSchema>;
+
+// ---------------------------------------------------------------- aggregator -> agent
+
+/** First message after a hello is accepted. */
+export const WelcomeSchema = z.strictObject({
+  type: z.literal('welcome'),
+  protocolVersion: z.number().int(),
+  /** The aggregator's id for this connection, for logs. */
+  sessionId: id,
+});
+
+/**
+ * Start a one-off iperf3 server (`iperf3 -s -1`) on `bindAddress:port`. The agent answers
+ * `ready` once the port listens, then a `result` with role `server` when the server exits.
+ */
+export const ServeSchema = z.strictObject({
+  type: z.literal('serve'),
+  testId: id,
+  bindAddress: ipv4,
+  port,
+  /** The client's spec, so the server can bound its own lifetime. */
+  spec: TestSpecSchema,
+  /** Exit if no client connects within this many seconds. */
+  idleTimeoutSeconds: z.number().int().min(1).max(600),
+});
+
+/** Run `iperf3 -c target -p port -J` with `spec`; answer with a `result` of role `client`. */
+export const ProbeSchema = z.strictObject({
+  type: z.literal('probe'),
+  testId: id,
+  target: ipv4,
+  port,
+  spec: TestSpecSchema,
+});
+
+/** Stop the process of this test, if any. No result is owed for a cancelled test. */
+export const CancelSchema = z.strictObject({
+  type: z.literal('cancel'),
+  testId: id,
+  reason: z.string().max(256),
+});
+
+/** The aggregator has stored these results; the agent may forget them. */
+export const AckSchema = z.strictObject({
+  type: z.literal('ack'),
+  resultIds: z.array(id).max(10_000),
+});
+
+export const AggregatorMessageSchema = z.discriminatedUnion('type', [
+  WelcomeSchema,
+  ServeSchema,
+  ProbeSchema,
+  CancelSchema,
+  AckSchema,
+]);
+export type AggregatorMessage = z.infer<typeof AggregatorMessageSchema>;
+export type ServeCommand = z.infer<typeof ServeSchema>;
+export type ProbeCommand = z.infer<typeof ProbeSchema>;
+
+// ---------------------------------------------------------------- agent -> aggregator
+
+/** The first message of every connection. */
+export const HelloSchema = z.strictObject({
+  type: z.literal('hello'),
+  protocolVersion: z.number().int(),
+  agent: AgentIdentitySchema,
+});
+
+/** The iperf3 server of `testId` is listening. */
+export const ReadySchema = z.strictObject({
+  type: z.literal('ready'),
+  testId: id,
+});
+
+/**
+ * The outcome of one side of a test. Sent until acknowledged (at least once); `resultId`
+ * lets the aggregator keep it once.
+ */
+export const ResultSchema = z.strictObject({
+  type: z.literal('result'),
+  resultId: id,
+  testId: id,
+  role: z.enum(['client', 'server']),
+  /** Wall-clock start and end of the iperf3 process, ms since the epoch. */
+  startedAtMs: z.number().int().min(0),
+  endedAtMs: z.number().int().min(0),
+  ok: z.boolean(),
+  /** Present when !ok. */
+  error: z
+    .strictObject({
+      code: ErrorCodeSchema,
+      message: z.string().max(4096),
+    })
+    .optional(),
+  /** iperf3's own report, when it produced one (a failed test may still have one). */
+  iperf: IperfResultSchema.optional(),
+  /** The node's CPU over the test window, from /proc/stat. */
+  cpu: CpuReportSchema.optional(),
+});
+export type ResultMessage = z.infer<typeof ResultSchema>;
+
+export const AgentMessageSchema = z.discriminatedUnion('type', [HelloSchema, ReadySchema, ResultSchema]);
+export type AgentMessage = z.infer<typeof AgentMessageSchema>;
+
+/** A frame that failed to parse: why, in words fit for a log and a close reason. */
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError';
+}
+
+function parseFrame<T>(schema: z.ZodType<T>, raw: string | Buffer): T {
+  const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
+  if (size > MAX_FRAME_BYTES) throw new ProtocolError(`frame of ${size} bytes exceeds ${MAX_FRAME_BYTES}`);
+  let data: unknown;
+  try {
+    data = JSON.parse(raw.toString());
+  } catch {
+    throw new ProtocolError('frame is not JSON');
+  }
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    const where = first && first.path.length > 0 ? `${first.path.join('.')}: ` : '';
+    throw new ProtocolError(`invalid message: ${where}${first?.message ?? 'unknown problem'}`);
+  }
+  return parsed.data;
+}
+
+/** Parse one frame from an agent. Throws ProtocolError. */
+export function parseAgentMessage(raw: string | Buffer): AgentMessage {
+  return parseFrame(AgentMessageSchema, raw);
+}
+
+/** Parse one frame from the aggregator. Throws ProtocolError. */
+export function parseAggregatorMessage(raw: string | Buffer): AggregatorMessage {
+  return parseFrame(AggregatorMessageSchema, raw);
+}
