@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   'test-timeout': 'the aggregator did not receive the result in time',
   'agent-busy': 'the agent was already running a test',
   'agent-lost': 'an agent of the test disconnected before it finished',
+  'port-in-use': 'the iperf3 port was already taken on the target agent\'s network',
   'spec-refused': 'the agent refused a command outside its configured limits',
   'no-target-address': 'no address is known for the target on this path (e.g. no service address)',
   cancelled: 'the test was cancelled',

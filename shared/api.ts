@@ -1,0 +1,39 @@
+/**
+ * REST bodies shared by the aggregator (which validates them) and the CLI (which sends them).
+ */
+import { z } from 'zod';
+import { PathSchema, ProtocolSchema } from './protocol.js';
+
+/** POST /api/runs: an on-demand full matrix, labelled so two configurations can be compared. */
+export const RunRequestSchema = z.strictObject({
+  /** e.g. "iptables" or "ebpf-dsr". */
+  label: z.string().min(1).max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dot, dash, underscore; starting with a letter or digit'),
+  paths: z.array(PathSchema).min(1).max(3).optional(),
+  protocols: z.array(ProtocolSchema).min(1).max(2).optional(),
+  durationSeconds: z.number().int().min(1).max(3600).optional(),
+  streams: z.number().int().min(1).max(128).optional(),
+  tcpBitrateBitsPerSecond: z.number().int().min(0).optional(),
+  udpBitrateBitsPerSecond: z.number().int().min(1).optional(),
+});
+export type RunRequest = z.infer<typeof RunRequestSchema>;
+
+export const RunStatusSchema = z.enum(['queued', 'running', 'done']);
+
+/** GET /api/runs/:id (without results). */
+export interface RunSummary {
+  id: string;
+  label: string;
+  status: z.infer<typeof RunStatusSchema>;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  paths: string[];
+  protocols: string[];
+  durationSeconds: number;
+  /** Tests planned, finished (ok or not), failed. */
+  total: number;
+  done: number;
+  failed: number;
+  /** The test running now. */
+  current: { path: string; protocol: string; source: string; target: string } | null;
+}

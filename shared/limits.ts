@@ -1,0 +1,74 @@
+/**
+ * The agent's own limits on what it will run, whatever the aggregator says. Pure checks,
+ * used by the agent before it spawns anything.
+ */
+import type { AgentLimits, TestSpec } from './protocol.js';
+import { failure, type Failure } from './errors.js';
+
+function ipv4ToInt(ip: string): number | undefined {
+  const parts = ip.split('.');
+  if (parts.length !== 4) return undefined;
+  let n = 0;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return undefined;
+    n = n * 256 + Number(p);
+  }
+  return n;
+}
+
+/** Parse "a.b.c.d/len" into a matcher. Throws on a malformed CIDR (config is validated at start). */
+export function parseCidr(cidr: string): (ip: string) => boolean {
+  const [addr, lenText] = cidr.split('/');
+  const base = addr === undefined ? undefined : ipv4ToInt(addr);
+  const len = lenText === undefined ? 32 : Number(lenText);
+  if (base === undefined || !Number.isInteger(len) || len < 0 || len > 32) {
+    throw new Error(`invalid IPv4 CIDR "${cidr}"`);
+  }
+  // 2 ** (32 - len) keeps the arithmetic in safe integers (no 32-bit sign surprises).
+  const size = 2 ** (32 - len);
+  const start = Math.floor(base / size) * size;
+  return (ip) => {
+    const n = ipv4ToInt(ip);
+    return n !== undefined && n >= start && n < start + size;
+  };
+}
+
+export function isValidCidr(cidr: string): boolean {
+  try {
+    parseCidr(cidr);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why `spec` exceeds `limits`, or undefined when it is within them. */
+export function checkSpec(limits: AgentLimits, spec: TestSpec): Failure | undefined {
+  const problems: string[] = [];
+  if (spec.durationSeconds > limits.maxDurationSeconds) {
+    problems.push(`duration ${spec.durationSeconds}s exceeds the agent's limit of ${limits.maxDurationSeconds}s`);
+  }
+  if (limits.maxBitrateBitsPerSecond > 0) {
+    if (spec.bitrateBitsPerSecond === 0) {
+      problems.push(`unlimited bitrate requested but the agent caps it at ${limits.maxBitrateBitsPerSecond} bit/s`);
+    } else if (spec.bitrateBitsPerSecond > limits.maxBitrateBitsPerSecond) {
+      problems.push(`bitrate ${spec.bitrateBitsPerSecond} bit/s exceeds the agent's cap of ${limits.maxBitrateBitsPerSecond}`);
+    }
+  }
+  if (spec.streams > limits.maxStreams) {
+    problems.push(`${spec.streams} streams exceed the agent's limit of ${limits.maxStreams}`);
+  }
+  return problems.length > 0 ? failure('spec-refused', problems.join('; ')) : undefined;
+}
+
+export function checkPort(limits: AgentLimits, port: number): Failure | undefined {
+  if (port < limits.portMin || port > limits.portMax) {
+    return failure('spec-refused', `port ${port} is outside the agent's range ${limits.portMin}-${limits.portMax}`);
+  }
+  return undefined;
+}
+
+export function checkTarget(limits: AgentLimits, target: string): Failure | undefined {
+  if (limits.allowedTargetCidrs.some((c) => parseCidr(c)(target))) return undefined;
+  return failure('spec-refused', `target ${target} is outside the agent's allowed ranges (${limits.allowedTargetCidrs.join(', ')})`);
+}

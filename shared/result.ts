@@ -1,0 +1,54 @@
+/**
+ * One finished test as the aggregator records it: the client's iperf3 report joined with
+ * both sides' node CPU. This is what `/api/results`, `/api/matrix` and results files carry.
+ */
+import { z } from 'zod';
+import { CpuReportSchema, cpuSecondsPerGigabyte, type CpuReport } from './cpu.js';
+import { ErrorCodeSchema } from './errors.js';
+import { IperfResultSchema, type IperfResult } from './iperf3-result.js';
+import { PathSchema, ProtocolSchema, TestSpecSchema } from './protocol.js';
+
+const SideSchema = z.strictObject({
+  node: z.string(),
+  pod: z.string(),
+  /** Node CPU over the test window (null when that side sent none). */
+  cpu: CpuReportSchema.nullable(),
+  /** Node busy CPU-seconds per 10^9 bytes moved; null without CPU or bytes. */
+  cpuSecondsPerGigabyte: z.number().min(0).nullable(),
+});
+
+export const TestResultSchema = z.strictObject({
+  id: z.string(),
+  /** The on-demand run this test belongs to; null for the background sweep. */
+  runId: z.string().nullable(),
+  label: z.string().nullable(),
+  path: PathSchema,
+  protocol: ProtocolSchema,
+  spec: TestSpecSchema,
+  /** The client side (iperf3 -c). */
+  source: SideSchema,
+  /** The server side (iperf3 -s), and the address the client dialled. */
+  target: SideSchema.extend({ address: z.string(), port: z.number().int() }),
+  startedAt: z.iso.datetime(),
+  endedAt: z.iso.datetime(),
+  ok: z.boolean(),
+  error: z.strictObject({ code: ErrorCodeSchema, message: z.string() }).nullable(),
+  /** Data rate at the receiver, bits/s (the headline figure); null for a failed test. */
+  throughputBitsPerSecond: z.number().min(0).nullable(),
+  /** The client's iperf3 report. */
+  iperf: IperfResultSchema.nullable(),
+  /** The server's own iperf3 report. */
+  serverIperf: IperfResultSchema.nullable(),
+});
+export type TestResult = z.infer<typeof TestResultSchema>;
+
+/** Bytes the test moved, from the receiver's view when iperf3 gives it. */
+export function bytesMoved(iperf: IperfResult | null): number {
+  if (!iperf) return 0;
+  return iperf.receivedBytes > 0 ? iperf.receivedBytes : iperf.sentBytes;
+}
+
+/** CPU-seconds per GB for one side of a test. */
+export function sideCost(cpu: CpuReport | null, iperf: IperfResult | null): number | null {
+  return cpu ? cpuSecondsPerGigabyte(cpu.test.busyCpuSeconds, bytesMoved(iperf)) : null;
+}
