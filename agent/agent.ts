@@ -1,0 +1,101 @@
+/**
+ * One agent: announces itself, runs the aggregator's commands through the executor and keeps
+ * results until they are acknowledged.
+ */
+import os from 'node:os';
+import type { Logger } from 'pino';
+import { PROTOCOL_VERSION, type AgentIdentity, type AggregatorMessage } from '../shared/protocol.js';
+import { redacted } from '../shared/settings.js';
+import { AGENT_SETTINGS, type AgentConfig } from './config.js';
+import { CpuSampler } from './cpu-sampler.js';
+import { Executor } from './executor.js';
+import { readNodeFacts } from './facts.js';
+import { Iperf3Runner } from './iperf3-runner.js';
+import { AggregatorLink } from './link.js';
+import { Outbox } from './outbox.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface RunningAgent {
+  identity: AgentIdentity;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
+  log.info({ config: redacted(AGENT_SETTINGS, config) }, 'agent starting');
+  const runner = new Iperf3Runner({ binary: config.iperf3Binary, connectTimeoutMs: config.connectTimeoutMs, deadlineMarginMs: 5000 });
+  const [iperf3Version, { facts, address }] = await Promise.all([runner.version(), readNodeFacts()]);
+  const podIp = config.podIp ?? address;
+  if (!podIp) throw new Error('cannot tell this agent\'s IP: set NETMATRIX_POD_IP (or --pod-ip)');
+  const identity: AgentIdentity = {
+    nodeName: config.nodeName ?? os.hostname(),
+    podName: config.podName ?? os.hostname(),
+    podIp,
+    hostIp: config.hostIp ?? podIp,
+    mode: config.mode,
+    agentVersion: AGENT_VERSION,
+    iperf3Version,
+    iperf3Port: config.iperf3Port,
+    facts,
+    limits: {
+      maxDurationSeconds: config.maxDurationSeconds,
+      maxBitrateBitsPerSecond: config.maxBitrate,
+      maxStreams: config.maxStreams,
+      portMin: config.portMin,
+      portMax: config.portMax,
+      allowedTargetCidrs: [...config.allowedTargets],
+    },
+  };
+
+  const sampler = new CpuSampler();
+  sampler.start();
+  const outbox = new Outbox();
+  const flush = () => {
+    for (const r of outbox.all()) if (!link.send(r)) break;
+  };
+  const executor = new Executor({
+    limits: identity.limits,
+    sampler,
+    runner,
+    log,
+    onReady: (testId) => link.send({ type: 'ready', testId }),
+    onResult: (r) => {
+      outbox.add(r);
+      if (link.connected) link.send(r);
+    },
+  });
+  const onMessage = (m: AggregatorMessage) => {
+    switch (m.type) {
+      case 'serve':
+        return executor.serve(m);
+      case 'probe':
+        return executor.probe(m);
+      case 'cancel':
+        return executor.cancel(m.testId, m.reason);
+      case 'ack':
+        return outbox.ack(m.resultIds);
+      case 'welcome':
+        return;
+    }
+  };
+  const link = new AggregatorLink({
+    url: config.aggregatorUrl,
+    token: config.token,
+    log,
+    hello: () => ({ type: 'hello', protocolVersion: PROTOCOL_VERSION, agent: identity }),
+    onMessage,
+    onConnected: flush,
+    // A test whose aggregator is gone has nobody to report to: kill it rather than load the network.
+    onDisconnected: () => executor.cancel(undefined, 'aggregator connection lost'),
+  });
+  link.start();
+  log.info({ node: identity.nodeName, mode: identity.mode, podIp: identity.podIp, iperf3: iperf3Version }, 'agent started');
+  return {
+    identity,
+    stop: async () => {
+      executor.cancel(undefined, 'agent stopping');
+      sampler.stopBackground();
+      await link.stop();
+    },
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * Runs the aggregator's commands, one test at a time. Owns the single running test (its
+ * abort controller and CPU window); checks every command against the agent's own limits
+ * before anything is spawned.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { failure, type Failure } from '../shared/errors.js';
+import { checkPort, checkSpec, checkTarget } from '../shared/limits.js';
+import type { AgentLimits, ProbeCommand, ResultMessage, ServeCommand } from '../shared/protocol.js';
+import type { CpuReport } from '../shared/cpu.js';
+import type { CpuSampler } from './cpu-sampler.js';
+import type { Iperf3Runner, RunOutcome } from './iperf3-runner.js';
+
+export interface ExecutorDeps {
+  limits: AgentLimits;
+  sampler: Pick<CpuSampler, 'begin'>;
+  runner: Pick<Iperf3Runner, 'client' | 'server'>;
+  /** A finished result (kept until acknowledged by the caller's outbox). */
+  onResult: (r: ResultMessage) => void;
+  /** The server of `testId` listens. */
+  onReady: (testId: string) => void;
+  log: Logger;
+}
+
+interface Running {
+  testId: string;
+  controller: AbortController;
+}
+
+export class Executor {
+  private running: Running | undefined;
+
+  constructor(private readonly d: ExecutorDeps) {}
+
+  get busyWith(): string | undefined {
+    return this.running?.testId;
+  }
+
+  serve(cmd: ServeCommand): void {
+    const refused = checkPort(this.d.limits, cmd.port) ?? checkSpec(this.d.limits, cmd.spec);
+    this.start(cmd.testId, 'server', refused, (signal) =>
+      this.d.runner.server(cmd, signal, () => this.d.onReady(cmd.testId)),
+    );
+  }
+
+  probe(cmd: ProbeCommand): void {
+    const refused =
+      checkPort(this.d.limits, cmd.port) ?? checkSpec(this.d.limits, cmd.spec) ?? checkTarget(this.d.limits, cmd.target);
+    this.start(cmd.testId, 'client', refused, (signal) => this.d.runner.client(cmd, signal));
+  }
+
+  /** Kill the running test if it is `testId` (or any, when testId is undefined). No result is sent. */
+  cancel(testId: string | undefined, reason: string): void {
+    if (this.running && (testId === undefined || this.running.testId === testId)) {
+      this.running.controller.abort(reason);
+    }
+  }
+
+  private start(
+    testId: string,
+    role: 'client' | 'server',
+    refused: Failure | undefined,
+    run: (signal: AbortSignal) => Promise<RunOutcome>,
+  ): void {
+    const now = Date.now();
+    const fail = (f: Failure) =>
+      this.d.onResult({ type: 'result', resultId: randomUUID(), testId, role, startedAtMs: now, endedAtMs: now, ok: false, error: f });
+    if (refused) {
+      this.d.log.warn({ testId, role, reason: refused.message }, 'command refused');
+      return fail(refused);
+    }
+    if (this.running) {
+      return fail(failure('agent-busy', `agent is busy with test ${this.running.testId}`));
+    }
+    const controller = new AbortController();
+    this.running = { testId, controller };
+    const log = this.d.log.child({ testId, role });
+    log.debug('test started');
+    void this.execute(testId, role, controller, run, log);
+  }
+
+  private async execute(
+    testId: string,
+    role: 'client' | 'server',
+    controller: AbortController,
+    run: (signal: AbortSignal) => Promise<RunOutcome>,
+    log: Logger,
+  ): Promise<void> {
+    let cpu: CpuReport | undefined;
+    try {
+      const window = await this.d.sampler.begin().catch((e: unknown) => {
+        log.warn({ err: e }, 'cpu sampling unavailable');
+        return undefined;
+      });
+      const outcome = await run(controller.signal);
+      cpu = await window?.stop().catch(() => undefined);
+      if (controller.signal.aborted) {
+        log.debug({ reason: String(controller.signal.reason) }, 'test cancelled');
+        return;
+      }
+      const ok = !outcome.failure;
+      this.d.onResult({
+        type: 'result',
+        resultId: randomUUID(),
+        testId,
+        role,
+        startedAtMs: outcome.startedAtMs,
+        endedAtMs: outcome.endedAtMs,
+        ok,
+        ...(outcome.failure ? { error: outcome.failure } : {}),
+        ...(outcome.iperf ? { iperf: outcome.iperf } : {}),
+        ...(cpu ? { cpu } : {}),
+      });
+      log.debug({ ok, code: outcome.failure?.code }, 'test finished');
+    } finally {
+      if (this.running?.testId === testId) this.running = undefined;
+    }
+  }
+}

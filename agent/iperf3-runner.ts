@@ -1,0 +1,128 @@
+/**
+ * The one place the agent runs iperf3: argv arrays via sys/exec (never a shell), its own
+ * wall-clock deadline (a 3.12 client hangs forever against a peer that accepts TCP but never
+ * speaks), and success decided from the parsed report, never from the exit code (3.12 exits
+ * 0 on errors with -J).
+ */
+import { exec, ExecError, type ExecResult } from '../sys/exec.js';
+import { failure, type Failure } from '../shared/errors.js';
+import { iperf3ClientArgs, iperf3ServerArgs, parseIperf3Output, parseIperf3Version } from '../shared/iperf3.js';
+import type { IperfResult } from '../shared/iperf3-result.js';
+import type { ProbeCommand, ServeCommand } from '../shared/protocol.js';
+import { isListening } from './listening.js';
+
+export interface RunOutcome {
+  startedAtMs: number;
+  endedAtMs: number;
+  iperf?: IperfResult;
+  failure?: Failure;
+}
+
+export interface RunnerOptions {
+  /** The iperf3 binary (a path, or a name looked up on PATH). */
+  binary: string;
+  /** How long the client may take to connect, ms. */
+  connectTimeoutMs: number;
+  /** Slack over the test duration before the process is killed, ms. */
+  deadlineMarginMs: number;
+}
+
+function outcomeOf(r: ExecResult, startedAtMs: number, cancelReason: () => string): RunOutcome {
+  const endedAtMs = Date.now();
+  if (r.aborted) return { startedAtMs, endedAtMs, failure: failure('cancelled', cancelReason()) };
+  const parsed = parseIperf3Output(r.stdout);
+  if (r.timedOut) {
+    return {
+      startedAtMs,
+      endedAtMs,
+      ...(parsed.ok ? { iperf: parsed.result } : {}),
+      failure: failure('iperf3-timeout', `iperf3 killed after ${r.durationMs} ms (${r.argv.join(' ')})`),
+    };
+  }
+  if (parsed.ok) return { startedAtMs, endedAtMs, iperf: parsed.result };
+  const detail = parsed.failure.code === 'iperf3-bad-output' && r.stderr.trim() ? ` (stderr: ${r.stderr.trim().slice(0, 500)})` : '';
+  return {
+    startedAtMs,
+    endedAtMs,
+    ...(parsed.result ? { iperf: parsed.result } : {}),
+    failure: { code: parsed.failure.code, message: parsed.failure.message + detail },
+  };
+}
+
+async function spawnFailure(e: unknown, startedAtMs: number): Promise<RunOutcome> {
+  if (e instanceof ExecError) {
+    return { startedAtMs, endedAtMs: Date.now(), failure: failure('iperf3-spawn-failed', e.message) };
+  }
+  throw e;
+}
+
+export class Iperf3Runner {
+  constructor(private readonly o: RunnerOptions) {}
+
+  /** `iperf3 --version`, e.g. "3.12". */
+  async version(): Promise<string> {
+    const r = await exec([this.o.binary, '--version'], { timeoutMs: 5000 });
+    return parseIperf3Version(r.stdout + r.stderr);
+  }
+
+  /** Run the client side of a test. Never rejects for an expected failure. */
+  async client(cmd: ProbeCommand, signal: AbortSignal): Promise<RunOutcome> {
+    const argv = iperf3ClientArgs({
+      target: cmd.target,
+      port: cmd.port,
+      spec: cmd.spec,
+      testId: cmd.testId,
+      connectTimeoutMs: this.o.connectTimeoutMs,
+    });
+    argv[0] = this.o.binary;
+    const startedAtMs = Date.now();
+    const timeoutMs = cmd.spec.durationSeconds * 1000 + this.o.connectTimeoutMs + this.o.deadlineMarginMs;
+    try {
+      const r = await exec(argv, { timeoutMs, signal });
+      return outcomeOf(r, startedAtMs, () => String(signal.reason ?? 'cancelled'));
+    } catch (e) {
+      return spawnFailure(e, startedAtMs);
+    }
+  }
+
+  /**
+   * Run a one-off server (`-s -1`). `onReady` is called once the port listens. The promise
+   * settles when the server exits (after its test, on idle timeout, deadline or cancel).
+   */
+  async server(cmd: ServeCommand, signal: AbortSignal, onReady: () => void): Promise<RunOutcome> {
+    const startedAtMs = Date.now();
+    // Someone else on the port would answer our client and make "ready" a lie.
+    if (await isListening(cmd.port)) {
+      return { startedAtMs, endedAtMs: Date.now(), failure: failure('port-in-use', `port ${cmd.port} is already listening on this network`) };
+    }
+    const argv = iperf3ServerArgs({
+      bindAddress: cmd.bindAddress,
+      port: cmd.port,
+      idleTimeoutSeconds: cmd.idleTimeoutSeconds,
+      rcvTimeoutMs: this.o.connectTimeoutMs + this.o.deadlineMarginMs,
+    });
+    argv[0] = this.o.binary;
+    const timeoutMs = (cmd.idleTimeoutSeconds + cmd.spec.durationSeconds) * 1000 + this.o.connectTimeoutMs + this.o.deadlineMarginMs;
+    let exited = false;
+    const watchReady = async () => {
+      const deadline = Date.now() + 5000;
+      while (!exited && Date.now() < deadline) {
+        if (await isListening(cmd.port)) return onReady();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    try {
+      const r = await exec(argv, { timeoutMs, signal, onSpawn: () => void watchReady() });
+      exited = true;
+      const out = outcomeOf(r, startedAtMs, () => String(signal.reason ?? 'cancelled'));
+      // A server that never got a client exits on its idle timeout with no report at all.
+      if (out.failure?.code === 'iperf3-bad-output' && r.stdout.trim() === '') {
+        return { ...out, failure: failure('connect-timeout', `no client connected within ${cmd.idleTimeoutSeconds}s`) };
+      }
+      return out;
+    } catch (e) {
+      exited = true;
+      return spawnFailure(e, startedAtMs);
+    }
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The REST API. Bad input gets a 400 with a message that says what is wrong; writes
+ * (POST /api/runs) need the bearer token.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { z } from 'zod';
+import { RunRequestSchema } from '../shared/api.js';
+import type { TestResult } from '../shared/result.js';
+import type { AgentRegistry } from './agents.js';
+import { bearer, tokenMatches } from './agent-socket.js';
+import type { MatrixCell, ResultStore } from './results.js';
+import type { Scheduler } from './scheduler.js';
+
+export interface ApiDeps {
+  token: string;
+  agents: AgentRegistry;
+  store: ResultStore;
+  scheduler: Scheduler;
+  registry: Registry;
+}
+
+const LimitQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(10_000).default(100) });
+const RunParams = z.strictObject({ id: z.uuid() });
+
+function problem(e: z.ZodError): string {
+  return e.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+}
+
+/** A matrix cell in the compact form the API and the page use. */
+function cellView(c: MatrixCell) {
+  const r: TestResult = c.latest;
+  const good = c.lastSuccess;
+  return {
+    path: c.path,
+    protocol: c.protocol,
+    source: c.source,
+    target: c.target,
+    ok: r.ok,
+    error: r.error,
+    lastTestAt: r.endedAt,
+    lastSuccessAt: good?.endedAt ?? null,
+    throughputBitsPerSecond: good?.throughputBitsPerSecond ?? null,
+    clientCpuBusyPercent: good?.source.cpu?.test.busyPercent ?? null,
+    serverCpuBusyPercent: good?.target.cpu?.test.busyPercent ?? null,
+    clientSoftirqPercent: good?.source.cpu?.test.softirqPercent ?? null,
+    serverSoftirqPercent: good?.target.cpu?.test.softirqPercent ?? null,
+    clientCpuSecondsPerGigabyte: good?.source.cpuSecondsPerGigabyte ?? null,
+    serverCpuSecondsPerGigabyte: good?.target.cpuSecondsPerGigabyte ?? null,
+    tcpRetransmits: good?.iperf?.tcp?.retransmits ?? null,
+    tcpRttMeanSeconds: good?.iperf?.tcp?.rttMeanSeconds ?? null,
+    udpJitterSeconds: good?.iperf?.udp?.jitterSeconds ?? null,
+    udpLossRatio: good?.iperf?.udp?.lossRatio ?? null,
+    targetAddress: r.target.address,
+    resultId: r.id,
+  };
+}
+
+export function registerApi(app: FastifyInstance, d: ApiDeps): void {
+  app.get('/healthz', async () => ({ ok: true }));
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', d.registry.contentType);
+    return d.registry.metrics();
+  });
+
+  app.get('/api/agents', async () =>
+    d.agents.all().map((s) => ({ sessionId: s.id, connectedAt: s.connectedAt.toISOString(), ...s.identity })),
+  );
+
+  app.get('/api/results', async (req, reply) => {
+    const q = LimitQuery.safeParse(req.query);
+    if (!q.success) return reply.code(400).send({ error: 'bad-request', message: problem(q.error) });
+    return d.store.latest(q.data.limit);
+  });
+
+  app.get('/api/matrix', async () => ({
+    generatedAt: new Date().toISOString(),
+    nodes: d.agents.nodes().map((name) => ({
+      name,
+      agents: d.agents.all().filter((s) => s.identity.nodeName === name).map((s) => ({ mode: s.identity.mode, pod: s.identity.podName, ip: s.identity.podIp })),
+    })),
+    cells: d.store.matrix().map(cellView),
+  }));
+
+  app.post('/api/runs', async (req, reply) => {
+    if (!tokenMatches(bearer(req), d.token)) {
+      return reply.code(401).send({ error: 'unauthorized', message: 'POST /api/runs needs the bearer token' });
+    }
+    const body = RunRequestSchema.safeParse(req.body);
+    if (!body.success) return reply.code(400).send({ error: 'bad-request', message: problem(body.error) });
+    const run = d.scheduler.submit(body.data);
+    return reply.code(202).send(run);
+  });
+
+  app.get('/api/runs', async () => d.scheduler.allRuns());
+
+  app.get('/api/runs/:id', async (req, reply) => {
+    const p = RunParams.safeParse(req.params);
+    if (!p.success) return reply.code(400).send({ error: 'bad-request', message: `run id: ${problem(p.error)}` });
+    const run = d.scheduler.run(p.data.id);
+    if (!run) return reply.code(404).send({ error: 'not-found', message: `no run ${p.data.id}` });
+    return { ...run.summary(), results: run.results };
+  });
+}

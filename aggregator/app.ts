@@ -1,0 +1,103 @@
+/**
+ * Builds the aggregator without listening (tests use `inject` or listen on port 0):
+ * registry, broker, result store, metrics, scheduler, the REST API and the agent socket.
+ */
+import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { MAX_FRAME_BYTES, type Path, type Protocol } from '../shared/protocol.js';
+import type { TestResult } from '../shared/result.js';
+import { AgentRegistry } from './agents.js';
+import { registerAgentSocket } from './agent-socket.js';
+import { registerApi } from './api.js';
+import { Broker } from './broker.js';
+import type { AggregatorConfig } from './config.js';
+import { Metrics } from './metrics.js';
+import { ResultStore } from './results.js';
+import { Scheduler, type SchedulerDeps } from './scheduler.js';
+import { runTest, unrunnableResult } from './test-runner.js';
+
+export interface Aggregator {
+  app: FastifyInstance;
+  agents: AgentRegistry;
+  store: ResultStore;
+  scheduler: Scheduler;
+  registry: Registry;
+  /** Listen and start the scheduler; resolves with the bound address. */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface BuildOptions {
+  config: AggregatorConfig;
+  log: Logger;
+  /** Replace the test runner (scheduler tests without iperf3). */
+  runTest?: SchedulerDeps['runTest'];
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export async function buildAggregator({ config, log, ...o }: BuildOptions): Promise<Aggregator> {
+  const app: FastifyInstance = fastify({
+    loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 64 * 1024,
+  });
+  // ws enforces a hard cap; frames between MAX_FRAME_BYTES and this are refused by our own
+  // parser with a policy-violation close (1008), above it ws closes with 1009.
+  await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES * 4 } });
+
+  const agents = new AgentRegistry();
+  const broker = new Broker();
+  const store = new ResultStore(config.resultsKept);
+  const registry = new Registry();
+  const metrics = new Metrics(registry, store, agents, { perPair: config.perPairMetrics, perPairMaxNodes: config.perPairMaxNodes });
+
+  // A node with no agent left is gone: forget its cells so its series leave /metrics.
+  agents.on((e) => {
+    if (e.kind === 'left' && !agents.nodes().includes(e.session.identity.nodeName)) store.removeNode(e.session.identity.nodeName);
+  });
+
+  const schedLog = log.child({ component: 'scheduler' });
+  const scheduler = new Scheduler({
+    agents,
+    settings: config,
+    serviceAddress: (node) => config.services[node],
+    runTest:
+      o.runTest ??
+      ((plan) => runTest(plan, broker, { readyTimeoutMs: config.readyTimeoutMs, resultMarginMs: config.resultTimeoutMarginMs, serverAfterClientMs: 5000 }, schedLog)),
+    unrunnable: (t, f) => unrunnableResult(t, f),
+    onResult: (r: TestResult, seconds: number) => {
+      store.add(r);
+      metrics.recordResult(r, seconds);
+      if (!r.ok) schedLog.debug({ path: r.path, protocol: r.protocol, source: r.source.node, target: r.target.node, code: r.error?.code }, 'test failed');
+    },
+    onSweepCompleted: (path: Path, protocol: Protocol) => {
+      metrics.sweepCompleted(path, protocol);
+      schedLog.info({ path, protocol }, 'sweep completed');
+    },
+    sleep: o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+    now: () => new Date(),
+    log: schedLog,
+  });
+
+  registerAgentSocket(app, { token: config.token, agents, broker, store, metrics, log: log.child({ component: 'agents' }), heartbeatMs: config.heartbeatMs });
+  registerApi(app, { token: config.token, agents, store, scheduler, registry });
+
+  return {
+    app,
+    agents,
+    store,
+    scheduler,
+    registry,
+    async listen() {
+      const address = await app.listen({ host: config.host, port: config.port });
+      scheduler.start();
+      return address;
+    },
+    async close() {
+      await scheduler.stop();
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * Routes agents' `ready` and `result` frames to the test that is waiting for them. Owns the
+ * table of active tests: which session serves and which probes each test id. A frame for a
+ * test the agent was not given is reported as unknown (the caller logs and counts it).
+ */
+import { failure, type Failure } from '../shared/errors.js';
+import type { ResultMessage } from '../shared/protocol.js';
+
+/** What a waiter receives: the frame, or the failure that ended the wait. */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; failure: Failure };
+
+class Slot<T> {
+  private settle!: (o: Outcome<T>) => void;
+  done = false;
+  readonly promise = new Promise<Outcome<T>>((resolve) => (this.settle = resolve));
+  resolve(o: Outcome<T>): void {
+    if (this.done) return;
+    this.done = true;
+    this.settle(o);
+  }
+}
+
+export interface ActiveTest {
+  testId: string;
+  serverSessionId: string;
+  clientSessionId: string;
+  ready: Slot<true>;
+  serverResult: Slot<ResultMessage>;
+  clientResult: Slot<ResultMessage>;
+}
+
+export type Delivery = 'delivered' | 'unknown-test' | 'wrong-agent';
+
+export class Broker {
+  private readonly active = new Map<string, ActiveTest>();
+
+  open(testId: string, serverSessionId: string, clientSessionId: string): ActiveTest {
+    const t: ActiveTest = {
+      testId,
+      serverSessionId,
+      clientSessionId,
+      ready: new Slot(),
+      serverResult: new Slot(),
+      clientResult: new Slot(),
+    };
+    this.active.set(testId, t);
+    return t;
+  }
+
+  close(testId: string): void {
+    this.active.delete(testId);
+  }
+
+  get size(): number {
+    return this.active.size;
+  }
+
+  ready(sessionId: string, testId: string): Delivery {
+    const t = this.active.get(testId);
+    if (!t) return 'unknown-test';
+    if (t.serverSessionId !== sessionId) return 'wrong-agent';
+    t.ready.resolve({ ok: true, value: true });
+    return 'delivered';
+  }
+
+  result(sessionId: string, r: ResultMessage): Delivery {
+    const t = this.active.get(r.testId);
+    if (!t) return 'unknown-test';
+    if (r.role === 'server') {
+      if (t.serverSessionId !== sessionId) return 'wrong-agent';
+      // A server that failed before listening (port taken, refused spec) also ends the wait for ready.
+      t.ready.resolve(r.ok ? { ok: true, value: true } : { ok: false, failure: r.error ?? failure('iperf3-error') });
+      t.serverResult.resolve({ ok: true, value: r });
+    } else {
+      if (t.clientSessionId !== sessionId) return 'wrong-agent';
+      t.clientResult.resolve({ ok: true, value: r });
+    }
+    return 'delivered';
+  }
+
+  /** An agent left: every wait that involves it ends with `agent-lost`. */
+  sessionClosed(sessionId: string): void {
+    for (const t of this.active.values()) {
+      const lost = (role: string) => ({ ok: false as const, failure: failure('agent-lost', `the ${role} agent disconnected`) });
+      if (t.serverSessionId === sessionId) {
+        t.ready.resolve(lost('server'));
+        t.serverResult.resolve(lost('server'));
+        t.clientResult.resolve(lost('server'));
+      }
+      if (t.clientSessionId === sessionId) t.clientResult.resolve(lost('client'));
+    }
+  }
+}
+
+/** Wait for a slot, or give up after `ms` with `onTimeout`. */
+export async function within<T>(p: Promise<Outcome<T>>, ms: number, onTimeout: Failure): Promise<Outcome<T>> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<Outcome<T>>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, failure: onTimeout }), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

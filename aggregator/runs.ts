@@ -1,0 +1,82 @@
+/**
+ * On-demand runs: a full matrix over the chosen paths and protocols, planned when the run
+ * starts, executed ahead of the background sweep, reported by run id.
+ */
+import { randomUUID } from 'node:crypto';
+import type { RunRequest, RunSummary } from '../shared/api.js';
+import type { Path, Protocol } from '../shared/protocol.js';
+import type { TestResult } from '../shared/result.js';
+import { roundRobinRounds, type Pair } from './sweep.js';
+
+/** One round of one path and protocol: disjoint pairs. */
+export interface PlannedRound {
+  path: Path;
+  protocol: Protocol;
+  pairs: Pair[];
+}
+
+export class Run {
+  readonly id = randomUUID();
+  readonly createdAt = new Date();
+  status: RunSummary['status'] = 'queued';
+  startedAt: Date | null = null;
+  endedAt: Date | null = null;
+  current: RunSummary['current'] = null;
+  readonly results: TestResult[] = [];
+  private rounds: PlannedRound[] = [];
+  private total = 0;
+
+  constructor(
+    readonly request: Required<Pick<RunRequest, 'label' | 'paths' | 'protocols' | 'durationSeconds'>> & RunRequest,
+  ) {}
+
+  /**
+   * Plan every ordered pair of each path's members. Rounds of different paths and protocols
+   * are interleaved so a partial run already shows every kind of figure.
+   */
+  start(members: (path: Path) => string[], now: Date): void {
+    const perKey: PlannedRound[][] = [];
+    for (const path of this.request.paths) {
+      for (const protocol of this.request.protocols) {
+        perKey.push(roundRobinRounds(members(path)).map((pairs) => ({ path, protocol, pairs })));
+      }
+    }
+    const longest = Math.max(0, ...perKey.map((k) => k.length));
+    for (let i = 0; i < longest; i++) for (const k of perKey) if (k[i]) this.rounds.push(k[i] as PlannedRound);
+    this.total = this.rounds.reduce((n, r) => n + r.pairs.length, 0);
+    this.status = 'running';
+    this.startedAt = now;
+  }
+
+  nextRound(): PlannedRound | undefined {
+    return this.rounds.shift();
+  }
+
+  record(r: TestResult): void {
+    this.results.push(r);
+  }
+
+  finish(now: Date): void {
+    this.status = 'done';
+    this.endedAt = now;
+    this.current = null;
+  }
+
+  summary(): RunSummary {
+    return {
+      id: this.id,
+      label: this.request.label,
+      status: this.status,
+      createdAt: this.createdAt.toISOString(),
+      startedAt: this.startedAt?.toISOString() ?? null,
+      endedAt: this.endedAt?.toISOString() ?? null,
+      paths: [...this.request.paths],
+      protocols: [...this.request.protocols],
+      durationSeconds: this.request.durationSeconds,
+      total: this.total,
+      done: this.results.length,
+      failed: this.results.filter((r) => !r.ok).length,
+      current: this.current,
+    };
+  }
+}

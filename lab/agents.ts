@@ -1,0 +1,107 @@
+/**
+ * Agents of the lab as real processes: a host-network agent in each node namespace and a pod
+ * agent in each pod namespace (or, without namespaces, plain local processes on loopback
+ * addresses). Used by the demo, the integration tests and the benchmarks.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { LabPlan } from './plan.js';
+import { netnsExec } from './plan.js';
+
+/** The argv that runs this checkout's `netmatrix` CLI: the compiled one, or the sources via tsx. */
+export function netmatrixCommand(): string[] {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts')) {
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+    return [process.execPath, '--import', tsx, fileURLToPath(new URL('../cli/main.ts', import.meta.url))];
+  }
+  return [process.execPath, fileURLToPath(new URL('../cli/main.js', import.meta.url))];
+}
+
+export interface AgentSpec {
+  /** Network namespace to run in, or undefined for this one. */
+  netns?: string;
+  nodeName: string;
+  mode: 'pod' | 'host';
+  podIp: string;
+  hostIp: string;
+  iperf3Port?: number;
+}
+
+export interface LabAgentOptions {
+  aggregatorUrl: string;
+  token: string;
+  logLevel?: string;
+  /** Extra environment for every agent (e.g. limits). */
+  env?: Record<string, string>;
+}
+
+/** The two agents of every node of a lab plan. */
+export function labAgentSpecs(plan: LabPlan): AgentSpec[] {
+  return plan.nodes.flatMap((n) => [
+    { netns: n.netns, nodeName: n.name, mode: 'host' as const, podIp: n.hostIp, hostIp: n.hostIp },
+    { netns: n.podNetns, nodeName: n.name, mode: 'pod' as const, podIp: n.podIp, hostIp: n.hostIp },
+  ]);
+}
+
+/**
+ * Agents as local processes on loopback, for machines without network namespaces: each on
+ * its own 127.x address and iperf3 port (they share one network namespace, so one port each).
+ */
+export function loopbackAgentSpecs(nodes: number): AgentSpec[] {
+  return Array.from({ length: nodes }, (_, i) => [
+    { nodeName: `local${i + 1}`, mode: 'host' as const, podIp: `127.0.1.${i + 1}`, hostIp: `127.0.1.${i + 1}`, iperf3Port: 5201 + 2 * i },
+    { nodeName: `local${i + 1}`, mode: 'pod' as const, podIp: `127.0.2.${i + 1}`, hostIp: `127.0.1.${i + 1}`, iperf3Port: 5202 + 2 * i },
+  ]).flat();
+}
+
+export class AgentProcesses {
+  private readonly children: ChildProcess[] = [];
+
+  constructor(private readonly o: LabAgentOptions) {}
+
+  start(specs: readonly AgentSpec[]): void {
+    for (const s of specs) {
+      const flags = ['agent', '--node-name', s.nodeName, '--pod-name', `netmatrix-${s.mode}-${s.nodeName}`, '--mode', s.mode, '--pod-ip', s.podIp, '--host-ip', s.hostIp];
+      if (s.iperf3Port) flags.push('--iperf3-port', String(s.iperf3Port), '--port-min', String(s.iperf3Port), '--port-max', String(s.iperf3Port));
+      const argv = [...netmatrixCommand(), ...flags];
+      const full = s.netns ? netnsExec(s.netns, argv) : argv;
+      const child = spawn(full[0] as string, full.slice(1), {
+        stdio: ['ignore', 'inherit', 'inherit'],
+        env: {
+          ...process.env,
+          NETMATRIX_AGGREGATOR_URL: this.o.aggregatorUrl,
+          NETMATRIX_TOKEN: this.o.token,
+          NETMATRIX_LOG_LEVEL: this.o.logLevel ?? 'error',
+          NETMATRIX_ALLOWED_TARGET_CIDRS: '198.18.0.0/15,127.0.0.0/8',
+          ...this.o.env,
+        },
+      });
+      this.children.push(child);
+    }
+  }
+
+  get pids(): number[] {
+    return this.children.flatMap((c) => (c.pid !== undefined && c.exitCode === null ? [c.pid] : []));
+  }
+
+  /** SIGTERM every agent, SIGKILL those still there after `graceMs`. */
+  async stop(graceMs = 3000): Promise<void> {
+    await Promise.all(
+      this.children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            const timer = setTimeout(() => c.kill('SIGKILL'), graceMs);
+            c.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
+    this.children.length = 0;
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * `npm start`: a lab, the aggregator on :8080, the agents, and the continuous matrix, with one
+ * line per finished test. Ctrl-C (or a crash) tears it all down. Without root or network
+ * namespaces: a loopback demo with local agent processes (node and pod paths only).
+ */
+import { randomBytes } from 'node:crypto';
+import { buildAggregator, type Aggregator } from '../aggregator/app.js';
+import { loadAggregatorConfig } from '../aggregator/config.js';
+import type { TestResult } from '../shared/result.js';
+import { createLogger } from '../sys/log.js';
+import { AgentProcesses, labAgentSpecs, loopbackAgentSpecs, type AgentSpec } from './agents.js';
+import { checkLabSupport, labDown, labUp } from './lab.js';
+import { planLab } from './plan.js';
+
+const PORT = 8080;
+
+function gbit(bps: number | null): string {
+  return bps === null ? '-' : `${(bps / 1e9).toFixed(2)} Gbit/s`;
+}
+
+/** One line per test, for a terminal. */
+export function describeResult(r: TestResult): string {
+  const head = `${r.path.padEnd(7)} ${r.protocol} ${`${r.source.node} -> ${r.target.node}`.padEnd(18)}`;
+  if (!r.ok) return `${head} FAILED ${r.error?.code ?? ''}: ${r.error?.message ?? ''}`;
+  const cpu = (p: number | undefined) => (p === undefined ? '-' : `${p.toFixed(0)}%`);
+  const udp = r.iperf?.udp ? `  loss ${(r.iperf.udp.lossRatio * 100).toFixed(2)}%` : '';
+  return `${head} ${gbit(r.throughputBitsPerSecond).padStart(13)}  node CPU client ${cpu(r.source.cpu?.test.busyPercent)} server ${cpu(r.target.cpu?.test.busyPercent)}${udp}`;
+}
+
+export async function runDemo(o: { nodes: number }): Promise<void> {
+  const support = await checkLabSupport();
+  const lab = support.ok;
+  if (!support.ok) {
+    console.log(`netmatrix: ${support.reason}; running the loopback demo instead (local agents, node and pod paths only)`);
+  }
+  const plan = planLab(o.nodes);
+  const token = randomBytes(16).toString('hex');
+  const env = {
+    NETMATRIX_TEST_DURATION_SECONDS: '2',
+    NETMATRIX_ROUND_PAUSE_MS: '200',
+    NETMATRIX_UDP_BITRATE_BITS_PER_SECOND: '500000000',
+    NETMATRIX_LOG_FORMAT: 'pretty',
+    NETMATRIX_LOG_LEVEL: 'warn',
+    ...(lab ? { NETMATRIX_SERVICE_ADDRESSES: plan.nodes.map((n) => `${n.name}=${n.serviceIp}`).join(',') } : {}),
+    NETMATRIX_LISTEN_PORT: String(PORT),
+    ...process.env,
+    NETMATRIX_TOKEN: token,
+  };
+  const config = loadAggregatorConfig(env, []);
+  const log = createLogger({ level: config.logLevel, format: config.logFormat, name: 'netmatrix' });
+
+  let aggregator: Aggregator | undefined;
+  let agents: AgentProcesses | undefined;
+  let tornDown = false;
+  const teardown = async () => {
+    if (tornDown) return;
+    tornDown = true;
+    console.log('\nstopping: agents, aggregator, lab');
+    await agents?.stop();
+    await aggregator?.close();
+    if (lab) await labDown();
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void teardown().then(() => process.exit(0)));
+  process.on('uncaughtException', (e) => {
+    console.error(e);
+    void teardown().finally(() => process.exit(1));
+  });
+
+  try {
+    let specs: AgentSpec[];
+    let aggregatorUrl: string;
+    if (lab) {
+      console.log(`building a ${o.nodes}-node lab (network namespaces, 198.18.0.0/15)...`);
+      await labUp(plan);
+      specs = labAgentSpecs(plan);
+      aggregatorUrl = `ws://${plan.aggregatorIp}:${config.port}/ws/agent`;
+    } else {
+      specs = loopbackAgentSpecs(o.nodes);
+      aggregatorUrl = `ws://127.0.0.1:${config.port}/ws/agent`;
+    }
+    aggregator = await buildAggregator({ config, log });
+    aggregator.store.onResult((r) => console.log(describeResult(r)));
+    await aggregator.listen();
+    agents = new AgentProcesses({ aggregatorUrl, token });
+    agents.start(specs);
+    console.log(`
+netmatrix is measuring ${o.nodes} nodes: node-to-node, pod-to-pod${lab ? ', pod-to-service' : ''}, TCP and UDP, ${config.durationSeconds} s tests.
+  matrix   curl -s localhost:${config.port}/api/matrix
+  metrics  curl -s localhost:${config.port}/metrics | grep '^netmatrix_path'
+  results  curl -s 'localhost:${config.port}/api/results?limit=5'
+  agents   curl -s localhost:${config.port}/api/agents
+Ctrl-C stops everything and removes the lab.
+`);
+  } catch (e) {
+    await teardown();
+    throw e;
+  }
+}
