@@ -1,0 +1,45 @@
+/**
+ * The README is a reference: these tests keep its metrics, failure reasons and settings in
+ * step with the code, in both directions.
+ */
+import { readFileSync } from 'node:fs';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { AGENT_SETTINGS } from '../../agent/config.js';
+import { buildAggregator } from '../../aggregator/app.js';
+import { AGGREGATOR_SETTINGS, loadAggregatorConfig } from '../../aggregator/config.js';
+import { ERROR_CODES } from '../../shared/errors.js';
+
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
+/** First-column backticked names of the table that follows `heading`. */
+function tableNames(heading: string): string[] {
+  const section = readme.split(`## ${heading}`)[1]?.split('\n## ')[0] ?? '';
+  return [...section.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1] as string);
+}
+
+describe('README reference tables', () => {
+  it('lists exactly the metrics the aggregator registers', async () => {
+    const agg = await buildAggregator({
+      config: loadAggregatorConfig({ NETMATRIX_TOKEN: 't', NETMATRIX_CONTINUOUS: 'false' }, []),
+      log: pino({ level: 'silent' }),
+    });
+    const registered = (await agg.registry.getMetricsAsJSON()).map((m) => m.name).sort();
+    await agg.close();
+    expect(tableNames('Metrics').sort()).toEqual(registered);
+  });
+
+  it('lists exactly the failure reasons of the error catalogue', () => {
+    expect(tableNames('Failure reasons').sort()).toEqual(Object.keys(ERROR_CODES).sort());
+  });
+
+  it('lists every aggregator and agent setting with its flag', () => {
+    const documented = new Set(tableNames('Configuration'));
+    for (const s of [...Object.values(AGGREGATOR_SETTINGS), ...Object.values(AGENT_SETTINGS)]) {
+      expect(documented, s.env).toContain(s.env);
+      expect(readme, s.flag).toContain(`\`--${s.flag}\``);
+    }
+    const known = new Set([...Object.values(AGGREGATOR_SETTINGS), ...Object.values(AGENT_SETTINGS)].map((s) => s.env));
+    for (const env of documented) expect(known, env).toContain(env);
+  });
+});
