@@ -22,7 +22,9 @@ const USAGE = `usage: netmatrix <command>
   lab up [--nodes N]         build the network-namespace lab (root)
   lab down                   remove everything the lab made
   lab status                 show the lab
-  demo [--nodes N]           lab + aggregator + agents, the continuous matrix (npm start)
+  demo [--nodes N] [--loopback]
+                             lab + aggregator + agents, the continuous matrix (npm start);
+                             --loopback: local agents on 127.x, no namespaces needed
 
 Each flag can also be set by its environment variable; --help after a command lists them.`;
 
@@ -82,7 +84,7 @@ async function main(argv: string[]): Promise<void> {
       throw new Error('usage: netmatrix lab up|down|status');
     }
     case 'demo':
-      return runDemo({ nodes: nodesFlag(rest) });
+      return runDemo({ nodes: nodesFlag(rest), loopback: rest.includes('--loopback') });
     case undefined:
     case '--help':
     case 'help':

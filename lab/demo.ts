@@ -27,8 +27,8 @@ export function describeResult(r: TestResult): string {
   return `${head} ${gbit(r.throughputBitsPerSecond).padStart(13)}  node CPU client ${cpu(r.source.cpu?.test.busyPercent)} server ${cpu(r.target.cpu?.test.busyPercent)}${udp}`;
 }
 
-export async function runDemo(o: { nodes: number }): Promise<void> {
-  const support = await checkLabSupport();
+export async function runDemo(o: { nodes: number; loopback?: boolean }): Promise<void> {
+  const support = o.loopback ? { ok: false as const, reason: 'loopback demo requested' } : await checkLabSupport();
   const lab = support.ok;
   if (!support.ok) {
     console.log(`netmatrix: ${support.reason}; running the loopback demo instead (local agents, node and pod paths only)`);
@@ -52,10 +52,12 @@ export async function runDemo(o: { nodes: number }): Promise<void> {
   let aggregator: Aggregator | undefined;
   let agents: AgentProcesses | undefined;
   let tornDown = false;
+  let quiet = () => {};
   const teardown = async () => {
     if (tornDown) return;
     tornDown = true;
-    console.log('\nstopping: agents, aggregator, lab');
+    quiet();
+    console.log(`\nstopping: agents, aggregator${lab ? ', lab' : ''}`);
     await agents?.stop();
     await aggregator?.close();
     if (lab) await labDown();
@@ -79,7 +81,7 @@ export async function runDemo(o: { nodes: number }): Promise<void> {
       aggregatorUrl = `ws://127.0.0.1:${config.port}/ws/agent`;
     }
     aggregator = await buildAggregator({ config, log });
-    aggregator.store.onResult((r) => console.log(describeResult(r)));
+    quiet = aggregator.store.onResult((r) => console.log(describeResult(r)));
     await aggregator.listen();
     agents = new AgentProcesses({ aggregatorUrl, token });
     agents.start(specs);
@@ -89,7 +91,7 @@ netmatrix is measuring ${o.nodes} nodes: node-to-node, pod-to-pod${lab ? ', pod-
   metrics  curl -s localhost:${config.port}/metrics | grep '^netmatrix_path'
   results  curl -s 'localhost:${config.port}/api/results?limit=5'
   agents   curl -s localhost:${config.port}/api/agents
-Ctrl-C stops everything and removes the lab.
+Ctrl-C stops everything${lab ? ' and removes the lab' : ''}.
 `);
   } catch (e) {
     await teardown();
