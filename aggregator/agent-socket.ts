@@ -67,8 +67,13 @@ export function registerAgentSocket(app: FastifyInstance, d: AgentSocketDeps): v
     const log = d.log.child({ sessionId, remote: req.ip });
     let session: AgentSession | undefined;
     let alive = true;
+    // Set once we have told the peer to go: frames it already sent still arrive while the
+    // close handshake runs, and must not count (a hello would register it and could evict
+    // the healthy agent of the same node and mode).
+    let violated = false;
 
     const violation = (why: string, code: number = CloseCode.policyViolation) => {
+      violated = true;
       d.metrics.protocolError(why.split(':')[0] ?? why);
       log.warn({ reason: why }, 'agent connection closed for a protocol violation');
       socket.close(code, reason(why));
@@ -106,6 +111,7 @@ export function registerAgentSocket(app: FastifyInstance, d: AgentSocketDeps): v
     };
 
     socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
+      if (violated) return;
       if (isBinary) return violation('malformed: binary frame');
       let m;
       try {

@@ -2,7 +2,7 @@
  * The REST API. Bad input gets a 400 with a message that says what is wrong; writes
  * (POST /api/runs) need the bearer token.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { RunRequestSchema } from '../shared/api.js';
@@ -83,10 +83,13 @@ export function registerApi(app: FastifyInstance, d: ApiDeps): void {
     cells: d.store.matrix().map(cellView),
   }));
 
-  app.post('/api/runs', async (req, reply) => {
+  // The token is checked before the body is parsed: a caller without it learns nothing.
+  const requireToken = async (req: FastifyRequest, reply: FastifyReply) => {
     if (!tokenMatches(bearer(req), d.token)) {
       return reply.code(401).send({ error: 'unauthorized', message: 'POST /api/runs needs the bearer token' });
     }
+  };
+  app.post('/api/runs', { onRequest: requireToken }, async (req, reply) => {
     const body = RunRequestSchema.safeParse(req.body);
     if (!body.success) return reply.code(400).send({ error: 'bad-request', message: problem(body.error) });
     const run = d.scheduler.submit(body.data);

@@ -16,8 +16,8 @@ const serviceMap = z
   .transform((v, ctx) => {
     const out: Record<string, string> = {};
     for (const part of (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-      const [node, ip] = part.split('=');
-      if (!node || !ip || !z.ipv4().safeParse(ip).success) {
+      const [node, ip, ...rest] = part.split('=');
+      if (!node || !ip || rest.length > 0 || !z.ipv4().safeParse(ip).success) {
         ctx.addIssue({ code: 'custom', message: `"${part}" is not node=IPv4` });
         return z.NEVER;
       }
@@ -30,7 +30,7 @@ export const AGGREGATOR_SETTINGS = {
   host: { env: 'NETMATRIX_LISTEN_HOST', flag: 'host', schema: setting.string('0.0.0.0'), help: 'address to listen on' },
   port: { env: 'NETMATRIX_LISTEN_PORT', flag: 'port', schema: setting.int(8080, 0, 65535), help: 'HTTP and WebSocket port' },
   token: { env: 'NETMATRIX_TOKEN', flag: 'token', schema: setting.string(), help: 'bearer token for agents and POST /api/runs', secret: true },
-  continuous: { env: 'NETMATRIX_CONTINUOUS', flag: 'continuous', schema: setting.bool(true), help: 'run the background sweep' },
+  continuous: { env: 'NETMATRIX_CONTINUOUS', flag: 'continuous', schema: setting.bool(true), help: 'run the background sweep', bare: true },
   paths: { env: 'NETMATRIX_PATHS', flag: 'paths', schema: listOf(PathSchema, ['node', 'pod', 'service']), help: 'paths of the background sweep' },
   protocols: { env: 'NETMATRIX_PROTOCOLS', flag: 'protocols', schema: listOf(ProtocolSchema, ['tcp', 'udp']), help: 'protocols of the background sweep' },
   durationSeconds: { env: 'NETMATRIX_TEST_DURATION_SECONDS', flag: 'test-duration-seconds', schema: setting.int(10, 1, 3600), help: 'length of one test' },

@@ -18,10 +18,12 @@ function ipv4ToInt(ip: string): number | undefined {
 
 /** Parse "a.b.c.d/len" into a matcher. Throws on a malformed CIDR (config is validated at start). */
 export function parseCidr(cidr: string): (ip: string) => boolean {
-  const [addr, lenText] = cidr.split('/');
-  const base = addr === undefined ? undefined : ipv4ToInt(addr);
-  const len = lenText === undefined ? 32 : Number(lenText);
-  if (base === undefined || !Number.isInteger(len) || len < 0 || len > 32) {
+  // Decimal digits only: Number() would read "" as 0 (so "10.0.0.0/" would allow every
+  // address), and also accept " 8", "0x8", "1e1" and "+8".
+  const m = /^([^/]*)(?:\/(\d{1,2}))?$/.exec(cidr);
+  const base = m?.[1] === undefined ? undefined : ipv4ToInt(m[1]);
+  const len = m?.[2] === undefined ? 32 : Number(m[2]);
+  if (base === undefined || len > 32) {
     throw new Error(`invalid IPv4 CIDR "${cidr}"`);
   }
   // 2 ** (32 - len) keeps the arithmetic in safe integers (no 32-bit sign surprises).

@@ -16,6 +16,8 @@ export interface Setting<T> {
   help: string;
   /** Redacted in logs and errors. */
   secret?: boolean;
+  /** A boolean switch: `--flag` alone means true. Any other flag needs a value. */
+  bare?: boolean;
 }
 
 export type SettingsTable = Record<string, Setting<unknown>>;
@@ -56,7 +58,7 @@ export const setting = {
 
 /** Parse argv (after the subcommand) into flag -> value. Unknown flags are problems. */
 function parseFlags(table: SettingsTable, argv: readonly string[], problems: string[]): Map<string, string> {
-  const known = new Set(Object.values(table).map((s) => s.flag));
+  const byFlag = new Map(Object.values(table).map((s) => [s.flag, s]));
   const out = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -66,17 +68,23 @@ function parseFlags(table: SettingsTable, argv: readonly string[], problems: str
       continue;
     }
     const flag = m[1] as string;
-    if (!known.has(flag)) {
+    const s = byFlag.get(flag);
+    if (!s) {
       problems.push(`unknown flag --${flag}`);
       continue;
     }
     let value = m[2];
     if (value === undefined) {
       const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) value = 'true';
-      else {
+      if (next !== undefined && !next.startsWith('--')) {
         value = next;
         i++;
+      } else if (s.bare) {
+        value = 'true';
+      } else {
+        // Reading a bare --token as "true" would start with the token "true".
+        problems.push(`--${flag} needs a value`);
+        continue;
       }
     }
     out.set(flag, value);
@@ -109,6 +117,7 @@ export function loadSettings<T extends SettingsTable>(
     }
   }
   if (problems.length > 0) throw new SettingsError(problems);
+  for (const v of Object.values(values)) if (v !== null && typeof v === 'object') Object.freeze(v);
   return Object.freeze(values) as SettingsOf<T>;
 }
 

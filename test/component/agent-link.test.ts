@@ -1,0 +1,116 @@
+/**
+ * A real agent (startAgent) across aggregator restarts. The first "aggregator" is a bare ws
+ * server that speaks the protocol but never acknowledges, so the agent holds a real result in
+ * its outbox; then it goes away and the real aggregator comes up on the same port. The agent
+ * must reconnect by itself, announce itself again and re-send the unacknowledged result; once
+ * acknowledged, the result is not sent again after the next restart.
+ */
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { afterAll, expect, it } from 'vitest';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { startAgent, type RunningAgent } from '../../agent/agent.js';
+import { loadAgentConfig } from '../../agent/config.js';
+import { AGENT_SOCKET_PATH } from '../../aggregator/agent-socket.js';
+import { buildAggregator, type Aggregator } from '../../aggregator/app.js';
+import { loadAggregatorConfig } from '../../aggregator/config.js';
+import { parseAgentMessage, PROTOCOL_VERSION, type AgentMessage, type ResultMessage } from '../../shared/protocol.js';
+import { describeWith, waitFor } from '../helpers/requirements.js';
+
+const TOKEN = 'link-test-token';
+const log = pino({ level: 'silent' });
+
+let agent: RunningAgent | undefined;
+let agg: Aggregator | undefined;
+let scripted: WebSocketServer | undefined;
+
+afterAll(async () => {
+  await agent?.stop();
+  await agg?.close();
+  await new Promise((resolve) => (scripted ? scripted.close(resolve) : resolve(undefined)));
+});
+
+async function realAggregator(port: number): Promise<Aggregator> {
+  const config = loadAggregatorConfig(
+    { NETMATRIX_TOKEN: TOKEN, NETMATRIX_CONTINUOUS: 'false', NETMATRIX_LISTEN_HOST: '127.0.0.1', NETMATRIX_LISTEN_PORT: String(port) },
+    [],
+  );
+  const a = await buildAggregator({ config, log });
+  await a.listen();
+  return a;
+}
+
+async function counter(a: Aggregator, name: string, reason: string): Promise<number> {
+  const metric = a.registry.getSingleMetric(name);
+  if (!metric) throw new Error(`no metric ${name}`);
+  return (await metric.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+}
+
+/** A port on 127.0.0.1 with nothing listening: the agent's probe to it is refused at once. */
+const DEAD_PORT = 5299;
+
+describeWith({ binaries: ['iperf3'] }, 'agent link across aggregator restarts', () => {
+  it('reconnects, re-announces and re-sends the unacknowledged result, then forgets it once acknowledged', async () => {
+    // 1. A scripted aggregator: welcomes, gives one command, never acknowledges.
+    const frames: AgentMessage[] = [];
+    const sockets = new Set<WebSocket>();
+    scripted = new WebSocketServer({ host: '127.0.0.1', port: 0, path: AGENT_SOCKET_PATH });
+    await new Promise((resolve) => scripted?.once('listening', resolve));
+    const port = (scripted.address() as AddressInfo).port;
+    scripted.on('connection', (ws, req) => {
+      expect(req.headers.authorization).toBe(`Bearer ${TOKEN}`);
+      sockets.add(ws);
+      ws.on('message', (data) => {
+        const m = parseAgentMessage(data as Buffer);
+        frames.push(m);
+        if (m.type === 'hello') {
+          ws.send(JSON.stringify({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, sessionId: 'scripted' }));
+          const spec = { protocol: 'tcp', durationSeconds: 1, bitrateBitsPerSecond: 0, streams: 1, reverse: false };
+          ws.send(JSON.stringify({ type: 'probe', testId: 'lost-ack', target: '127.0.0.1', port: DEAD_PORT, spec }));
+        }
+      });
+    });
+
+    const config = loadAgentConfig(
+      {
+        NETMATRIX_TOKEN: TOKEN,
+        NETMATRIX_AGGREGATOR_URL: `ws://127.0.0.1:${port}${AGENT_SOCKET_PATH}`,
+        NETMATRIX_NODE_NAME: 'node-link',
+        NETMATRIX_POD_NAME: 'agent-link',
+        NETMATRIX_POD_IP: '127.0.0.1',
+        NETMATRIX_ALLOWED_TARGET_CIDRS: '127.0.0.0/8',
+        NETMATRIX_CONNECT_TIMEOUT_MS: '1000',
+      },
+      [],
+    );
+    agent = await startAgent(config, log);
+
+    const first = (await waitFor(() => frames.find((f) => f.type === 'result'), 10_000, 'the probe result', 20)) as ResultMessage;
+    expect(frames[0]).toMatchObject({ type: 'hello', protocolVersion: PROTOCOL_VERSION, agent: { nodeName: 'node-link' } });
+    expect(first).toMatchObject({ testId: 'lost-ack', role: 'client', ok: false, error: { code: 'connection-refused' } });
+
+    // 2. The scripted aggregator dies without acknowledging; the real one takes its port.
+    for (const ws of sockets) ws.terminate();
+    await new Promise((resolve) => scripted?.close(resolve));
+    scripted = undefined;
+    agg = await realAggregator(port);
+
+    await waitFor(() => agg?.agents.find('node-link', 'pod'), 15_000, 'the agent to reconnect', 20);
+    const a1 = agg;
+    await waitFor(async () => (await counter(a1, 'netmatrix_results_ignored_total', 'unknown-test')) === 1, 5000, 'the re-sent result', 20);
+    // The very result the scripted aggregator never acknowledged, by its id.
+    expect(a1.store.firstSighting(first.resultId)).toBe(false);
+
+    // 3. Restart again: the acknowledged result must not come back.
+    await a1.close();
+    agg = await realAggregator(port);
+    const a2 = agg;
+    const session = await waitFor(() => a2.agents.find('node-link', 'pod'), 15_000, 'the agent to reconnect again', 20);
+    // A fresh command's result arrives after anything the agent flushed on connecting.
+    const spec = { protocol: 'tcp' as const, durationSeconds: 1, bitrateBitsPerSecond: 0, streams: 1, reverse: false };
+    session.send({ type: 'probe', testId: 'after-restart', target: '127.0.0.1', port: DEAD_PORT, spec });
+    await waitFor(async () => (await counter(a2, 'netmatrix_results_ignored_total', 'unknown-test')) === 1, 10_000, 'the fresh result', 20);
+    expect(a2.store.firstSighting(first.resultId)).toBe(true);
+    expect(await counter(a2, 'netmatrix_results_ignored_total', 'duplicate')).toBe(0);
+  });
+});

@@ -1,0 +1,204 @@
+/**
+ * Node CPU arithmetic from /proc/stat: on two real snapshots captured ~1 s apart on this
+ * machine while `yes` kept a core busy (test/fixtures/proc-stat/capture.sh), and on
+ * hand-built text whose exact figures are known.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import {
+  cpuInterval,
+  cpuReport,
+  CpuReportSchema,
+  cpuSecondsPerGigabyte,
+  cpuWindow,
+  parseProcStat,
+  USER_HZ,
+  type CpuTimes,
+} from '../../shared/cpu.js';
+
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/proc-stat/${name}`, import.meta.url), 'utf8');
+
+const ORDER = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'steal'] as const;
+const ZERO: CpuTimes = { user: 0, nice: 0, system: 0, idle: 0, iowait: 0, irq: 0, softirq: 0, steal: 0 };
+
+/** One /proc/stat cpu line, with the guest and guest_nice columns the kernel also prints. */
+function line(name: string, t: CpuTimes, guest = 0, guestNice = 0): string {
+  return `${name} ${ORDER.map((m) => t[m]).join(' ')} ${guest} ${guestNice}`;
+}
+
+function add(a: CpuTimes, b: Partial<CpuTimes>): CpuTimes {
+  const out = { ...a };
+  for (const m of ORDER) out[m] += b[m] ?? 0;
+  return out;
+}
+
+/** /proc/stat text for an aggregate line that is the sum of `cores`, plus the other lines the kernel prints. */
+function procStat(cores: CpuTimes[], guest = 0): string {
+  const total = cores.reduce((s, c) => add(s, c), ZERO);
+  return [
+    line('cpu ', total, guest),
+    ...cores.map((c, i) => line(`cpu${i}`, c, guest)),
+    'intr 3203488 0 0 0 0',
+    'ctxt 4016951',
+    'btime 1795559740',
+    'processes 12438',
+    'procs_running 5',
+    'procs_blocked 0',
+    'softirq 6311378 0 59620 805 4736627 34477 0 3712 127422 1233563 115152',
+    '',
+  ].join('\n');
+}
+
+// Two cores at some arbitrary earlier counts, then exactly known deltas over one second:
+//   core 0: fully busy    user 60 system 20 irq 5 softirq 15          -> busy 100 of 100
+//   core 1: mostly idle   user 10 nice 5 system 5 steal 5 idle 65 iowait 10 -> busy 25 of 100
+const before0: CpuTimes = { user: 1000, nice: 10, system: 500, idle: 9000, iowait: 50, irq: 7, softirq: 40, steal: 3 };
+const before1: CpuTimes = { user: 1200, nice: 20, system: 450, idle: 8800, iowait: 70, irq: 9, softirq: 30, steal: 1 };
+const after0 = add(before0, { user: 60, system: 20, irq: 5, softirq: 15 });
+const after1 = add(before1, { user: 10, nice: 5, system: 5, steal: 5, idle: 65, iowait: 10 });
+const a = parseProcStat(procStat([before0, before1]), 10_000);
+const b = parseProcStat(procStat([after0, after1], 777), 11_000);
+
+describe('parseProcStat', () => {
+  it('reads the aggregate and per-core lines of a real /proc/stat and ignores the other lines', () => {
+    const text = fixture('busy-1.txt');
+    const s = parseProcStat(text, 5);
+    const cpuLines = text.split('\n').filter((l) => /^cpu\d+ /.test(l));
+    expect(cpuLines.length).toBeGreaterThan(0);
+    expect(s.cores).toHaveLength(cpuLines.length);
+    expect(s.atMs).toBe(5);
+    const aggregate = (text.split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    expect(ORDER.map((m) => s.total[m])).toEqual(aggregate.slice(0, 8));
+    const core0 = (cpuLines[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    expect(ORDER.map((m) => s.cores[0]?.[m])).toEqual(core0.slice(0, 8));
+  });
+
+  it('reads hand-built text exactly, leaving guest time out (the kernel already counts it in user)', () => {
+    expect(b.total).toEqual(add(after0, after1));
+    expect(b.cores).toEqual([after0, after1]);
+  });
+
+  it('fills offline cores with zeros so indices stay core numbers', () => {
+    const s = parseProcStat([line('cpu ', before0), line('cpu0', before0), line('cpu2', before1)].join('\n'), 0);
+    expect(s.cores).toEqual([before0, ZERO, before1]);
+  });
+
+  it('throws without an aggregate cpu line', () => {
+    expect(() => parseProcStat(line('cpu0', before0), 0)).toThrow(/no aggregate cpu line/);
+    expect(() => parseProcStat('', 0)).toThrow(/no aggregate cpu line/);
+  });
+
+  it('throws on a cpu line with too few or non-numeric fields', () => {
+    expect(() => parseProcStat('cpu  1 2 3 4 5 6 7', 0)).toThrow(/unexpected \/proc\/stat line/);
+    expect(() => parseProcStat('cpu  1 2 3 4 five 6 7 8', 0)).toThrow(/unexpected \/proc\/stat line/);
+  });
+});
+
+describe('cpuWindow on hand-built snapshots', () => {
+  const w = cpuWindow(a, b);
+
+  it('counts busy as user+nice+system+irq+softirq+steal over busy+idle+iowait', () => {
+    // busy 100 + 25 = 125 ticks of 200.
+    expect(w.busyPercent).toBe(62.5);
+    expect(w.cores).toBe(2);
+    expect(w.startMs).toBe(10_000);
+    expect(w.endMs).toBe(11_000);
+  });
+
+  it('keeps softirq apart and gives each mode its share of all CPU time', () => {
+    expect(w.softirqPercent).toBe(7.5);
+    expect(w.modes).toEqual({ user: 35, nice: 2.5, system: 12.5, iowait: 5, irq: 2.5, softirq: 7.5, steal: 2.5 });
+  });
+
+  it('reports the busiest single core, which an average of 62.5% hides', () => {
+    expect(w.maxCorePercent).toBe(100);
+  });
+
+  it('turns busy ticks into CPU-seconds with USER_HZ = 100', () => {
+    expect(USER_HZ).toBe(100);
+    expect(w.busyCpuSeconds).toBe(1.25);
+  });
+
+  it('clamps counters that step backwards to zero instead of going negative', () => {
+    // iowait of core 1 and of the aggregate step back by 30 ticks (seen on real kernels).
+    const back1 = add(after1, { iowait: -30 });
+    const c = parseProcStat(procStat([after0, back1]), 11_000);
+    const clamped = cpuWindow(a, c);
+    // iowait contributes 0 (not -20): 125 busy of 190 ticks.
+    expect(clamped.modes.iowait).toBe(0);
+    expect(clamped.busyPercent).toBe(Math.round((100 * 125 * 100) / 190) / 100);
+    const everyNumber = [clamped.busyPercent, clamped.softirqPercent, clamped.maxCorePercent, clamped.busyCpuSeconds, ...Object.values(clamped.modes)];
+    expect(everyNumber.every((n) => n >= 0 && n <= 100)).toBe(true);
+    expect(cpuWindow(b, a).busyPercent).toBe(0);
+  });
+
+  it('reports 0%, not NaN, for a window with no ticks', () => {
+    const same = cpuWindow(a, a);
+    expect(same.busyPercent).toBe(0);
+    expect(same.maxCorePercent).toBe(0);
+    expect(same.busyCpuSeconds).toBe(0);
+  });
+});
+
+describe('cpuInterval', () => {
+  it('gives busy and softirq per core', () => {
+    const i = cpuInterval(a, b);
+    expect(i.busyPercent).toBe(62.5);
+    expect(i.softirqPercent).toBe(7.5);
+    expect(i.coreBusyPercent).toEqual([100, 25]);
+    expect(i.coreSoftirqPercent).toEqual([15, 0]);
+  });
+});
+
+describe('cpuReport', () => {
+  it('needs at least two snapshots', () => {
+    expect(() => cpuReport([])).toThrow(/at least two snapshots/);
+    expect(() => cpuReport([a])).toThrow(/at least two snapshots/);
+  });
+
+  it('has one interval per consecutive pair, the whole window as test, and idle from the baseline', () => {
+    const mid = parseProcStat(procStat([add(before0, { user: 30, system: 10, irq: 2, softirq: 8 }), add(before1, { idle: 50 })]), 10_500);
+    const r = cpuReport([a, mid, b], [a, a]);
+    expect(r.intervals).toHaveLength(2);
+    expect(r.intervals[0]?.endMs).toBe(10_500);
+    expect(r.test).toEqual(cpuWindow(a, b));
+    expect(r.idle).toEqual(cpuWindow(a, a));
+    expect(cpuReport([a, b]).idle).toBeNull();
+    expect(CpuReportSchema.parse(r)).toEqual(r);
+  });
+
+  it('shows the busy core on the real snapshots captured while `yes` ran', () => {
+    const t1 = fixture('busy-1.txt');
+    const t2 = fixture('busy-2.txt');
+    const r = cpuReport([parseProcStat(t1, 1_000), parseProcStat(t2, 2_000)]);
+    expect(CpuReportSchema.parse(r)).toEqual(r);
+    const agg = (t: string) => (t.split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    const d = agg(t2).map((v, i) => v - (agg(t1)[i] ?? 0));
+    // user nice system idle iowait irq softirq steal
+    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = d;
+    const busy = user + nice + system + irq + softirq + steal;
+    expect(busy).toBeGreaterThan(0);
+    expect(r.test.busyCpuSeconds).toBe(Math.round(busy) / USER_HZ);
+    expect(r.test.busyPercent).toBe(Math.round((10_000 * busy) / (busy + idle + iowait)) / 100);
+    expect(r.test.busyPercent).toBeGreaterThan(0);
+    // One core ran `yes` flat out for the whole second.
+    expect(r.test.maxCorePercent).toBeGreaterThan(50);
+    expect(r.test.maxCorePercent).toBeGreaterThanOrEqual(r.test.busyPercent - 1);
+    expect(r.intervals).toHaveLength(1);
+    expect(r.intervals[0]?.coreBusyPercent).toHaveLength(r.test.cores);
+  });
+});
+
+describe('cpuSecondsPerGigabyte', () => {
+  it('divides busy CPU-seconds by 10^9 bytes moved', () => {
+    expect(cpuSecondsPerGigabyte(1.5, 3e9)).toBe(0.5);
+    expect(cpuSecondsPerGigabyte(2, 1e9)).toBe(2);
+    expect(cpuSecondsPerGigabyte(0, 5e9)).toBe(0);
+  });
+
+  it('is null when nothing was moved', () => {
+    expect(cpuSecondsPerGigabyte(1.5, 0)).toBeNull();
+    expect(cpuSecondsPerGigabyte(1.5, -1)).toBeNull();
+    expect(cpuSecondsPerGigabyte(1.5, Number.NaN)).toBeNull();
+  });
+});
