@@ -75,11 +75,37 @@ function round2(n: number): number {
   return Math.round(n * 100) / 100;
 }
 
+/** Share of all CPU time per mode, %. */
+const ModesSchema = z.strictObject({
+  user: z.number().min(0).max(100),
+  nice: z.number().min(0).max(100),
+  system: z.number().min(0).max(100),
+  iowait: z.number().min(0).max(100),
+  irq: z.number().min(0).max(100),
+  softirq: z.number().min(0).max(100),
+  steal: z.number().min(0).max(100),
+});
+
+function modeShares(d: CpuTimes): z.infer<typeof ModesSchema> {
+  const total = totalTicks(d);
+  return {
+    user: pct(d.user, total),
+    nice: pct(d.nice, total),
+    system: pct(d.system, total),
+    iowait: pct(d.iowait, total),
+    irq: pct(d.irq, total),
+    softirq: pct(d.softirq, total),
+    steal: pct(d.steal, total),
+  };
+}
+
 export const CpuIntervalSchema = z.strictObject({
   startMs: z.number().int().min(0),
   endMs: z.number().int().min(0),
   busyPercent: z.number().min(0).max(100),
   softirqPercent: z.number().min(0).max(100),
+  /** All cores together, per mode. */
+  modes: ModesSchema,
   /** Busy % of each core, index = core number. */
   coreBusyPercent: z.array(z.number().min(0).max(100)).max(4096),
   /** Softirq % of each core. */
@@ -97,15 +123,7 @@ export const CpuWindowSchema = z.strictObject({
   /** Busy % of the busiest single core over the window: one saturated core hides in an average. */
   maxCorePercent: z.number().min(0).max(100),
   /** Share of all CPU time per mode, %. */
-  modes: z.strictObject({
-    user: z.number().min(0).max(100),
-    nice: z.number().min(0).max(100),
-    system: z.number().min(0).max(100),
-    iowait: z.number().min(0).max(100),
-    irq: z.number().min(0).max(100),
-    softirq: z.number().min(0).max(100),
-    steal: z.number().min(0).max(100),
-  }),
+  modes: ModesSchema,
   /** Busy CPU time summed over all cores, in seconds. */
   busyCpuSeconds: z.number().min(0),
 });
@@ -139,15 +157,7 @@ export function cpuWindow(a: ProcStatSnapshot, b: ProcStatSnapshot): CpuWindow {
     busyPercent: pct(busyTicks(d), total),
     softirqPercent: pct(d.softirq, total),
     maxCorePercent: maxCore,
-    modes: {
-      user: pct(d.user, total),
-      nice: pct(d.nice, total),
-      system: pct(d.system, total),
-      iowait: pct(d.iowait, total),
-      irq: pct(d.irq, total),
-      softirq: pct(d.softirq, total),
-      steal: pct(d.steal, total),
-    },
+    modes: modeShares(d),
     busyCpuSeconds: round2(busyTicks(d) / USER_HZ),
   };
 }
@@ -168,6 +178,7 @@ export function cpuInterval(a: ProcStatSnapshot, b: ProcStatSnapshot): CpuInterv
     endMs: b.atMs,
     busyPercent: pct(busyTicks(d), totalTicks(d)),
     softirqPercent: pct(d.softirq, totalTicks(d)),
+    modes: modeShares(d),
     coreBusyPercent,
     coreSoftirqPercent,
   };

@@ -147,6 +147,8 @@ describe('cpuInterval', () => {
     expect(i.softirqPercent).toBe(7.5);
     expect(i.coreBusyPercent).toEqual([100, 25]);
     expect(i.coreSoftirqPercent).toEqual([15, 0]);
+    expect(i.modes.softirq).toBe(7.5);
+    expect(i.modes).toEqual(cpuWindow(a, b).modes);
   });
 });
 
