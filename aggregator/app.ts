@@ -76,7 +76,8 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
       metrics.sweepCompleted(path, protocol);
       schedLog.info({ path, protocol }, 'sweep completed');
     },
-    sleep: o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+    // unref: an idle or pause timer must not keep the process alive after close().
+    sleep: o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms).unref())),
     now: () => new Date(),
     log: schedLog,
   });
