@@ -39,6 +39,9 @@ export interface BuildOptions {
 
 export async function buildAggregator({ config, log, ...o }: BuildOptions): Promise<Aggregator> {
   const app: FastifyInstance = fastify({
+    // pino's Logger is wider than FastifyBaseLogger; without the cast the instance type carries
+    // pino's type and no longer matches the plain FastifyInstance our route modules take.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,

@@ -19,7 +19,7 @@ function median(xs: number[]): number | undefined {
   if (xs.length === 0) return undefined;
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+  return s.length % 2 ? (s[mid]) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
 /** Group values by a label set, then set each group's median on the gauge. */

@@ -208,6 +208,8 @@ async function bench(o: Options, plan: LabPlan, onTeardown: (f: () => Promise<vo
   // Logs to stderr: stdout is the report.
   const log = pino({ name: 'netmatrix', level: config.logLevel }, pino.destination(2));
   const agg = await buildAggregator({ config, log });
+  // Assigned after the teardown is registered, so a failure while starting still tears down.
+  // eslint-disable-next-line prefer-const
   let agents: AgentProcesses | undefined;
   onTeardown(async () => {
     await agents?.stop();

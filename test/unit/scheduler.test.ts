@@ -313,6 +313,8 @@ describe('Scheduler on-demand runs, with a fake test runner', () => {
 
   it('runs with the background sweep off, and reports the run as running while its tests run', async () => {
     const statuses: string[] = [];
+    // The runner callback needs the scheduler that the harness creates around it.
+    // eslint-disable-next-line prefer-const
     let scheduler: Scheduler | undefined;
     const h = harness({
       nodes: 3,
