@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { isValidCidr } from '../shared/limits.js';
-import { loadSettings, setting, type SettingsOf } from '../shared/settings.js';
+import { LOG_SETTINGS, loadSettings, setting, type SettingsOf } from '../shared/settings.js';
 
 const ip = z.ipv4().optional();
 
@@ -38,8 +38,7 @@ export const AGENT_SETTINGS = {
     help: 'IPv4 ranges the agent may send test traffic to',
   },
   connectTimeoutMs: { env: 'NETMATRIX_CONNECT_TIMEOUT_MS', flag: 'connect-timeout-ms', schema: setting.int(3000, 100, 60000), help: 'iperf3 --connect-timeout' },
-  logLevel: { env: 'NETMATRIX_LOG_LEVEL', flag: 'log-level', schema: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'), help: 'log level' },
-  logFormat: { env: 'NETMATRIX_LOG_FORMAT', flag: 'log-format', schema: z.enum(['json', 'pretty']).default('json'), help: 'json, or pretty for a terminal' },
+  ...LOG_SETTINGS,
 };
 
 export type AgentConfig = SettingsOf<typeof AGENT_SETTINGS>;

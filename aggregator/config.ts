@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { PathSchema, ProtocolSchema } from '../shared/protocol.js';
-import { loadSettings, setting, type SettingsOf } from '../shared/settings.js';
+import { LOG_SETTINGS, loadSettings, setting, type SettingsOf } from '../shared/settings.js';
 
 const listOf = <T extends string>(schema: z.ZodType<T, string>, def: T[]) =>
   setting.list(def).pipe(z.array(schema).min(1, 'at least one value'));
@@ -46,8 +46,7 @@ export const AGGREGATOR_SETTINGS = {
   perPairMaxNodes: { env: 'NETMATRIX_PER_PAIR_MAX_NODES', flag: 'per-pair-max-nodes', schema: setting.int(10, 0, 100000), help: 'auto mode: per-pair series only up to this many nodes' },
   services: { env: 'NETMATRIX_SERVICE_ADDRESSES', flag: 'service-addresses', schema: serviceMap, help: 'node=IP list of service addresses in front of pod agents (the lab)' },
   heartbeatMs: { env: 'NETMATRIX_HEARTBEAT_MS', flag: 'heartbeat-ms', schema: setting.int(15000, 100, 600000), help: 'WebSocket ping interval; a missed pong drops the agent' },
-  logLevel: { env: 'NETMATRIX_LOG_LEVEL', flag: 'log-level', schema: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'), help: 'log level' },
-  logFormat: { env: 'NETMATRIX_LOG_FORMAT', flag: 'log-format', schema: z.enum(['json', 'pretty']).default('json'), help: 'json, or pretty for a terminal' },
+  ...LOG_SETTINGS,
 };
 
 export type AggregatorConfig = SettingsOf<typeof AGGREGATOR_SETTINGS>;

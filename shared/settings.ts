@@ -56,6 +56,12 @@ export const setting = {
       .transform((v) => v ?? def),
 };
 
+/** The logging settings every netmatrix process has. */
+export const LOG_SETTINGS = {
+  logLevel: { env: 'NETMATRIX_LOG_LEVEL', flag: 'log-level', schema: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'), help: 'log level' },
+  logFormat: { env: 'NETMATRIX_LOG_FORMAT', flag: 'log-format', schema: z.enum(['json', 'pretty']).default('json'), help: 'json, or pretty for a terminal' },
+};
+
 /** Parse argv (after the subcommand) into flag -> value. Unknown flags are problems. */
 function parseFlags(table: SettingsTable, argv: readonly string[], problems: string[]): Map<string, string> {
   const byFlag = new Map(Object.values(table).map((s) => [s.flag, s]));

@@ -18,6 +18,7 @@ import {
   type AggregatorMessage,
   type ResultMessage,
 } from '../../shared/protocol.js';
+import { testIdentity } from '../helpers/identity.js';
 import { waitFor } from '../helpers/requirements.js';
 
 const TOKEN = 'socket-test-token';
@@ -86,18 +87,7 @@ function connect(headers: Record<string, string> = { authorization: `Bearer ${TO
 }
 
 function identity(nodeName: string, mode: AgentIdentity['mode'] = 'pod'): AgentIdentity {
-  return {
-    nodeName,
-    podName: `netmatrix-agent-${nodeName}`,
-    podIp: '198.19.1.2',
-    hostIp: '198.18.0.11',
-    mode,
-    agentVersion: '0.1.0',
-    iperf3Version: '3.12',
-    iperf3Port: 5201,
-    facts: { cpuModel: 'test', cpuCores: 2, kernel: '6.1.0', nic: 'eth0', mtu: 1500 },
-    limits: { maxDurationSeconds: 60, maxBitrateBitsPerSecond: 0, maxStreams: 8, portMin: 5201, portMax: 5299, allowedTargetCidrs: ['198.18.0.0/15'] },
-  };
+  return testIdentity({ nodeName, mode, podName: `netmatrix-agent-${nodeName}` });
 }
 
 const hello = (nodeName: string, mode: AgentIdentity['mode'] = 'pod', protocolVersion = PROTOCOL_VERSION) => ({

@@ -9,8 +9,9 @@ import { AgentRegistry, type AgentSession } from '../../aggregator/agents.js';
 import { Scheduler, type SchedulerSettings } from '../../aggregator/scheduler.js';
 import { unrunnableResult, type TestPlan } from '../../aggregator/test-runner.js';
 import { failure } from '../../shared/errors.js';
-import type { AgentIdentity, NetworkMode, Path, Protocol } from '../../shared/protocol.js';
+import type { NetworkMode, Path, Protocol } from '../../shared/protocol.js';
 import type { TestResult } from '../../shared/result.js';
+import { testIdentity } from '../helpers/identity.js';
 import { waitFor } from '../helpers/requirements.js';
 
 const nextTick = () => new Promise<void>((r) => setImmediate(r));
@@ -27,18 +28,13 @@ const podIp = (node: string) => `198.19.${Number(node.replace('node', ''))}.2`;
 const serviceIp = (node: string) => `198.18.200.${10 + Number(node.replace('node', ''))}`;
 
 function fakeSession(node: string, mode: NetworkMode): AgentSession {
-  const identity: AgentIdentity = {
+  const identity = testIdentity({
     nodeName: node,
-    podName: `netmatrix-${mode}-${node}`,
+    mode,
     podIp: mode === 'host' ? hostIp(node) : podIp(node),
     hostIp: hostIp(node),
-    mode,
-    agentVersion: '0.1.0',
-    iperf3Version: '3.12',
-    iperf3Port: 5201,
-    facts: { cpuModel: 'fake', cpuCores: 2, kernel: 'fake', nic: 'eth0', mtu: 1500 },
     limits: { maxDurationSeconds: 60, maxBitrateBitsPerSecond: 0, maxStreams: 8, portMin: 5201, portMax: 5201, allowedTargetCidrs: ['198.18.0.0/15'] },
-  };
+  });
   return { id: `${node}/${mode}`, identity, connectedAt: new Date(0), send: () => true, close: () => undefined };
 }
 

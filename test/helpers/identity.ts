@@ -1,0 +1,17 @@
+/** A valid agent identity for tests, with the fields a test cares about overridden. */
+import type { AgentIdentity } from '../../shared/protocol.js';
+
+export function testIdentity(o: Partial<AgentIdentity> & Pick<AgentIdentity, 'nodeName'>): AgentIdentity {
+  return {
+    podName: `netmatrix-${o.mode ?? 'pod'}-${o.nodeName}`,
+    podIp: '198.19.1.2',
+    hostIp: '198.18.0.11',
+    mode: 'pod',
+    agentVersion: '0.1.0',
+    iperf3Version: '3.12',
+    iperf3Port: 5201,
+    facts: { cpuModel: 'test', cpuCores: 2, kernel: '6.1.0', nic: 'eth0', mtu: 1500 },
+    limits: { maxDurationSeconds: 60, maxBitrateBitsPerSecond: 0, maxStreams: 8, portMin: 5201, portMax: 5299, allowedTargetCidrs: ['198.18.0.0/15'] },
+    ...o,
+  };
+}
