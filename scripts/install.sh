@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(iperf3 iproute2 iptables iputils-ping procps)
+# nftables, clang, libbpf-dev and bpftool: the lab's nftables and eBPF service-proxy profiles.
+PACKAGES=(iperf3 iproute2 iptables iputils-ping procps nftables clang libbpf-dev bpftool)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
