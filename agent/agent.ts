@@ -74,6 +74,11 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
         return executor.cancel(m.testId, m.reason);
       case 'ack':
         return outbox.ack(m.resultIds);
+      case 'sample-cpu':
+        return void sampler.measure(m.durationMs).then(
+          (window) => link.send({ type: 'cpu-sample', requestId: m.requestId, window }),
+          (e: unknown) => link.send({ type: 'cpu-sample', requestId: m.requestId, window: null, error: String(e) }),
+        );
       case 'welcome':
         return;
     }

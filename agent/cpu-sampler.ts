@@ -4,7 +4,7 @@
  * inside a pod this is the node's CPU, which is what a dataplane comparison needs.
  */
 import { readFile } from 'node:fs/promises';
-import { cpuReport, parseProcStat, type CpuReport, type ProcStatSnapshot } from '../shared/cpu.js';
+import { cpuReport, cpuWindow, parseProcStat, type CpuReport, type CpuWindow, type ProcStatSnapshot } from '../shared/cpu.js';
 
 export interface CpuSamplerOptions {
   read?: () => Promise<string>;
@@ -55,6 +55,13 @@ export class CpuSampler {
   stopBackground(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** The node's CPU over the next `ms` milliseconds (an idle baseline on request). */
+  async measure(ms: number): Promise<CpuWindow> {
+    const a = await this.snapshot();
+    await new Promise((r) => setTimeout(r, ms));
+    return cpuWindow(a, await this.snapshot());
   }
 
   /** Start sampling a test window now, at ~intervalMs resolution. */

@@ -136,6 +136,11 @@ export function registerAgentSocket(app: FastifyInstance, d: AgentSocketDeps): v
           if (delivery !== 'delivered') log.warn({ testId: m.testId, delivery }, 'ready for a test this agent was not given');
           return;
         }
+        case 'cpu-sample': {
+          const delivery = d.broker.cpuSample(session.id, m);
+          if (delivery !== 'delivered') log.warn({ requestId: m.requestId, delivery }, 'cpu sample nobody asked for');
+          return;
+        }
         case 'result': {
           // Acknowledge in every case: the agent may forget it; only first sightings are used.
           session.send({ type: 'ack', resultIds: [m.resultId] });

@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { RunRequestSchema } from '../shared/api.js';
+import type { Environment } from '../shared/environment.js';
 import type { TestResult } from '../shared/result.js';
 import type { AgentRegistry } from './agents.js';
 import { bearer, tokenMatches } from './agent-socket.js';
@@ -18,6 +19,8 @@ export interface ApiDeps {
   store: ResultStore;
   scheduler: Scheduler;
   registry: Registry;
+  /** Nodes' facts and the detected dataplane (no idle CPU: tests may be running). */
+  environment: () => Promise<Environment>;
 }
 
 const LimitQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(10_000).default(100) });
@@ -95,6 +98,8 @@ export function registerApi(app: FastifyInstance, d: ApiDeps): void {
     const run = d.scheduler.submit(body.data);
     return reply.code(202).send(run);
   });
+
+  app.get('/api/environment', async () => d.environment());
 
   app.get('/api/runs', async () => d.scheduler.allRuns());
 

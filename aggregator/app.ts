@@ -12,6 +12,8 @@ import { AgentRegistry } from './agents.js';
 import { registerAgentSocket } from './agent-socket.js';
 import { registerApi } from './api.js';
 import { Broker } from './broker.js';
+import { detectDataplane } from './dataplane.js';
+import { captureEnvironment } from './environment.js';
 import type { AggregatorConfig } from './config.js';
 import { Metrics } from './metrics.js';
 import { ResultStore } from './results.js';
@@ -80,13 +82,23 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
       schedLog.info({ path, protocol }, 'sweep completed');
     },
     // unref: an idle or pause timer must not keep the process alive after close().
+    onRunStart: async (run) => {
+      run.environment = await captureEnvironment(agents, broker, () => detectDataplane(config.labStateFile), config.idleSampleMs);
+    },
     sleep: o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms).unref())),
     now: () => new Date(),
     log: schedLog,
   });
 
   registerAgentSocket(app, { token: config.token, agents, broker, store, metrics, log: log.child({ component: 'agents' }), heartbeatMs: config.heartbeatMs });
-  registerApi(app, { token: config.token, agents, store, scheduler, registry });
+  registerApi(app, {
+    token: config.token,
+    agents,
+    store,
+    scheduler,
+    registry,
+    environment: () => captureEnvironment(agents, broker, () => detectDataplane(config.labStateFile), 0),
+  });
 
   return {
     app,

@@ -4,7 +4,8 @@
  * test the agent was not given is reported as unknown (the caller logs and counts it).
  */
 import { failure, type Failure } from '../shared/errors.js';
-import type { ResultMessage } from '../shared/protocol.js';
+import type { CpuWindow } from '../shared/cpu.js';
+import type { CpuSampleMessage, ResultMessage } from '../shared/protocol.js';
 
 /** What a waiter receives: the frame, or the failure that ended the wait. */
 export type Outcome<T> = { ok: true; value: T } | { ok: false; failure: Failure };
@@ -33,6 +34,23 @@ export type Delivery = 'delivered' | 'unknown-test' | 'wrong-agent';
 
 export class Broker {
   private readonly active = new Map<string, ActiveTest>();
+  /** Outstanding `sample-cpu` requests by request id. */
+  private readonly samples = new Map<string, { sessionId: string; slot: Slot<CpuWindow | null> }>();
+
+  /** Wait for the `cpu-sample` answering `requestId` from `sessionId` (the caller sends the request). */
+  expectCpuSample(requestId: string, sessionId: string): Promise<Outcome<CpuWindow | null>> {
+    const slot = new Slot<CpuWindow | null>();
+    this.samples.set(requestId, { sessionId, slot });
+    return slot.promise.finally(() => this.samples.delete(requestId));
+  }
+
+  cpuSample(sessionId: string, m: CpuSampleMessage): Delivery {
+    const s = this.samples.get(m.requestId);
+    if (!s) return 'unknown-test';
+    if (s.sessionId !== sessionId) return 'wrong-agent';
+    s.slot.resolve({ ok: true, value: m.window });
+    return 'delivered';
+  }
 
   open(testId: string, serverSessionId: string, clientSessionId: string): ActiveTest {
     const t: ActiveTest = {
@@ -80,6 +98,9 @@ export class Broker {
 
   /** An agent left: every wait that involves it ends with `agent-lost`. */
   sessionClosed(sessionId: string): void {
+    for (const s of this.samples.values()) {
+      if (s.sessionId === sessionId) s.slot.resolve({ ok: false, failure: failure('agent-lost', 'the agent disconnected') });
+    }
     for (const t of this.active.values()) {
       const lost = (role: string) => ({ ok: false as const, failure: failure('agent-lost', `the ${role} agent disconnected`) });
       if (t.serverSessionId === sessionId) {

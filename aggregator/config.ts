@@ -3,6 +3,7 @@
  * start with secrets redacted. Nothing else in the aggregator reads process.env.
  */
 import { z } from 'zod';
+import { LAB_STATE_FILE } from '../shared/lab-profile.js';
 import { PathSchema, ProtocolSchema } from '../shared/protocol.js';
 import { LOG_SETTINGS, loadSettings, setting, type SettingsOf } from '../shared/settings.js';
 
@@ -45,6 +46,8 @@ export const AGGREGATOR_SETTINGS = {
   perPairMetrics: { env: 'NETMATRIX_PER_PAIR_METRICS', flag: 'per-pair-metrics', schema: z.enum(['auto', 'always', 'never']).default('auto'), help: 'per-pair series: auto (up to the node limit), always, never' },
   perPairMaxNodes: { env: 'NETMATRIX_PER_PAIR_MAX_NODES', flag: 'per-pair-max-nodes', schema: setting.int(10, 0, 100000), help: 'auto mode: per-pair series only up to this many nodes' },
   services: { env: 'NETMATRIX_SERVICE_ADDRESSES', flag: 'service-addresses', schema: serviceMap, help: 'node=IP list of service addresses in front of pod agents (the lab)' },
+  labStateFile: { env: 'NETMATRIX_LAB_STATE_FILE', flag: 'lab-state-file', schema: setting.string(LAB_STATE_FILE), help: "the lab's state file, read to detect its dataplane profile" },
+  idleSampleMs: { env: 'NETMATRIX_IDLE_SAMPLE_MS', flag: 'idle-sample-ms', schema: setting.int(1000, 0, 10000), help: 'idle CPU measured on every node before an on-demand run (0 = skip)' },
   heartbeatMs: { env: 'NETMATRIX_HEARTBEAT_MS', flag: 'heartbeat-ms', schema: setting.int(15000, 100, 600000), help: 'WebSocket ping interval; a missed pong drops the agent' },
   ...LOG_SETTINGS,
 };

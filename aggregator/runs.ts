@@ -3,7 +3,9 @@
  * starts, executed ahead of the background sweep, reported by run id.
  */
 import { randomUUID } from 'node:crypto';
-import type { RunRequest, RunSummary } from '../shared/api.js';
+import type { RunSummary } from '../shared/api.js';
+import type { Environment } from '../shared/environment.js';
+import type { RunSpec } from '../shared/results-file.js';
 import type { Path, Protocol } from '../shared/protocol.js';
 import type { TestResult } from '../shared/result.js';
 import { roundRobinRounds, type Pair } from './sweep.js';
@@ -23,26 +25,31 @@ export class Run {
   endedAt: Date | null = null;
   current: RunSummary['current'] = null;
   readonly results: TestResult[] = [];
+  environment: Environment | null = null;
   private rounds: PlannedRound[] = [];
   private total = 0;
 
   constructor(
-    readonly request: Required<Pick<RunRequest, 'label' | 'paths' | 'protocols' | 'durationSeconds'>> & RunRequest,
+    readonly label: string,
+    readonly spec: RunSpec,
   ) {}
 
   /**
-   * Plan every ordered pair of each path's members. Rounds of different paths and protocols
-   * are interleaved so a partial run already shows every kind of figure.
+   * Plan every ordered pair of each path's members, `repeat` times. Rounds of different paths
+   * and protocols are interleaved so a partial run already shows every kind of figure, and
+   * repetitions are whole passes over the matrix so slow drift spreads over every pair.
    */
   start(members: (path: Path) => string[], now: Date): void {
     const perKey: PlannedRound[][] = [];
-    for (const path of this.request.paths) {
-      for (const protocol of this.request.protocols) {
+    for (const path of this.spec.paths) {
+      for (const protocol of this.spec.protocols) {
         perKey.push(roundRobinRounds(members(path)).map((pairs) => ({ path, protocol, pairs })));
       }
     }
     const longest = Math.max(0, ...perKey.map((k) => k.length));
-    for (let i = 0; i < longest; i++) for (const k of perKey) if (k[i]) this.rounds.push(k[i] as PlannedRound);
+    const pass: PlannedRound[] = [];
+    for (let i = 0; i < longest; i++) for (const k of perKey) if (k[i]) pass.push(k[i] as PlannedRound);
+    for (let r = 0; r < this.spec.repeat; r++) this.rounds.push(...pass);
     this.total = this.rounds.reduce((n, r) => n + r.pairs.length, 0);
     this.status = 'running';
     this.startedAt = now;
@@ -65,14 +72,13 @@ export class Run {
   summary(): RunSummary {
     return {
       id: this.id,
-      label: this.request.label,
+      label: this.label,
       status: this.status,
       createdAt: this.createdAt.toISOString(),
       startedAt: this.startedAt?.toISOString() ?? null,
       endedAt: this.endedAt?.toISOString() ?? null,
-      paths: [...this.request.paths],
-      protocols: [...this.request.protocols],
-      durationSeconds: this.request.durationSeconds,
+      spec: this.spec,
+      environment: this.environment,
       total: this.total,
       done: this.results.length,
       failed: this.results.filter((r) => !r.ok).length,

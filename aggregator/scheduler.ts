@@ -37,6 +37,8 @@ export interface SchedulerDeps {
   unrunnable: (t: { path: Path; protocol: Protocol; spec: TestSpec; source: string; target: string; runId: string | null; label: string | null }, f: Failure) => TestResult;
   onResult: (r: TestResult, durationSeconds: number) => void;
   onSweepCompleted: (path: Path, protocol: Protocol) => void;
+  /** Called when an on-demand run starts, before its first test (captures its environment). */
+  onRunStart?: (run: Run) => Promise<void>;
   sleep: (ms: number) => Promise<void>;
   now: () => Date;
   log: Logger;
@@ -75,12 +77,14 @@ export class Scheduler {
   /** Queue an on-demand run; it starts at the next round boundary. */
   submit(req: RunRequest): RunSummary {
     const s = this.d.settings;
-    const run = new Run({
-      ...req,
-      label: req.label,
+    const run = new Run(req.label, {
       paths: req.paths ?? [...s.paths],
       protocols: req.protocols ?? [...s.protocols],
       durationSeconds: req.durationSeconds ?? s.durationSeconds,
+      repeat: req.repeat ?? 1,
+      streams: req.streams ?? s.streams,
+      tcpBitrateBitsPerSecond: req.tcpBitrateBitsPerSecond ?? s.tcpBitrate,
+      udpBitrateBitsPerSecond: req.udpBitrateBitsPerSecond ?? s.udpBitrate,
     });
     this.runs.set(run.id, run);
     this.queue.push(run);
@@ -104,7 +108,7 @@ export class Scheduler {
 
   private async loop(): Promise<void> {
     while (!this.stopped) {
-      const work = this.next();
+      const work = await this.next();
       if (!work) {
         await this.idle(1000);
         continue;
@@ -124,17 +128,19 @@ export class Scheduler {
     this.wake = undefined;
   }
 
-  private next(): { round: PlannedRound; run?: Run } | undefined {
+  private async next(): Promise<{ round: PlannedRound; run?: Run } | undefined> {
     while (this.queue.length > 0) {
       const run = this.queue[0] as Run;
       if (run.status === 'queued') {
         run.start((p) => this.members(p), this.d.now());
-        this.d.log.info({ runId: run.id, label: run.request.label, tests: run.summary().total }, 'run started');
+        // At a round boundary nothing runs: the moment to measure every node idle.
+        await this.d.onRunStart?.(run).catch((e: unknown) => this.d.log.warn({ err: e, runId: run.id }, 'run environment not captured'));
+        this.d.log.info({ runId: run.id, label: run.label, tests: run.summary().total }, 'run started');
       }
       const round = run.nextRound();
       if (round) return { round, run };
       run.finish(this.d.now());
-      this.d.log.info({ runId: run.id, label: run.request.label, failed: run.summary().failed }, 'run finished');
+      this.d.log.info({ runId: run.id, label: run.label, failed: run.summary().failed }, 'run finished');
       this.queue.shift();
     }
     if (!this.d.settings.continuous) return undefined;
@@ -155,7 +161,7 @@ export class Scheduler {
 
   private spec(protocol: Protocol, run?: Run): TestSpec {
     const s = this.d.settings;
-    const r = run?.request;
+    const r = run?.spec;
     return {
       protocol,
       durationSeconds: r?.durationSeconds ?? s.durationSeconds,
@@ -186,7 +192,7 @@ export class Scheduler {
     const client = this.d.agents.find(pair.source, mode);
     const server = this.d.agents.find(pair.target, mode);
     const started = this.d.now().getTime();
-    const ctx = { path, protocol, spec, source: pair.source, target: pair.target, runId: run?.id ?? null, label: run?.request.label ?? null };
+    const ctx = { path, protocol, spec, source: pair.source, target: pair.target, runId: run?.id ?? null, label: run?.label ?? null };
     if (run) run.current = { path, protocol, source: pair.source, target: pair.target };
     let result: TestResult;
     if (!client || !server) {

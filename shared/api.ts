@@ -2,7 +2,9 @@
  * REST bodies shared by the aggregator (which validates them) and the CLI (which sends them).
  */
 import { z } from 'zod';
+import type { Environment } from './environment.js';
 import { PathSchema, ProtocolSchema } from './protocol.js';
+import type { RunSpec } from './results-file.js';
 
 /** POST /api/runs: an on-demand full matrix, labelled so two configurations can be compared. */
 export const RunRequestSchema = z.strictObject({
@@ -12,6 +14,8 @@ export const RunRequestSchema = z.strictObject({
   protocols: z.array(ProtocolSchema).min(1).max(2).optional(),
   durationSeconds: z.number().int().min(1).max(3600).optional(),
   streams: z.number().int().min(1).max(128).optional(),
+  /** Measure each pair this many times (passes over the whole matrix, so drift spreads evenly). */
+  repeat: z.number().int().min(1).max(100).optional(),
   tcpBitrateBitsPerSecond: z.number().int().min(0).optional(),
   udpBitrateBitsPerSecond: z.number().int().min(1).optional(),
 });
@@ -27,9 +31,10 @@ export interface RunSummary {
   createdAt: string;
   startedAt: string | null;
   endedAt: string | null;
-  paths: string[];
-  protocols: string[];
-  durationSeconds: number;
+  /** The effective spec (request merged with the aggregator's defaults). */
+  spec: RunSpec;
+  /** Nodes, their facts and idle CPU, and the detected dataplane, captured when the run started. */
+  environment: Environment | null;
   /** Tests planned, finished (ok or not), failed. */
   total: number;
   done: number;

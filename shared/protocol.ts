@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { IperfResultSchema } from './iperf3-result.js';
-import { CpuReportSchema } from './cpu.js';
+import { CpuReportSchema, CpuWindowSchema } from './cpu.js';
 import { ErrorCodeSchema } from './errors.js';
 
 /** Version carried in `hello`; bump on any non-additive change. */
@@ -151,12 +151,20 @@ export const AckSchema = z.strictObject({
   resultIds: z.array(id).max(10_000),
 });
 
+/** Measure the node's CPU for `durationMs` now (the idle baseline before a run); answered by `cpu-sample`. */
+export const SampleCpuSchema = z.strictObject({
+  type: z.literal('sample-cpu'),
+  requestId: id,
+  durationMs: z.number().int().min(100).max(10_000),
+});
+
 export const AggregatorMessageSchema = z.discriminatedUnion('type', [
   WelcomeSchema,
   ServeSchema,
   ProbeSchema,
   CancelSchema,
   AckSchema,
+  SampleCpuSchema,
 ]);
 export type AggregatorMessage = z.infer<typeof AggregatorMessageSchema>;
 export type ServeCommand = z.infer<typeof ServeSchema>;
@@ -204,7 +212,16 @@ export const ResultSchema = z.strictObject({
 });
 export type ResultMessage = z.infer<typeof ResultSchema>;
 
-export const AgentMessageSchema = z.discriminatedUnion('type', [HelloSchema, ReadySchema, ResultSchema]);
+/** The answer to `sample-cpu`: the node's CPU over the requested window, or why there is none. */
+export const CpuSampleSchema = z.strictObject({
+  type: z.literal('cpu-sample'),
+  requestId: id,
+  window: CpuWindowSchema.nullable(),
+  error: z.string().max(1024).optional(),
+});
+export type CpuSampleMessage = z.infer<typeof CpuSampleSchema>;
+
+export const AgentMessageSchema = z.discriminatedUnion('type', [HelloSchema, ReadySchema, ResultSchema, CpuSampleSchema]);
 export type AgentMessage = z.infer<typeof AgentMessageSchema>;
 
 /** A frame that failed to parse: why, in words fit for a log and a close reason. */

@@ -125,9 +125,9 @@ describe('POST /api/runs', () => {
   it('accepts a valid run with 202 and an id, then reports it by id', async () => {
     const res = await post({ label: 'ebpf-dsr', paths: ['pod', 'service'], protocols: ['tcp'], durationSeconds: 2, streams: 2 });
     expect(res.statusCode).toBe(202);
-    const run = res.json<{ id: string; label: string; status: string; paths: string[]; durationSeconds: number }>();
+    const run = res.json<{ id: string; label: string; status: string }>();
     expect(run.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-    expect(run).toMatchObject({ label: 'ebpf-dsr', status: 'queued', paths: ['pod', 'service'], durationSeconds: 2 });
+    expect(run).toMatchObject({ label: 'ebpf-dsr', status: 'queued', spec: { paths: ['pod', 'service'], durationSeconds: 2, streams: 2, repeat: 1 } });
 
     const got = await agg.app.inject({ method: 'GET', url: `/api/runs/${run.id}` });
     expect(got.statusCode).toBe(200);
@@ -140,7 +140,7 @@ describe('POST /api/runs', () => {
   it('fills a run\'s paths, protocols and duration from the configuration', async () => {
     const res = await post({ label: 'defaults' });
     expect(res.statusCode).toBe(202);
-    expect(res.json()).toMatchObject({ paths: ['node', 'pod', 'service'], protocols: ['tcp', 'udp'], durationSeconds: 10 });
+    expect(res.json()).toMatchObject({ spec: { paths: ['node', 'pod', 'service'], protocols: ['tcp', 'udp'], durationSeconds: 10, repeat: 1 } });
   });
 });
 

@@ -80,6 +80,7 @@ const agentMessages: Record<AgentMessage['type'] | 'failed result', AgentMessage
     ok: false,
     error: { code: 'port-in-use', message: 'port 5201 is already listening on this network' },
   },
+  'cpu-sample': { type: 'cpu-sample', requestId: 'idle-1', window: cpu.test },
 };
 
 const aggregatorMessages: Record<AggregatorMessage['type'], AggregatorMessage> = {
@@ -88,6 +89,7 @@ const aggregatorMessages: Record<AggregatorMessage['type'], AggregatorMessage> =
   probe: { type: 'probe', testId: 'test-1', target: '198.18.200.1', port: 5201, spec: { ...spec, protocol: 'udp', bitrateBitsPerSecond: 1e9, streams: 4, reverse: true } },
   cancel: { type: 'cancel', testId: 'test-1', reason: 'server-not-ready' },
   ack: { type: 'ack', resultIds: ['r-1', 'r-2'] },
+  'sample-cpu': { type: 'sample-cpu', requestId: 'idle-1', durationMs: 1000 },
 };
 
 /** Parse and return the ProtocolError, failing the test on success or on any other exception. */

@@ -53,6 +53,7 @@ interface HarnessOptions {
   onStart?: (plan: TestPlan, index: number) => void;
   /** Replace the sleep (e.g. one that never resolves). */
   sleep?: (ms: number) => Promise<void>;
+  onRunStart?: () => Promise<void>;
 }
 
 const running: Scheduler[] = [];
@@ -148,6 +149,7 @@ function harness(o: HarnessOptions) {
       }),
     now: () => new Date(),
     log,
+    ...(o.onRunStart ? { onRunStart: o.onRunStart } : {}),
   });
   running.push(scheduler);
 
@@ -282,7 +284,7 @@ describe('Scheduler on-demand runs, with a fake test runner', () => {
     await until(() => h.started.length === 1, 'the first background test');
     const submitted = h.scheduler.submit({ label: 'x', paths: ['pod'], protocols: ['tcp'], durationSeconds: 3 });
     const runId = submitted.id;
-    expect(submitted).toMatchObject({ label: 'x', status: 'queued', paths: ['pod'], protocols: ['tcp'], durationSeconds: 3, done: 0, startedAt: null });
+    expect(submitted).toMatchObject({ label: 'x', status: 'queued', spec: { paths: ['pod'], protocols: ['tcp'], durationSeconds: 3 }, done: 0, startedAt: null });
     h.release();
     await until(() => h.started.some((s) => s.plan.runId === runId), 'the first test of the run');
     statusWhileRunning.push(h.scheduler.run(runId)?.summary().status ?? 'missing');
@@ -323,6 +325,32 @@ describe('Scheduler on-demand runs, with a fake test runner', () => {
     await until(() => h.scheduler.run(run.id)?.status === 'done', 'the run to finish');
     expect(statuses).toEqual(Array(6).fill('running'));
     expect(h.scheduler.run(run.id)?.summary()).toMatchObject({ total: 6, done: 6, failed: 0 });
+  });
+
+  it('measures every pair `repeat` times, in whole passes over the matrix', async () => {
+    const h = harness({ nodes: 3, settings: { continuous: false } });
+    h.scheduler.start();
+    const run = h.scheduler.submit({ label: 'x', paths: ['pod'], protocols: ['tcp'], repeat: 3 });
+    await until(() => h.scheduler.run(run.id)?.status === 'done', 'the run to finish');
+    const results = h.scheduler.run(run.id)?.results ?? [];
+    expect(h.scheduler.run(run.id)?.summary()).toMatchObject({ total: 18, done: 18, spec: { repeat: 3 } });
+    const keys = results.map((r) => pairOf({ source: r.source.node, target: r.target.node }));
+    // Each pass covers all 6 pairs before the next pass starts.
+    for (let pass = 0; pass < 3; pass++) expect(keys.slice(pass * 6, pass * 6 + 6).sort()).toEqual(orderedPairs(nodeNames(3)).sort());
+  });
+
+  it('calls onRunStart once per run before its first test', async () => {
+    const events: string[] = [];
+    const h = harness({
+      nodes: 2,
+      settings: { continuous: false },
+      onStart: () => void events.push('test'),
+      onRunStart: async () => void events.push('start'),
+    });
+    h.scheduler.start();
+    const run = h.scheduler.submit({ label: 'x', paths: ['pod'], protocols: ['tcp'] });
+    await until(() => h.scheduler.run(run.id)?.status === 'done', 'the run to finish');
+    expect(events).toEqual(['start', 'test', 'test']);
   });
 
   it('records the planned tests of an agent that leaves mid-run as failed with agent-lost, and still finishes', async () => {

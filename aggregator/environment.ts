@@ -1,0 +1,50 @@
+/**
+ * Captures the environment a run measures: every node's facts, its idle CPU measured just
+ * before the run (asked of one agent per node, all at once; skipped when idleMs is 0, e.g.
+ * while tests may be running), and the detected dataplane.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Environment, NodeEnvironment } from '../shared/environment.js';
+import { failure } from '../shared/errors.js';
+import type { AgentRegistry } from './agents.js';
+import { within, type Broker } from './broker.js';
+import type { DataplaneInfo } from './dataplane.js';
+
+export async function captureEnvironment(
+  agents: AgentRegistry,
+  broker: Broker,
+  dataplane: () => Promise<DataplaneInfo>,
+  idleMs: number,
+): Promise<Environment> {
+  const nodes = await Promise.all(
+    agents.nodes().map(async (name): Promise<NodeEnvironment> => {
+      const all = agents.all().filter((s) => s.identity.nodeName === name);
+      // /proc/stat is the node's whichever agent reads it; prefer the host agent.
+      const agent = all.find((s) => s.identity.mode === 'host') ?? (all[0] as (typeof all)[number]);
+      let idleCpu: NodeEnvironment['idleCpu'] = null;
+      if (idleMs > 0) {
+        const requestId = randomUUID();
+        const answer = broker.expectCpuSample(requestId, agent.id);
+        agent.send({ type: 'sample-cpu', requestId, durationMs: idleMs });
+        const idle = await within(answer, idleMs + 3000, failure('test-timeout', 'no cpu sample'));
+        if (idle.ok) idleCpu = idle.value;
+      }
+      const f = agent.identity.facts;
+      return {
+        name,
+        kernel: f.kernel,
+        cpuModel: f.cpuModel,
+        cpuCores: f.cpuCores,
+        nic: f.nic,
+        mtu: f.mtu,
+        instanceType: null,
+        zone: null,
+        agentVersions: [...new Set(all.map((s) => s.identity.agentVersion))],
+        iperf3Versions: [...new Set(all.map((s) => s.identity.iperf3Version))],
+        idleCpu,
+      };
+    }),
+  );
+  const dp = await dataplane();
+  return { nodes, dataplane: dp.dataplane, lab: dp.lab };
+}
