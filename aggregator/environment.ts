@@ -20,7 +20,8 @@ export async function captureEnvironment(
     agents.nodes().map(async (name): Promise<NodeEnvironment> => {
       const all = agents.all().filter((s) => s.identity.nodeName === name);
       // /proc/stat is the node's whichever agent reads it; prefer the host agent.
-      const agent = all.find((s) => s.identity.mode === 'host') ?? (all[0] as (typeof all)[number]);
+      const agent = all.find((s) => s.identity.mode === 'host') ?? all[0];
+      if (!agent) throw new Error(`bug: node ${name} listed without an agent`);
       let idleCpu: NodeEnvironment['idleCpu'] = null;
       if (idleMs > 0) {
         const requestId = randomUUID();
