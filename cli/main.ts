@@ -14,6 +14,8 @@ import { createLogger } from '../sys/log.js';
 import { runDemo } from '../lab/demo.js';
 import { labDown, labStatus, labUp } from '../lab/lab.js';
 import { planLab } from '../lab/plan.js';
+import { parseRunArgs, RUN_SETTINGS, runOnAggregator } from '../client/run.js';
+import { ApiError } from '../client/api-client.js';
 
 const USAGE = `usage: netmatrix <command>
 
@@ -22,6 +24,8 @@ const USAGE = `usage: netmatrix <command>
   lab up [--nodes N]         build the network-namespace lab (root)
   lab down                   remove everything the lab made
   lab status                 show the lab
+  run --label NAME --out FILE [--aggregator URL] [--paths ..] [--protocols ..] [--duration S] [--repeat K] [--csv FILE]
+                             an on-demand labelled run with progress, written to a results file
   demo [--nodes N] [--loopback]
                              lab + aggregator + agents, the continuous matrix (npm start);
                              --loopback: local agents on 127.x, no namespaces needed
@@ -83,6 +87,12 @@ async function main(argv: string[]): Promise<void> {
       if (sub === 'status') return void console.log(JSON.stringify(await labStatus(), null, 2));
       throw new Error('usage: netmatrix lab up|down|status');
     }
+    case 'run': {
+      if (rest.includes('--help')) return void console.log(`netmatrix run\n${settingsHelp(RUN_SETTINGS)}`);
+      const o = parseRunArgs(process.env, rest);
+      process.exitCode = await runOnAggregator(o, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), tty: process.stderr.isTTY });
+      return;
+    }
     case 'demo':
       return runDemo({ nodes: nodesFlag(rest), loopback: rest.includes('--loopback') });
     case undefined:
@@ -95,6 +105,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {
-  console.error(e instanceof SettingsError || e instanceof Error ? `netmatrix: ${e.message}` : e);
+  // Expected problems get one line; anything else is a bug and keeps its stack.
+  const expected = e instanceof SettingsError || e instanceof ApiError;
+  console.error(expected ? `netmatrix: ${e.message}` : e);
   process.exit(2);
 });

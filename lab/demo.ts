@@ -4,6 +4,9 @@
  * namespaces: a loopback demo with local agent processes (node and pod paths only).
  */
 import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { buildAggregator, type Aggregator } from '../aggregator/app.js';
 import { loadAggregatorConfig } from '../aggregator/config.js';
 import type { TestResult } from '../shared/result.js';
@@ -13,6 +16,22 @@ import { checkLabSupport, labDown, labUp } from './lab.js';
 import { planLab } from './plan.js';
 
 const PORT = 8080;
+/** Where the demo leaves its token for `netmatrix run` (readable by its owner only). */
+export const DEMO_TOKEN_FILE = '/run/netmatrix/demo-token';
+
+async function writeTokenFile(token: string): Promise<string> {
+  // /run needs root; the loopback demo of an ordinary user keeps it in its temp folder.
+  for (const file of [DEMO_TOKEN_FILE, join(tmpdir(), 'netmatrix-demo-token')]) {
+    try {
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, token, { mode: 0o600 });
+      return file;
+    } catch {
+      // try the next place
+    }
+  }
+  throw new Error('cannot write the demo token file');
+}
 
 function gbit(bps: number | null): string {
   return bps === null ? '-' : `${(bps / 1e9).toFixed(2)} Gbit/s`;
@@ -34,7 +53,8 @@ export async function runDemo(o: { nodes: number; loopback?: boolean }): Promise
     console.log(`netmatrix: ${support.reason}; running the loopback demo instead (local agents, node and pod paths only)`);
   }
   const plan = planLab(o.nodes);
-  const token = randomBytes(16).toString('hex');
+  const token = process.env.NETMATRIX_TOKEN ?? randomBytes(16).toString('hex');
+  const tokenFile = await writeTokenFile(token);
   const env = {
     NETMATRIX_TEST_DURATION_SECONDS: '2',
     NETMATRIX_ROUND_PAUSE_MS: '200',
@@ -91,6 +111,7 @@ netmatrix is measuring ${o.nodes} nodes: node-to-node, pod-to-pod${lab ? ', pod-
   metrics  curl -s localhost:${config.port}/metrics | grep '^netmatrix_path'
   results  curl -s 'localhost:${config.port}/api/results?limit=5'
   agents   curl -s localhost:${config.port}/api/agents
+  a run    NETMATRIX_TOKEN=$(cat ${tokenFile}) npx tsx cli/main.ts run --label mine --out mine.json
 Ctrl-C stops everything${lab ? ' and removes the lab' : ''}.
 `);
   } catch (e) {

@@ -1,0 +1,142 @@
+/**
+ * What each run is and what differs between runs. The dataplane settings are the variable a
+ * comparison is made for; everything else that differs (cluster size, test spec, kernels,
+ * MTUs, CPUs) may explain a change just as well, so compare says so before any figure.
+ */
+import type { NodeEnvironment } from '../../shared/environment.js';
+import type { ResultsFile, RunSpec } from '../../shared/results-file.js';
+import type { LoadedRun } from './load.js';
+import { formatBitrate } from './units.js';
+
+/** One run as its header shows it. */
+export interface RunDescription {
+  /** Unique among the compared runs. */
+  label: string;
+  /** The file it came from, as given. */
+  file: string;
+  startedAt: string;
+  nodes: number;
+  spec: RunSpec;
+  /** Detected dataplane kind: "lab", "calico", "cilium", "kube-proxy", "unknown". */
+  dataplane: string;
+  /** The dataplane's detected settings merged with the lab profile, in a stable order. */
+  settings: [string, string][];
+}
+
+export function describeRun(run: LoadedRun, label: string): RunDescription {
+  const f = run.file;
+  return {
+    label,
+    file: run.name,
+    startedAt: f.startedAt,
+    nodes: f.environment.nodes.length,
+    spec: f.spec,
+    dataplane: f.environment.dataplane.kind,
+    settings: [...dataplaneSettings(f)].sort(([a], [b]) => a.localeCompare(b)),
+  };
+}
+
+/** The header lines under a run's label. */
+export function runHeaderLines(run: RunDescription): string[] {
+  const s = run.spec;
+  const settings = run.settings.map(([k, v]) => `${k}=${v}`).join(' ');
+  return [
+    `${run.file}, started ${run.startedAt}, ${plural(run.nodes, 'node')}`,
+    `dataplane: ${run.dataplane}${settings ? `  ${settings}` : ''}`,
+    `tests: ${s.durationSeconds} s, ${plural(s.streams, 'stream')}, repeat ${s.repeat}; ${s.paths.join('/')} ${s.protocols.join('/')}`,
+  ];
+}
+
+/** Dataplane settings, with lab profile fields the detector did not already report. */
+function dataplaneSettings(f: ResultsFile): Map<string, string> {
+  const m = new Map<string, string>();
+  const lab = f.environment.lab;
+  if (lab) {
+    m.set('podNetwork', lab.podNetwork);
+    m.set('serviceProxy', lab.serviceProxy);
+    m.set('linkRate', lab.linkRate ?? 'none');
+  }
+  for (const [k, v] of Object.entries(f.environment.dataplane.settings)) m.set(k, v);
+  return m;
+}
+
+/** A fact about a run as compared across runs: equal `key`s mean no difference. */
+interface Fact {
+  key: string;
+  shown: string;
+}
+
+function fact(shown: string, key = shown): Fact {
+  return { key, shown };
+}
+
+/** Distinct values over the nodes; counts are shown only when the nodes of one run disagree. */
+function nodeFact(nodes: readonly NodeEnvironment[], pick: (n: NodeEnvironment) => string): Fact {
+  const counts = new Map<string, number>();
+  for (const n of nodes) counts.set(pick(n), (counts.get(pick(n)) ?? 0) + 1);
+  const values = [...counts.keys()].sort();
+  if (values.length === 0) return fact('unknown (no nodes)');
+  if (values.length === 1) return fact(values[0] as string);
+  return fact(values.map((v) => `${v} (${plural(counts.get(v) ?? 0, 'node')})`).join(', '), values.join('\u0000'));
+}
+
+const bitrate = (bps: number) => (bps === 0 ? 'unlimited' : formatBitrate(bps));
+
+/** What is compared, in the order notes are printed: the dataplane first, then the cluster, then the test spec. */
+const ASPECTS: { name: string; of: (f: ResultsFile) => Fact }[] = [
+  { name: 'dataplane', of: (f) => fact(f.environment.dataplane.kind) },
+  { name: 'kernel', of: (f) => nodeFact(f.environment.nodes, (n) => n.kernel) },
+  { name: 'MTU', of: (f) => nodeFact(f.environment.nodes, (n) => String(n.mtu)) },
+  { name: 'CPU model', of: (f) => nodeFact(f.environment.nodes, (n) => n.cpuModel) },
+  { name: 'CPU cores', of: (f) => nodeFact(f.environment.nodes, (n) => String(n.cpuCores)) },
+  { name: 'instance type', of: (f) => nodeFact(f.environment.nodes, (n) => n.instanceType ?? 'unknown') },
+  { name: 'iperf3 version', of: (f) => nodeFact(f.environment.nodes, (n) => n.iperf3Versions.join('+') || 'unknown') },
+  { name: 'test duration', of: (f) => fact(`${f.spec.durationSeconds} s`) },
+  { name: 'streams', of: (f) => fact(String(f.spec.streams)) },
+  { name: 'repeat', of: (f) => fact(String(f.spec.repeat)) },
+  { name: 'TCP bitrate', of: (f) => fact(bitrate(f.spec.tcpBitrateBitsPerSecond)) },
+  { name: 'UDP bitrate', of: (f) => fact(bitrate(f.spec.udpBitrateBitsPerSecond)) },
+  { name: 'paths', of: (f) => fact(f.spec.paths.join('/')) },
+  { name: 'protocols', of: (f) => fact(f.spec.protocols.join('/')) },
+];
+
+/**
+ * One "note: ..." line per thing that differs between the runs, each naming every run and
+ * its value. `labels[i]` is the label shown for `runs[i]`.
+ */
+export function differences(runs: readonly LoadedRun[], labels: readonly string[]): string[] {
+  const notes: string[] = [];
+  const label = (i: number) => labels[i] ?? runs[i]?.file.label ?? '?';
+
+  const duplicated = new Set(runs.map((r) => r.file.label).filter((l, i, all) => all.indexOf(l) !== i));
+  for (const l of duplicated) {
+    const shown = runs.flatMap((r, i) => (r.file.label === l ? [`${label(i)} (${r.name})`] : []));
+    notes.push(`note: several files are labelled "${l}": shown as ${shown.join(', ')}`);
+  }
+  for (const [i, r] of runs.entries()) {
+    if (r.file.results.length === 0) notes.push(`note: ${label(i)} has no test results`);
+  }
+  if (runs.length < 2) return notes;
+
+  const counts = runs.map((r) => r.file.environment.nodes.length);
+  if (new Set(counts).size > 1) {
+    notes.push(`note: ${counts.map((n, i) => (i === 0 ? `${label(i)} has ${plural(n, 'node')}` : `${label(i)} has ${n}`)).join(', ')}`);
+  }
+  const settingKeys = [...new Set(runs.flatMap((r) => [...dataplaneSettings(r.file).keys()]))].sort();
+  const aspects = [
+    ASPECTS[0] as (typeof ASPECTS)[number],
+    ...settingKeys.map((k) => ({ name: `dataplane ${k}`, of: (f: ResultsFile) => fact(dataplaneSettings(f).get(k) ?? 'unset') })),
+    ...ASPECTS.slice(1),
+  ];
+  for (const a of aspects) {
+    const facts = runs.map((r) => a.of(r.file));
+    if (new Set(facts.map((f) => f.key)).size > 1) {
+      notes.push(`note: ${a.name} differs - ${facts.map((f, i) => `${label(i)}: ${f.shown}`).join('; ')}`);
+    }
+  }
+  return notes;
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}

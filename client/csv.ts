@@ -1,0 +1,30 @@
+/** One row per test, for spreadsheets. Pure. */
+import type { TestResult } from '../shared/result.js';
+
+const COLUMNS = [
+  'label', 'run_id', 'test_id', 'path', 'protocol', 'source', 'target', 'target_address', 'started_at', 'ok', 'error',
+  'throughput_bits_per_second', 'client_cpu_busy_percent', 'server_cpu_busy_percent', 'client_softirq_percent',
+  'server_softirq_percent', 'client_cpu_seconds_per_gigabyte', 'server_cpu_seconds_per_gigabyte', 'tcp_retransmits',
+  'tcp_rtt_mean_seconds', 'udp_jitter_seconds', 'udp_loss_ratio', 'duration_seconds', 'streams', 'bitrate_bits_per_second',
+] as const;
+
+function cell(v: string | number | boolean | null | undefined): string {
+  if (v === null || v === undefined) return '';
+  const s = String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function resultsCsv(results: readonly TestResult[]): string {
+  const rows = results.map((r) =>
+    [
+      r.label, r.runId, r.id, r.path, r.protocol, r.source.node, r.target.node, r.target.address, r.startedAt, r.ok,
+      r.error ? `${r.error.code}: ${r.error.message}` : null, r.throughputBitsPerSecond, r.source.cpu?.test.busyPercent,
+      r.target.cpu?.test.busyPercent, r.source.cpu?.test.softirqPercent, r.target.cpu?.test.softirqPercent,
+      r.source.cpuSecondsPerGigabyte, r.target.cpuSecondsPerGigabyte, r.iperf?.tcp?.retransmits, r.iperf?.tcp?.rttMeanSeconds,
+      r.iperf?.udp?.jitterSeconds, r.iperf?.udp?.lossRatio, r.spec.durationSeconds, r.spec.streams, r.spec.bitrateBitsPerSecond,
+    ]
+      .map(cell)
+      .join(','),
+  );
+  return [COLUMNS.join(','), ...rows].join('\n') + '\n';
+}
