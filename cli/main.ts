@@ -16,6 +16,7 @@ import { labDown, labStatus, labUp } from '../lab/lab.js';
 import { planLab } from '../lab/plan.js';
 import { parseRunArgs, RUN_SETTINGS, runOnAggregator } from '../client/run.js';
 import { ApiError } from '../client/api-client.js';
+import { runCompare } from '../client/compare/command.js';
 
 const USAGE = `usage: netmatrix <command>
 
@@ -26,6 +27,8 @@ const USAGE = `usage: netmatrix <command>
   lab status                 show the lab
   run --label NAME --out FILE [--aggregator URL] [--paths ..] [--protocols ..] [--duration S] [--repeat K] [--csv FILE]
                              an on-demand labelled run with progress, written to a results file
+  compare A.json B.json [...] [--report FILE] [--svg-dir DIR]
+                             compare runs: tables per path and protocol, HTML report and SVG charts
   demo [--nodes N] [--loopback]
                              lab + aggregator + agents, the continuous matrix (npm start);
                              --loopback: local agents on 127.x, no namespaces needed
@@ -93,6 +96,9 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = await runOnAggregator(o, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), tty: process.stderr.isTTY });
       return;
     }
+    case 'compare':
+      process.exitCode = await runCompare(rest, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
+      return;
     case 'demo':
       return runDemo({ nodes: nodesFlag(rest), loopback: rest.includes('--loopback') });
     case undefined:

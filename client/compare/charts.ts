@@ -36,13 +36,16 @@ const CONFIG: vl.Config = {
   view: { stroke: null },
 };
 
+/** One panel of a horizontal concatenation (vega-lite exports no name for it). */
+type ConcatPanel = Extract<vl.TopLevelSpec, { hconcat: unknown }>['hconcat'][number];
+
 /** Whiskers in near-black, so they read over bars of any run's colour. */
 const WHISKER = '#222';
 
 const PATH_NAMES: Record<Path, string> = { node: 'node-to-node', pod: 'pod-to-pod', service: 'pod-to-service' };
 
 /** Long labels are slanted so they neither overlap nor get cut. */
-function runAxis(labels: readonly string[]): vl.AxisConfig {
+function runAxis(labels: readonly string[]): { labelAngle: number } {
   return { labelAngle: labels.some((l) => l.length > 10) ? -30 : 0 };
 }
 
@@ -75,14 +78,6 @@ function maxP90(sections: readonly Section[]): number {
 export function throughputChart(c: Comparison, s: Section): ChartSpec {
   const labels = c.runs.map((r) => r.label);
   const unit = chartBitrateUnit(maxP90([s]));
-  const x: vl.PositionFieldDef<string> = {
-    field: 'run',
-    type: 'nominal',
-    title: 'run',
-    sort: labels,
-    scale: { domain: labels },
-    axis: runAxis(labels),
-  };
   const title = `${pathProtocolTitle(s.path, s.protocol)} throughput (${unit.name})`;
   return {
     file: `throughput-${s.path}-${s.protocol}.svg`,
@@ -95,7 +90,9 @@ export function throughputChart(c: Comparison, s: Section): ChartSpec {
       width: Math.max(300, 90 * labels.length),
       height: 280,
       data: { values: throughputRows(c, [s], unit) },
-      encoding: { x },
+      encoding: {
+        x: { field: 'run', type: 'nominal', title: 'run', sort: labels, scale: { domain: labels }, axis: runAxis(labels) },
+      },
       layer: [
         {
           mark: { type: 'bar', width: { band: 0.7 } },
@@ -167,7 +164,7 @@ export function overviewChart(c: Comparison): ChartSpec | null {
   const protocols = [...new Set(c.sections.map((s) => s.protocol))];
   if (protocols.length === 0) return null;
   const paths = PATHS.filter((p) => c.sections.some((s) => s.path === p)).map((p) => PATH_NAMES[p]);
-  const panel = (protocol: Protocol): vl.LayerSpec<string> => {
+  const panel = (protocol: Protocol): ConcatPanel => {
     const sections = c.sections.filter((s) => s.protocol === protocol);
     const unit = chartBitrateUnit(maxP90(sections));
     const y = `median throughput (${unit.name})`;
@@ -229,6 +226,7 @@ export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
 /** Render every chart of `c`. */
 export async function renderCharts(c: Comparison): Promise<RenderedChart[]> {
   const out: RenderedChart[] = [];
-  for (const chart of comparisonCharts(c)) out.push({ file: chart.file, title: chart.title, section: chart.section, svg: await renderSvg(chart.spec) });
+  for (const chart of comparisonCharts(c))
+    out.push({ file: chart.file, title: chart.title, section: chart.section, svg: await renderSvg(chart.spec) });
   return out;
 }

@@ -12,8 +12,8 @@ import { loadResultsFiles } from './load.js';
 import { renderComparisonText } from './table.js';
 
 /**
- * Where compare writes. Each call is one or more complete lines without the final newline
- * (console.log semantics): tables go to stdout, diagnostics and "wrote ..." to stderr.
+ * Where compare writes, like process.stdout.write: each call is one or more complete lines,
+ * newline included. Tables go to stdout; diagnostics and "wrote ..." to stderr.
  */
 export interface CompareOutput {
   stdout: (s: string) => void;
@@ -28,33 +28,35 @@ export interface CompareOutput {
 export async function runCompare(args: string[], out: CompareOutput): Promise<number> {
   const parsed = parseCompareArgs(args);
   if (parsed.kind === 'help') {
-    out.stdout(COMPARE_USAGE);
+    out.stdout(`${COMPARE_USAGE}\n`);
     return 0;
   }
   if (parsed.kind === 'usage-error') {
-    out.stderr(`netmatrix compare: ${parsed.message}\n${COMPARE_USAGE}`);
+    out.stderr(`netmatrix compare: ${parsed.message}\n${COMPARE_USAGE}\n`);
     return 2;
   }
   const loaded = await loadResultsFiles(parsed.files);
   if (!loaded.ok) {
-    for (const line of loaded.errors) out.stderr(line);
+    for (const line of loaded.errors) out.stderr(`${line}\n`);
     return 1;
   }
   const comparison = compareRuns(loaded.runs);
   const wantCharts = parsed.report !== null || parsed.svgDir !== null;
   const charts = wantCharts ? await renderCharts(comparison) : [];
-  out.stdout(renderComparisonText(comparison));
+  out.stdout(`${renderComparisonText(comparison)}\n`);
 
   try {
-    if (parsed.svgDir !== null) await writeCharts(parsed.svgDir, charts);
-    if (parsed.svgDir !== null) out.stderr(`wrote ${charts.length} charts to ${parsed.svgDir}`);
+    if (parsed.svgDir !== null) {
+      await writeCharts(parsed.svgDir, charts);
+      out.stderr(`wrote ${charts.length} charts to ${parsed.svgDir}\n`);
+    }
     if (parsed.report !== null) {
       await mkdir(dirname(parsed.report), { recursive: true });
       await writeFile(parsed.report, renderHtml(comparison, charts));
-      out.stderr(`wrote ${parsed.report}`);
+      out.stderr(`wrote ${parsed.report}\n`);
     }
   } catch (e) {
-    out.stderr(`netmatrix compare: cannot write output: ${e instanceof Error ? e.message : String(e)}`);
+    out.stderr(`netmatrix compare: cannot write output: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
   return 0;

@@ -110,7 +110,7 @@ export function differences(runs: readonly LoadedRun[], labels: readonly string[
 
   const duplicated = new Set(runs.map((r) => r.file.label).filter((l, i, all) => all.indexOf(l) !== i));
   for (const l of duplicated) {
-    const shown = runs.flatMap((r, i) => (r.file.label === l ? [`${label(i)} (${r.name})`] : []));
+    const shown = runs.flatMap((r, i) => (r.file.label === l ? [`${label(i)} for ${r.name}`] : []));
     notes.push(`note: several files are labelled "${l}": shown as ${shown.join(', ')}`);
   }
   for (const [i, r] of runs.entries()) {

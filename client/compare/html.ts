@@ -30,9 +30,7 @@ figure { margin: 0; } svg { max-width: 100%; height: auto; }
 function tableHtml(t: Table, caption = true): string {
   const cls = (j: number) => (t.columns[j]?.align === 'right' ? ' class="num"' : '');
   const head = t.columns.map((c, j) => `<th${cls(j)}>${escapeHtml(c.header)}</th>`).join('');
-  const body = t.rows
-    .map((r) => `<tr>${r.map((cell, j) => `<td${cls(j)}>${escapeHtml(cell)}</td>`).join('')}</tr>`)
-    .join('\n');
+  const body = t.rows.map((r) => `<tr>${r.map((cell, j) => `<td${cls(j)}>${escapeHtml(cell)}</td>`).join('')}</tr>`).join('\n');
   return [
     '<table>',
     caption ? `<caption hidden>${escapeHtml(t.title)}</caption>` : '',
@@ -58,7 +56,9 @@ export function renderHtml(c: Comparison, charts: readonly RenderedChart[]): str
   }
   parts.push('<h2>Runs</h2>');
   for (const r of c.runs) {
-    const lines = runHeaderLines(r).map((l) => `<li>${escapeHtml(l)}</li>`).join('');
+    const lines = runHeaderLines(r)
+      .map((l) => `<li>${escapeHtml(l)}</li>`)
+      .join('');
     parts.push(`<div class="run"><strong>${escapeHtml(r.label)}</strong><ul>${lines}</ul></div>`);
   }
   const overview = charts.filter((ch) => ch.section === null);
@@ -73,7 +73,11 @@ export function renderHtml(c: Comparison, charts: readonly RenderedChart[]): str
   }
   const overhead = overheadTable(c);
   if (overhead) parts.push(`<h2>CNI overhead</h2>`, `<p>${escapeHtml(overhead.title)}</p>`, tableHtml(overhead, false));
-  parts.push(`<div class="footnotes">\n${footnotes(c).map((f) => `<p>${escapeHtml(f)}</p>`).join('\n')}\n</div>`);
+  parts.push(
+    `<div class="footnotes">\n${footnotes(c)
+      .map((f) => `<p>${escapeHtml(f)}</p>`)
+      .join('\n')}\n</div>`,
+  );
   return [
     '<!doctype html>',
     '<html lang="en">',

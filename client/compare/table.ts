@@ -116,12 +116,7 @@ export function renderTable(t: Table): string {
       })
       .join('  ')
       .trimEnd();
-  return [
-    t.title,
-    line(t.columns.map((c) => c.header)),
-    line(widths.map((w) => '-'.repeat(w))),
-    ...t.rows.map(line),
-  ].join('\n');
+  return [t.title, line(t.columns.map((c) => c.header)), line(widths.map((w) => '-'.repeat(w))), ...t.rows.map(line)].join('\n');
 }
 
 /** Greedy word wrap; `indent` starts every line after the first. */
@@ -150,15 +145,16 @@ export function renderComparisonText(c: Comparison): string {
   blocks.push(`netmatrix compare: ${c.runs.map((r) => r.label).join(' vs ')}`);
   if (c.notes.length > 0) blocks.push(c.notes.map((n) => wrap(n, WIDTH, '      ')).join('\n'));
   blocks.push(
-    [
-      'runs:',
-      ...c.runs.flatMap((r) =>
-        runHeaderLines(r).map((l, i) => `  ${(i === 0 ? r.label : '').padEnd(labelWidth)}  ${l}`),
-      ),
-    ].join('\n'),
+    ['runs:', ...c.runs.flatMap((r) => runHeaderLines(r).map((l, i) => `  ${(i === 0 ? r.label : '').padEnd(labelWidth)}  ${l}`))].join(
+      '\n',
+    ),
   );
   for (const t of comparisonTables(c)) blocks.push(renderTable(t));
   if (c.sections.length === 0) blocks.push('no tests in any run: nothing to compare');
-  blocks.push(footnotes(c).map((f) => wrap(f, WIDTH, '  ')).join('\n'));
+  blocks.push(
+    footnotes(c)
+      .map((f) => wrap(f, WIDTH, '  '))
+      .join('\n'),
+  );
   return blocks.join('\n\n');
 }

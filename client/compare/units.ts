@@ -21,11 +21,12 @@ const UNITS: readonly BitrateUnit[] = [
 ];
 
 function unitFor(bitsPerSecond: number): BitrateUnit {
-  // Pick by the value as it will be printed, so 999.96 Mbit/s does not print as "1000.0 Mbit/s".
-  for (const u of UNITS) {
-    if (Number((bitsPerSecond / u.bitsPerSecond).toFixed(u.decimals)) >= 1) return u;
-  }
-  return UNITS[UNITS.length - 1] as BitrateUnit;
+  const i = UNITS.findIndex((u) => bitsPerSecond >= u.bitsPerSecond);
+  if (i < 0) return UNITS[UNITS.length - 1] as BitrateUnit;
+  const u = UNITS[i] as BitrateUnit;
+  // 999.96 Mbit/s would print as "1000.0 Mbit/s": write it in the next unit up.
+  if (i > 0 && Number(scaled(bitsPerSecond, u)) >= 1000) return UNITS[i - 1] as BitrateUnit;
+  return u;
 }
 
 function scaled(bitsPerSecond: number, u: BitrateUnit): string {
