@@ -4,6 +4,8 @@
  * addresses). Used by the demo, the integration tests and the benchmarks.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LabPlan } from './plan.js';
@@ -27,6 +29,11 @@ export interface AgentSpec {
   podIp: string;
   hostIp: string;
   iperf3Port?: number;
+  /**
+   * cgroup v2 folder to run in (the lab's ebpf Service proxy translates the sockets of its
+   * processes); undefined to stay in this process's cgroup. The agent's iperf3 children inherit it.
+   */
+  cgroup?: string;
 }
 
 export interface LabAgentOptions {
@@ -37,11 +44,16 @@ export interface LabAgentOptions {
   env?: Record<string, string>;
 }
 
-/** The two agents of every node of a lab plan. */
+/**
+ * The two agents of every node of a lab plan. With the ebpf Service proxy both run in the lab's
+ * cgroup: connect-time translation applies to every socket of a node, host network included,
+ * as with Cilium's socket load balancing on the root cgroup.
+ */
 export function labAgentSpecs(plan: LabPlan): AgentSpec[] {
+  const cgroup = plan.cgroup ? { cgroup: plan.cgroup } : {};
   return plan.nodes.flatMap((n) => [
-    { netns: n.netns, nodeName: n.name, mode: 'host' as const, podIp: n.hostIp, hostIp: n.hostIp },
-    { netns: n.podNetns, nodeName: n.name, mode: 'pod' as const, podIp: n.podIp, hostIp: n.hostIp },
+    { netns: n.netns, nodeName: n.name, mode: 'host' as const, podIp: n.hostIp, hostIp: n.hostIp, ...cgroup },
+    { netns: n.podNetns, nodeName: n.name, mode: 'pod' as const, podIp: n.podIp, hostIp: n.hostIp, ...cgroup },
   ]);
 }
 
@@ -61,6 +73,10 @@ export class AgentProcesses {
 
   constructor(private readonly o: LabAgentOptions) {}
 
+  /**
+   * Spawn an agent per spec. Throws if a spec's cgroup cannot take its agent (that agent is
+   * killed; those started before keep running until stop()).
+   */
   start(specs: readonly AgentSpec[]): void {
     for (const s of specs) {
       const flags = ['agent', '--node-name', s.nodeName, '--pod-name', `netmatrix-${s.mode}-${s.nodeName}`, '--mode', s.mode, '--pod-ip', s.podIp, '--host-ip', s.hostIp];
@@ -79,6 +95,16 @@ export class AgentProcesses {
         },
       });
       this.children.push(child);
+      // Into the cgroup before the agent has even loaded its modules, long before it spawns an
+      // iperf3 (which inherits the cgroup) or opens a socket the Service proxy must see.
+      if (s.cgroup !== undefined && child.pid !== undefined) {
+        try {
+          writeFileSync(join(s.cgroup, 'cgroup.procs'), String(child.pid));
+        } catch (e) {
+          child.kill('SIGKILL');
+          throw new Error(`cannot put the ${s.mode} agent of ${s.nodeName} into cgroup ${s.cgroup}: ${(e as Error).message}`);
+        }
+      }
     }
   }
 

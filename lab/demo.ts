@@ -14,6 +14,7 @@ import { createLogger } from '../sys/log.js';
 import { AgentProcesses, labAgentSpecs, loopbackAgentSpecs, type AgentSpec } from './agents.js';
 import { checkLabSupport, labDown, labUp } from './lab.js';
 import { planLab } from './plan.js';
+import type { LabProfile } from '../shared/lab-profile.js';
 
 const PORT = 8080;
 /** Where the demo leaves its token for `netmatrix run` (readable by its owner only). */
@@ -46,13 +47,13 @@ export function describeResult(r: TestResult): string {
   return `${head} ${gbit(r.throughputBitsPerSecond).padStart(13)}  node CPU client ${cpu(r.source.cpu?.test.busyPercent)} server ${cpu(r.target.cpu?.test.busyPercent)}${udp}`;
 }
 
-export async function runDemo(o: { nodes: number; loopback?: boolean }): Promise<void> {
+export async function runDemo(o: { nodes: number; profile: LabProfile; loopback?: boolean }): Promise<void> {
   const support = o.loopback ? { ok: false as const, reason: 'loopback demo requested' } : await checkLabSupport();
   const lab = support.ok;
   if (!support.ok) {
     console.log(`netmatrix: ${support.reason}; running the loopback demo instead (local agents, node and pod paths only)`);
   }
-  const plan = planLab(o.nodes);
+  const plan = planLab(o.nodes, { profile: o.profile });
   const token = process.env.NETMATRIX_TOKEN ?? randomBytes(16).toString('hex');
   const tokenFile = await writeTokenFile(token);
   const env = {

@@ -1,20 +1,33 @@
 /**
- * Builds and tears down the lab (see plan.ts) with iproute2 and iptables. Each namespace is
- * configured by one batch (`ip -batch`, `iptables-restore`) rather than one process per address,
- * route and rule, so a 50-node lab takes seconds, not minutes.
+ * Builds and tears down the lab (see plan.ts) with iproute2, iptables or nftables, tc, and for
+ * the ebpf proxy clang and bpftool. Each namespace is configured by one batch (`ip -batch`,
+ * `iptables-restore`, `nft -f`) rather than one process per address, route and rule, so a
+ * 50-node lab takes seconds, not minutes.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { LabProfile } from '../shared/lab-profile.js';
 import { exec, execChecked, ExecError } from '../sys/exec.js';
-import { natTableScript, parseServiceCounters, ROOT_FORWARD_RULE, type ServiceCounter } from './iptables.js';
-import {
-  LAB_LINK_PATTERN, LAB_NETNS_PATTERN, LAB_PREFIX_LENGTH, LAB_RANGE, SERVICE_CIDR, SERVICES_CHAIN,
-  netnsExec, podCidr, podLinkName, uplinkName, type LabNode, type LabPlan,
-} from './plan.js';
+import { ebpfDown, ebpfLeftovers, ebpfUp } from './ebpf.js';
+import { natTableScript, ROOT_FORWARD_RULE } from './iptables.js';
+import { nodeScript, podScript, rootScript } from './namespaces.js';
+import { nftServiceScript } from './nftables.js';
+import { overlayFdbLines } from './overlay.js';
+import { LAB_LINK_PATTERN, LAB_NETNS_PATTERN, LAB_RANGE, netnsExec, podLinkName, type LabNode, type LabPlan } from './plan.js';
+import { checkProfileSupport } from './profile-check.js';
+import { tbfArgv } from './shaping.js';
+import { LAB_STATE_FILE, labStateOf, readLabState, removeLabState, writeLabState } from './state.js';
 
-export { planLab, netnsExec, type LabNode, type LabPlan } from './plan.js';
+export { planLab, netnsExec, cgroupExec, type LabNode, type LabPlan, type LabPlanOptions, type LabProfile } from './plan.js';
 export type { ServiceCounter } from './iptables.js';
+export { labServiceProxyEvidence, serviceCounters, type ServiceProxyEvidence, type ServiceTranslations } from './counters.js';
+
+/** A profile this machine cannot build; the message is one line naming what is missing. */
+export class LabUnsupportedError extends Error {
+  override readonly name = 'LabUnsupportedError';
+}
 
 const TIMEOUT_MS = 30_000;
 
@@ -26,76 +39,23 @@ async function runScript(argv: string[], script: string): Promise<void> {
     await execChecked(argv, { timeoutMs: TIMEOUT_MS });
   } catch (e) {
     if (!(e instanceof ExecError)) throw e;
-    // ip -batch says "Command failed FILE:N" after a kernel error, iptables-restore "line N
-    // failed"; an argument ip cannot parse ends it at once, naming only the quoted argument.
+    // ip and bridge -batch say "Command failed FILE:N" after a kernel error, iptables-restore
+    // "line N failed", nft "FILE:N:COLUMNS: Error"; an argument ip cannot parse ends it at
+    // once, naming only the quoted argument.
     const lines = script.split('\n');
-    const n = /Command failed \S+:(\d+)|line (\d+) failed/.exec(e.stderr);
+    const n = /Command failed \S+:(\d+)|line (\d+) failed|\.nft:(\d+):[\d-]+: Error/.exec(e.stderr);
     const quoted = /"([^"]+)"/.exec(e.stderr)?.[1];
-    const line = n ? lines[Number(n[1] ?? n[2]) - 1] : quoted ? lines.find((l) => l.split(' ').includes(quoted)) : undefined;
+    const line = n ? lines[Number(n[1] ?? n[2] ?? n[3]) - 1]?.trim() : quoted ? lines.find((l) => l.split(' ').includes(quoted)) : undefined;
     const where = line ? ` at line "${line}"` : '';
     throw new ExecError(`${e.message}${where}`, e.argv, e.exitCode, e.stderr, e.stdout);
   }
 }
 
-function rootScript(plan: LabPlan): string {
-  const br = plan.bridge;
-  const lines = [
-    `link add ${br} type bridge stp_state 0 forward_delay 0`,
-    // No IPv6 link-local addresses: the lab is IPv4 only, and this keeps DAD and router
-    // solicitations off the bridge.
-    `link set ${br} addrgenmode none`,
-    `addr add ${plan.aggregatorIp}/${LAB_PREFIX_LENGTH} dev ${br}`,
-    `link set ${br} up`,
-    // Safety net: any lab destination without a more specific route is dropped here rather than
-    // following the default route out of the machine.
-    `route add blackhole ${LAB_RANGE}`,
-  ];
-  for (const n of plan.nodes) {
-    lines.push(
-      `netns add ${n.netns}`,
-      `netns add ${n.podNetns}`,
-      `link add ${uplinkName(n)} type veth peer name eth0 netns ${n.netns}`,
-      `link set ${uplinkName(n)} master ${br} addrgenmode none up`,
-      `link add ${podLinkName(n)} netns ${n.netns} type veth peer name eth0 netns ${n.podNetns}`,
-      `route add ${podCidr(n)} via ${n.hostIp} dev ${br}`,
-    );
-  }
-  return lines.join('\n') + '\n';
-}
-
-function nodeScript(plan: LabPlan, n: LabNode): string {
-  const lines = [
-    'link set lo up',
-    'link set eth0 addrgenmode none',
-    `addr add ${n.hostIp}/${LAB_PREFIX_LENGTH} dev eth0`,
-    'link set eth0 up',
-    `link set ${podLinkName(n)} addrgenmode none`,
-    `addr add ${n.podGateway}/${LAB_PREFIX_LENGTH} dev ${podLinkName(n)}`,
-    `link set ${podLinkName(n)} up`,
-    // Host-network clients of a ClusterIP need some route for the first lookup, before OUTPUT
-    // DNAT rewrites the destination. Toward the root namespace, which drops what was not DNATed.
-    `route add ${SERVICE_CIDR} via ${plan.aggregatorIp} dev eth0`,
-  ];
-  for (const other of plan.nodes) {
-    if (other !== n) lines.push(`route add ${podCidr(other)} via ${other.hostIp} dev eth0`);
-  }
-  return lines.join('\n') + '\n';
-}
-
-function podScript(n: LabNode): string {
-  return [
-    'link set lo up',
-    'link set eth0 addrgenmode none',
-    `addr add ${n.podIp}/${LAB_PREFIX_LENGTH} dev eth0`,
-    'link set eth0 up',
-    `route add default via ${n.podGateway} dev eth0`,
-    '',
-  ].join('\n');
-}
-
 async function setUpNode(plan: LabPlan, n: LabNode, dir: string): Promise<void> {
   await runScript(['ip', '-n', n.netns, '-batch', join(dir, `${n.netns}.ip`)], nodeScript(plan, n));
-  await runScript(['ip', '-n', n.podNetns, '-batch', join(dir, `${n.podNetns}.ip`)], podScript(n));
+  await runScript(['ip', '-n', n.podNetns, '-batch', join(dir, `${n.podNetns}.ip`)], podScript(plan, n));
+  const fdb = overlayFdbLines(plan, n);
+  if (fdb.length > 0) await runScript(['bridge', '-n', n.netns, '-batch', join(dir, `${n.netns}.fdb`)], fdb.join('\n') + '\n');
   // Forwarding makes the node a router for its pod. No ICMP redirects: in the hairpin case a
   // packet leaves by the interface it came in on, and the pod must not learn a "shortcut".
   const link = podLinkName(n);
@@ -104,27 +64,39 @@ async function setUpNode(plan: LabPlan, n: LabNode, dir: string): Promise<void> 
       'net.ipv4.conf.all.send_redirects=0', `net.ipv4.conf.${link}.send_redirects=0`]),
     { timeoutMs: TIMEOUT_MS },
   );
-  await runScript(netnsExec(n.netns, ['iptables-restore', join(dir, `${n.netns}.nat`)]), natTableScript(plan, n));
+  const proxy = plan.profile.serviceProxy;
+  if (proxy === 'iptables') await runScript(netnsExec(n.netns, ['iptables-restore', join(dir, `${n.netns}.nat`)]), natTableScript(plan, n));
+  if (proxy === 'nftables') await runScript(netnsExec(n.netns, ['nft', '-f', join(dir, `${n.netns}.nft`)]), nftServiceScript(plan, n));
+  // ebpf: nothing per node; one program on the lab's cgroup serves every namespace (see ebpf.ts).
+  if (plan.profile.linkRate !== null) await execChecked(tbfArgv(n.netns, plan.profile.linkRate), { timeoutMs: TIMEOUT_MS });
 }
 
 /**
- * Build the lab of `plan`, replacing any lab already there and ending what runs in it (so running
- * it twice, or over a half-built lab, ends in the same state). On failure it removes what it made and throws an
- * ExecError naming the command (and batch line) that failed.
+ * Build the lab of `plan` with its profile, replacing any lab already there and ending what runs
+ * in it (so running it twice, or over a half-built lab, ends in the same state), then write
+ * LAB_STATE_FILE. A profile this machine cannot do is refused first, with a LabUnsupportedError
+ * naming the missing piece, and any lab there is left as it was. On a failure while building it
+ * removes what it made and throws an ExecError naming the command (and batch line) that failed.
  */
 export async function labUp(plan: LabPlan): Promise<void> {
-  await labDown();
   const dir = await mkdtemp(join(tmpdir(), 'netmatrix-lab-'));
   try {
-    await runScript(['ip', '-batch', join(dir, 'root.ip')], rootScript(plan));
-    // Two cores: one node after another is as fast as racing them, and errors stay readable.
-    for (const n of plan.nodes) await setUpNode(plan, n, dir);
-    await execChecked(['iptables', '-I', 'FORWARD', '1', ...ROOT_FORWARD_RULE], { timeoutMs: TIMEOUT_MS });
-    await waitBridgeForwarding(plan);
-  } catch (e) {
-    await labDown().catch(() => undefined);
-    if (e instanceof ExecError) throw new ExecError(`lab up failed: ${e.message}`, e.argv, e.exitCode, e.stderr, e.stdout);
-    throw e;
+    const support = await checkProfileSupport(plan, dir);
+    if (!support.ok) throw new LabUnsupportedError(`lab up: ${support.reason}`);
+    await labDown();
+    try {
+      await runScript(['ip', '-batch', join(dir, 'root.ip')], rootScript(plan));
+      // Two cores: one node after another is as fast as racing them, and errors stay readable.
+      for (const n of plan.nodes) await setUpNode(plan, n, dir);
+      if (support.bpfObject !== undefined) await ebpfUp(plan, support.bpfObject, dir);
+      await execChecked(['iptables', '-I', 'FORWARD', '1', ...ROOT_FORWARD_RULE], { timeoutMs: TIMEOUT_MS });
+      await waitBridgeForwarding(plan);
+      await writeLabState(labStateOf(plan, new Date()));
+    } catch (e) {
+      await labDown().catch(() => undefined);
+      if (e instanceof ExecError) throw new ExecError(`lab up failed: ${e.message}`, e.argv, e.exitCode, e.stderr, e.stdout);
+      throw e;
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -189,13 +161,16 @@ async function killLabProcesses(netnsNames: string[]): Promise<void> {
 }
 
 /**
- * Remove everything any lab made, without knowing its size: processes in and namespaces named
- * nm-node*, nm-pod*, nm-probe; the nm-* links and the bridge; every route inside 198.18.0.0/15
- * (the blackhole included); the root FORWARD rule. Idempotent; throws only if something remains.
+ * Remove everything any lab made, whatever its size and profile: processes in and namespaces
+ * named nm-node*, nm-pod*, nm-probe (and with the namespaces what lives in them: nft tables,
+ * VXLAN devices, tc qdiscs); the nm-* links and the bridge; every route inside 198.18.0.0/15 (the
+ * blackhole included); the root FORWARD rule; the ebpf proxy's cgroup folder, programs and maps;
+ * LAB_STATE_FILE. Idempotent; throws only if something remains.
  */
 export async function labDown(): Promise<void> {
   const netns = await listLabNetns();
   await killLabProcesses(netns);
+  await ebpfDown();
   // Root links first: deleting a veth end removes its peer at once, while namespace teardown is
   // asynchronous in the kernel.
   const lines = [...(await listLabLinks()).map((l) => `link del ${l}`), ...netns.map((n) => `netns del ${n}`)];
@@ -209,7 +184,9 @@ export async function labDown(): Promise<void> {
     const r = await exec(['iptables', '-D', 'FORWARD', ...ROOT_FORWARD_RULE], { timeoutMs: TIMEOUT_MS }).catch(() => undefined);
     if (r?.exitCode !== 0) break;
   }
-  const left = [...(await listLabNetns()), ...(await listLabLinks()), ...(await listLabRoutes())];
+  await removeLabState();
+  const left = [...(await listLabNetns()), ...(await listLabLinks()), ...(await listLabRoutes()), ...(await ebpfLeftovers())];
+  if (existsSync(LAB_STATE_FILE)) left.push(LAB_STATE_FILE);
   if (left.length > 0) throw new Error(`lab down left behind: ${left.join(', ')}`);
 }
 
@@ -230,11 +207,20 @@ async function eth0Address(netns: string): Promise<string | undefined> {
   return r.exitCode === 0 ? /\sinet (\S+)\//.exec(r.stdout)?.[1] : undefined;
 }
 
+/** What `labStatus` reports. */
+export interface LabStatus {
+  /** The bridge exists and every node namespace has its node and pod IPs. */
+  up: boolean;
+  nodes: Array<{ name: string; netns: string; hostIp?: string; podIp?: string }>;
+  /** The profile `lab up` recorded in LAB_STATE_FILE; absent when there is no state file. */
+  profile?: LabProfile;
+}
+
 /**
- * What lab is there now, read from the system: the node namespaces with their node and pod IPs.
- * `up` when the bridge exists and every node has both addresses.
+ * What lab is there now: the node namespaces with their node and pod IPs, read from the system,
+ * and the profile, read from LAB_STATE_FILE.
  */
-export async function labStatus(): Promise<{ up: boolean; nodes: Array<{ name: string; netns: string; hostIp?: string; podIp?: string }> }> {
+export async function labStatus(): Promise<LabStatus> {
   const all = await listLabNetns();
   const indexes = all.flatMap((n) => /^nm-node(\d+)$/.exec(n)?.[1] ?? []).map(Number).sort((a, b) => a - b);
   const nodes = await Promise.all(
@@ -246,25 +232,30 @@ export async function labStatus(): Promise<{ up: boolean; nodes: Array<{ name: s
     }),
   );
   const bridge = (await listLabLinks()).includes('nmbr0');
-  return { up: bridge && nodes.length > 0 && nodes.every((n) => n.hostIp && n.podIp), nodes };
-}
-
-/**
- * Packet and byte counts of the Service DNAT rules in node namespace `netns`. The nat table sees
- * only the first packet of each connection, so `packets` counts connections (UDP: flows).
- */
-export async function serviceCounters(netns: string): Promise<ServiceCounter[]> {
-  const out = await execChecked(netnsExec(netns, ['iptables', '-t', 'nat', '-S', SERVICES_CHAIN, '-v']), { timeoutMs: TIMEOUT_MS });
-  return parseServiceCounters(out);
+  const state = await readLabState();
+  return { up: bridge && nodes.length > 0 && nodes.every((n) => n.hostIp && n.podIp), nodes, ...(state ? { profile: state.profile } : {}) };
 }
 
 const PROBE = 'nm-probe';
 
 /**
  * Can this machine run the lab? Checks root, iproute2, iptables, and that a throwaway namespace
- * (nm-probe) can be made with a veth, a bridge and a nat table. The reason is one line for a user.
+ * (nm-probe) can be made with a veth, a bridge and a nat table; given a plan, also what its
+ * profile needs (the check `labUp` makes first). The reason is one line for a user.
  */
-export async function checkLabSupport(): Promise<{ ok: true } | { ok: false; reason: string }> {
+export async function checkLabSupport(plan?: LabPlan): Promise<{ ok: true } | { ok: false; reason: string }> {
+  const base = await checkBaseSupport();
+  if (!base.ok || !plan) return base;
+  const dir = await mkdtemp(join(tmpdir(), 'netmatrix-lab-'));
+  try {
+    const profile = await checkProfileSupport(plan, dir);
+    return profile.ok ? { ok: true } : profile;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function checkBaseSupport(): Promise<{ ok: true } | { ok: false; reason: string }> {
   if (process.getuid?.() !== 0) return { ok: false, reason: 'the lab needs root (it creates network namespaces, veths and iptables rules)' };
   for (const [bin, pkg] of [['ip', 'iproute2'], ['iptables', 'iptables'], ['iptables-restore', 'iptables']] as const) {
     const found = await exec([bin, '-V'], { timeoutMs: TIMEOUT_MS }).then(() => true, () => false);

@@ -67,10 +67,11 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3', 'ping', 'ss'] 
     expect(await checkLabSupport()).toEqual({ ok: true });
   });
 
-  it('reports three nodes up with their node and pod IPs', async () => {
+  it('reports three nodes up with their node and pod IPs, and the default profile from the state file', async () => {
     expect(await labStatus()).toEqual({
       up: true,
       nodes: plan.nodes.map((n) => ({ name: n.name, netns: n.netns, hostIp: n.hostIp, podIp: n.podIp })),
+      profile: { podNetwork: 'direct', serviceProxy: 'iptables', linkRate: null },
     });
   });
 

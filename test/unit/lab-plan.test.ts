@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { natTableScript, parseServiceCounters } from '../../lab/iptables.js';
-import { MAX_LAB_NODES, netnsExec, planLab } from '../../lab/plan.js';
+import { cgroupExec, MAX_LAB_NODES, netnsExec, overlayIp, overlayMac, planLab } from '../../lab/plan.js';
 
 /** 198.18.0.0/15 is 198.18.0.0 - 198.19.255.255. */
 function inBenchmarkRange(ip: string): boolean {
@@ -11,7 +11,7 @@ function inBenchmarkRange(ip: string): boolean {
 
 function addressesOf(nodeCount: number): string[] {
   const plan = planLab(nodeCount);
-  return [plan.aggregatorIp, ...plan.nodes.flatMap((n) => [n.hostIp, n.podIp, n.podGateway, n.serviceIp])];
+  return [plan.aggregatorIp, ...plan.nodes.flatMap((n) => [n.hostIp, n.podIp, n.podGateway, n.serviceIp, overlayIp(n)])];
 }
 
 describe('planLab', () => {
@@ -57,13 +57,53 @@ describe('planLab', () => {
 
   it('returns a frozen plan', () => {
     const plan = planLab(2);
-    expect(Object.isFrozen(plan) && Object.isFrozen(plan.nodes) && Object.isFrozen(plan.nodes[0])).toBe(true);
+    expect(Object.isFrozen(plan) && Object.isFrozen(plan.nodes) && Object.isFrozen(plan.nodes[0]) && Object.isFrozen(plan.profile)).toBe(true);
+  });
+
+  it('carries the default profile and no cgroup unless told otherwise', () => {
+    const plan = planLab(2);
+    expect(plan.profile).toEqual({ podNetwork: 'direct', serviceProxy: 'iptables', linkRate: null });
+    expect(plan.cgroup).toBeNull();
+  });
+
+  it('takes ports and a partial profile as options, filling the rest with defaults', () => {
+    const plan = planLab(2, { servicePorts: [5201, 5202], profile: { podNetwork: 'vxlan', linkRate: '200mbit' } });
+    expect(plan.servicePorts).toEqual([5201, 5202]);
+    expect(plan.profile).toEqual({ podNetwork: 'vxlan', serviceProxy: 'iptables', linkRate: '200mbit' });
+  });
+
+  it('gives the ebpf proxy a cgroup folder under the cgroup2 mount', () => {
+    expect(planLab(1, { profile: { serviceProxy: 'ebpf' } }).cgroup).toBe('/sys/fs/cgroup/unified/netmatrix-lab');
+    expect(planLab(1, { profile: { serviceProxy: 'ebpf' }, cgroupRoot: '/sys/fs/cgroup/' }).cgroup).toBe('/sys/fs/cgroup/netmatrix-lab');
+  });
+
+  it('refuses a bad profile together with the other problems', () => {
+    expect(() => planLab(0, { profile: { podNetwork: 'ipip' as 'vxlan', linkRate: 'fast' } })).toThrow(
+      /node count.*profile podNetwork: .*profile linkRate: a tc rate such as 500mbit or 1gbit/,
+    );
+    expect(() => planLab(1, { cgroupRoot: 'sys/fs/cgroup' })).toThrow(/absolute path/);
+  });
+
+  it('gives each node a distinct overlay address and a locally administered MAC', () => {
+    const nodes = planLab(MAX_LAB_NODES).nodes;
+    expect(new Set(nodes.map(overlayIp)).size).toBe(MAX_LAB_NODES);
+    expect(nodes.map(overlayMac).filter((m) => !/^02:6e:6d:00:00:[0-9a-f]{2}$/.test(m))).toEqual([]);
+    expect(new Set(nodes.map(overlayMac)).size).toBe(MAX_LAB_NODES);
   });
 });
 
 describe('netnsExec', () => {
   it('prefixes ip netns exec', () => {
     expect(netnsExec('nm-pod1', ['iperf3', '-s'])).toEqual(['ip', 'netns', 'exec', 'nm-pod1', 'iperf3', '-s']);
+  });
+});
+
+describe('cgroupExec', () => {
+  it('passes the cgroup and the command as arguments of a fixed shell script', () => {
+    const argv = cgroupExec('/sys/fs/cgroup/unified/netmatrix-lab', ['iperf3', '-c', '198.18.200.12']);
+    expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(argv.slice(3)).toEqual(['sh', '/sys/fs/cgroup/unified/netmatrix-lab', 'iperf3', '-c', '198.18.200.12']);
+    expect(argv[2]).not.toContain('netmatrix-lab');
   });
 });
 
