@@ -13,6 +13,7 @@ import { AgentProcesses, labAgentSpecs } from '../../lab/agents.js';
 import { labDown, labUp, serviceCounters } from '../../lab/lab.js';
 import { planLab } from '../../lab/plan.js';
 import { PATHS, PROTOCOLS } from '../../shared/protocol.js';
+import type { Environment } from '../../shared/environment.js';
 import type { TestResult } from '../../shared/result.js';
 import { exec } from '../../sys/exec.js';
 import { parseExposition, sampleValue } from '../helpers/prometheus-text.js';
@@ -74,11 +75,15 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3'] }, 'the measur
     expect(res.statusCode).toBe(202);
     const { id } = res.json<{ id: string }>();
     const run = await waitFor(async () => {
-      const r = await get<{ status: string; total: number; done: number; failed: number; results: TestResult[] }>(`/api/runs/${id}`);
+      const r = await get<{ status: string; total: number; done: number; failed: number; results: TestResult[]; environment: Environment | null }>(`/api/runs/${id}`);
       return r.status === 'done' ? r : undefined;
     }, 150_000, 'the run to finish', 500);
 
     expect(run.total).toBe(3 * 2 * 3 * 2);
+    // The run recorded its environment: each node measured idle before the first test, and the lab's profile.
+    expect(run.environment?.nodes.map((n) => n.name)).toEqual(['node1', 'node2', 'node3']);
+    for (const n of run.environment?.nodes ?? []) expect(n.idleCpu?.cores).toBeGreaterThan(0);
+    expect(run.environment?.dataplane).toMatchObject({ kind: 'lab', settings: { serviceProxy: 'iptables', podNetwork: 'direct' } });
     expect(run.done).toBe(run.total);
     const failed = run.results.filter((r) => !r.ok).map((r) => `${r.path}/${r.protocol} ${r.source.node}->${r.target.node}: ${r.error?.code} ${r.error?.message}`);
     expect(failed).toEqual([]);
