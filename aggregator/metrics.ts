@@ -7,6 +7,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { TestResult } from '../shared/result.js';
+import { median } from '../shared/stats.js';
 import type { AgentRegistry } from './agents.js';
 import type { MatrixCell, ResultStore } from './results.js';
 
@@ -15,12 +16,6 @@ export interface MetricsOptions {
   perPairMaxNodes: number;
 }
 
-function median(xs: number[]): number | undefined {
-  if (xs.length === 0) return undefined;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid]) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
 
 /** Group values by a label set, then set each group's median on the gauge. */
 function setMedians(g: Gauge<string>, rows: Array<[Record<string, string>, number | null | undefined]>): void {
