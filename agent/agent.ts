@@ -26,7 +26,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   const runner = new Iperf3Runner({ binary: config.iperf3Binary, connectTimeoutMs: config.connectTimeoutMs, deadlineMarginMs: 5000 });
   const [iperf3Version, { facts, address }] = await Promise.all([runner.version(), readNodeFacts()]);
   const podIp = config.podIp ?? address;
-  if (!podIp) throw new Error('cannot tell this agent\'s IP: set NETMATRIX_POD_IP (or --pod-ip)');
+  if (!podIp) throw new Error("cannot tell this agent's IP: set NETMATRIX_POD_IP (or --pod-ip)");
   const identity: AgentIdentity = {
     nodeName: config.nodeName ?? os.hostname(),
     podName: config.podName ?? os.hostname(),

@@ -39,14 +39,11 @@ export class Executor {
 
   serve(cmd: ServeCommand): void {
     const refused = checkPort(this.d.limits, cmd.port) ?? checkSpec(this.d.limits, cmd.spec);
-    this.start(cmd.testId, 'server', refused, (signal) =>
-      this.d.runner.server(cmd, signal, () => this.d.onReady(cmd.testId)),
-    );
+    this.start(cmd.testId, 'server', refused, (signal) => this.d.runner.server(cmd, signal, () => this.d.onReady(cmd.testId)));
   }
 
   probe(cmd: ProbeCommand): void {
-    const refused =
-      checkPort(this.d.limits, cmd.port) ?? checkSpec(this.d.limits, cmd.spec) ?? checkTarget(this.d.limits, cmd.target);
+    const refused = checkPort(this.d.limits, cmd.port) ?? checkSpec(this.d.limits, cmd.spec) ?? checkTarget(this.d.limits, cmd.target);
     this.start(cmd.testId, 'client', refused, (signal) => this.d.runner.client(cmd, signal));
   }
 

@@ -93,7 +93,11 @@ export class Iperf3Runner {
     const startedAtMs = Date.now();
     // Someone else on the port would answer our client and make "ready" a lie.
     if (await isListening(cmd.port)) {
-      return { startedAtMs, endedAtMs: Date.now(), failure: failure('port-in-use', `port ${cmd.port} is already listening on this network`) };
+      return {
+        startedAtMs,
+        endedAtMs: Date.now(),
+        failure: failure('port-in-use', `port ${cmd.port} is already listening on this network`),
+      };
     }
     const argv = iperf3ServerArgs({
       bindAddress: cmd.bindAddress,

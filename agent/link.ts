@@ -6,13 +6,7 @@
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { backoffDelayMs } from '../shared/backoff.js';
-import {
-  MAX_FRAME_BYTES,
-  parseAggregatorMessage,
-  ProtocolError,
-  type AgentMessage,
-  type AggregatorMessage,
-} from '../shared/protocol.js';
+import { MAX_FRAME_BYTES, parseAggregatorMessage, ProtocolError, type AgentMessage, type AggregatorMessage } from '../shared/protocol.js';
 
 export interface LinkOptions {
   url: string;
@@ -103,7 +97,10 @@ export class AggregatorLink {
       this.o.onMessage(m);
     });
     ws.on('unexpected-response', (_req, res) => {
-      this.o.log.error({ status: res.statusCode }, res.statusCode === 401 ? 'aggregator refused our token' : 'aggregator refused the connection');
+      this.o.log.error(
+        { status: res.statusCode },
+        res.statusCode === 401 ? 'aggregator refused our token' : 'aggregator refused the connection',
+      );
       ws.terminate();
     });
     ws.on('error', (e) => this.o.log.debug({ err: e.message }, 'connection error'));

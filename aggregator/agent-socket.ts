@@ -124,7 +124,10 @@ export function registerAgentSocket(app: FastifyInstance, d: AgentSocketDeps): v
         if (m.type !== 'hello') return violation(`out-of-order: ${m.type} before hello`);
         clearTimeout(helloTimer);
         if (m.protocolVersion !== PROTOCOL_VERSION) {
-          return violation(`version: agent speaks protocol ${m.protocolVersion}, aggregator ${PROTOCOL_VERSION}`, CloseCode.protocolVersionMismatch);
+          return violation(
+            `version: agent speaks protocol ${m.protocolVersion}, aggregator ${PROTOCOL_VERSION}`,
+            CloseCode.protocolVersionMismatch,
+          );
         }
         return accept(m.agent);
       }

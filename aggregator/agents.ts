@@ -55,7 +55,13 @@ export class AgentRegistry {
 
   /** Node names with an agent of `mode`, sorted (stable order makes schedules reproducible). */
   nodesWith(mode: NetworkMode): string[] {
-    return [...new Set(this.all().filter((s) => s.identity.mode === mode).map((s) => s.identity.nodeName))].sort();
+    return [
+      ...new Set(
+        this.all()
+          .filter((s) => s.identity.mode === mode)
+          .map((s) => s.identity.nodeName),
+      ),
+    ].sort();
   }
 
   /** Node names with any agent. */

@@ -81,7 +81,10 @@ export function registerApi(app: FastifyInstance, d: ApiDeps): void {
     generatedAt: new Date().toISOString(),
     nodes: d.agents.nodes().map((name) => ({
       name,
-      agents: d.agents.all().filter((s) => s.identity.nodeName === name).map((s) => ({ mode: s.identity.mode, pod: s.identity.podName, ip: s.identity.podIp })),
+      agents: d.agents
+        .all()
+        .filter((s) => s.identity.nodeName === name)
+        .map((s) => ({ mode: s.identity.mode, pod: s.identity.podName, ip: s.identity.podIp })),
     })),
     cells: d.store.matrix().map(cellView),
   }));

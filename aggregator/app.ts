@@ -70,12 +70,22 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
     serviceAddress: (node) => config.services[node],
     runTest:
       o.runTest ??
-      ((plan) => runTest(plan, broker, { readyTimeoutMs: config.readyTimeoutMs, resultMarginMs: config.resultTimeoutMarginMs, serverAfterClientMs: 5000 }, schedLog)),
+      ((plan) =>
+        runTest(
+          plan,
+          broker,
+          { readyTimeoutMs: config.readyTimeoutMs, resultMarginMs: config.resultTimeoutMarginMs, serverAfterClientMs: 5000 },
+          schedLog,
+        )),
     unrunnable: (t, f) => unrunnableResult(t, f),
     onResult: (r: TestResult, seconds: number) => {
       store.add(r);
       metrics.recordResult(r, seconds);
-      if (!r.ok) schedLog.debug({ path: r.path, protocol: r.protocol, source: r.source.node, target: r.target.node, code: r.error?.code }, 'test failed');
+      if (!r.ok)
+        schedLog.debug(
+          { path: r.path, protocol: r.protocol, source: r.source.node, target: r.target.node, code: r.error?.code },
+          'test failed',
+        );
     },
     onSweepCompleted: (path: Path, protocol: Protocol) => {
       metrics.sweepCompleted(path, protocol);
@@ -90,7 +100,15 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
     log: schedLog,
   });
 
-  registerAgentSocket(app, { token: config.token, agents, broker, store, metrics, log: log.child({ component: 'agents' }), heartbeatMs: config.heartbeatMs });
+  registerAgentSocket(app, {
+    token: config.token,
+    agents,
+    broker,
+    store,
+    metrics,
+    log: log.child({ component: 'agents' }),
+    heartbeatMs: config.heartbeatMs,
+  });
   registerApi(app, {
     token: config.token,
     agents,

@@ -16,7 +16,10 @@ const serviceMap = z
   .optional()
   .transform((v, ctx) => {
     const out: Record<string, string> = {};
-    for (const part of (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const part of (v ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const [node, ip, ...rest] = part.split('=');
       if (!node || !ip || rest.length > 0 || !z.ipv4().safeParse(ip).success) {
         ctx.addIssue({ code: 'custom', message: `"${part}" is not node=IPv4` });
@@ -30,25 +33,111 @@ const serviceMap = z
 export const AGGREGATOR_SETTINGS = {
   host: { env: 'NETMATRIX_LISTEN_HOST', flag: 'host', schema: setting.string('0.0.0.0'), help: 'address to listen on' },
   port: { env: 'NETMATRIX_LISTEN_PORT', flag: 'port', schema: setting.int(8080, 0, 65535), help: 'HTTP and WebSocket port' },
-  token: { env: 'NETMATRIX_TOKEN', flag: 'token', schema: setting.string(), help: 'bearer token for agents and POST /api/runs', secret: true },
+  token: {
+    env: 'NETMATRIX_TOKEN',
+    flag: 'token',
+    schema: setting.string(),
+    help: 'bearer token for agents and POST /api/runs',
+    secret: true,
+  },
   continuous: { env: 'NETMATRIX_CONTINUOUS', flag: 'continuous', schema: setting.bool(true), help: 'run the background sweep', bare: true },
-  paths: { env: 'NETMATRIX_PATHS', flag: 'paths', schema: listOf(PathSchema, ['node', 'pod', 'service']), help: 'paths of the background sweep' },
-  protocols: { env: 'NETMATRIX_PROTOCOLS', flag: 'protocols', schema: listOf(ProtocolSchema, ['tcp', 'udp']), help: 'protocols of the background sweep' },
-  durationSeconds: { env: 'NETMATRIX_TEST_DURATION_SECONDS', flag: 'test-duration-seconds', schema: setting.int(10, 1, 3600), help: 'length of one test' },
-  tcpBitrate: { env: 'NETMATRIX_TCP_BITRATE_BITS_PER_SECOND', flag: 'tcp-bitrate-bits-per-second', schema: setting.int(0, 0, 1e13), help: 'TCP bitrate cap per test (0 = none)' },
-  udpBitrate: { env: 'NETMATRIX_UDP_BITRATE_BITS_PER_SECOND', flag: 'udp-bitrate-bits-per-second', schema: setting.int(1_000_000_000, 1, 1e13), help: 'UDP send rate per test (UDP has no congestion control: always capped)' },
+  paths: {
+    env: 'NETMATRIX_PATHS',
+    flag: 'paths',
+    schema: listOf(PathSchema, ['node', 'pod', 'service']),
+    help: 'paths of the background sweep',
+  },
+  protocols: {
+    env: 'NETMATRIX_PROTOCOLS',
+    flag: 'protocols',
+    schema: listOf(ProtocolSchema, ['tcp', 'udp']),
+    help: 'protocols of the background sweep',
+  },
+  durationSeconds: {
+    env: 'NETMATRIX_TEST_DURATION_SECONDS',
+    flag: 'test-duration-seconds',
+    schema: setting.int(10, 1, 3600),
+    help: 'length of one test',
+  },
+  tcpBitrate: {
+    env: 'NETMATRIX_TCP_BITRATE_BITS_PER_SECOND',
+    flag: 'tcp-bitrate-bits-per-second',
+    schema: setting.int(0, 0, 1e13),
+    help: 'TCP bitrate cap per test (0 = none)',
+  },
+  udpBitrate: {
+    env: 'NETMATRIX_UDP_BITRATE_BITS_PER_SECOND',
+    flag: 'udp-bitrate-bits-per-second',
+    schema: setting.int(1_000_000_000, 1, 1e13),
+    help: 'UDP send rate per test (UDP has no congestion control: always capped)',
+  },
   streams: { env: 'NETMATRIX_STREAMS', flag: 'streams', schema: setting.int(1, 1, 128), help: 'parallel streams per test' },
-  concurrency: { env: 'NETMATRIX_CONCURRENCY', flag: 'concurrency', schema: setting.int(1, 1, 10000), help: 'most tests at once (pairs are always disjoint)' },
-  pauseMs: { env: 'NETMATRIX_ROUND_PAUSE_MS', flag: 'round-pause-ms', schema: setting.int(1000, 0, 3_600_000), help: 'pause between rounds' },
-  readyTimeoutMs: { env: 'NETMATRIX_SERVER_READY_TIMEOUT_MS', flag: 'server-ready-timeout-ms', schema: setting.int(5000, 100, 60000), help: 'how long the target may take to listen' },
-  resultTimeoutMarginMs: { env: 'NETMATRIX_RESULT_TIMEOUT_MARGIN_MS', flag: 'result-timeout-margin-ms', schema: setting.int(15000, 1000, 600000), help: 'slack over the test duration before a test is timed out' },
-  resultsKept: { env: 'NETMATRIX_RESULTS_KEPT', flag: 'results-kept', schema: setting.int(2000, 10, 1_000_000), help: 'recent results kept in memory' },
-  perPairMetrics: { env: 'NETMATRIX_PER_PAIR_METRICS', flag: 'per-pair-metrics', schema: z.enum(['auto', 'always', 'never']).default('auto'), help: 'per-pair series: auto (up to the node limit), always, never' },
-  perPairMaxNodes: { env: 'NETMATRIX_PER_PAIR_MAX_NODES', flag: 'per-pair-max-nodes', schema: setting.int(10, 0, 100000), help: 'auto mode: per-pair series only up to this many nodes' },
-  services: { env: 'NETMATRIX_SERVICE_ADDRESSES', flag: 'service-addresses', schema: serviceMap, help: 'node=IP list of service addresses in front of pod agents (the lab)' },
-  labStateFile: { env: 'NETMATRIX_LAB_STATE_FILE', flag: 'lab-state-file', schema: setting.string(LAB_STATE_FILE), help: "the lab's state file, read to detect its dataplane profile" },
-  idleSampleMs: { env: 'NETMATRIX_IDLE_SAMPLE_MS', flag: 'idle-sample-ms', schema: setting.int(1000, 0, 10000), help: 'idle CPU measured on every node before an on-demand run (0 = skip)' },
-  heartbeatMs: { env: 'NETMATRIX_HEARTBEAT_MS', flag: 'heartbeat-ms', schema: setting.int(15000, 100, 600000), help: 'WebSocket ping interval; a missed pong drops the agent' },
+  concurrency: {
+    env: 'NETMATRIX_CONCURRENCY',
+    flag: 'concurrency',
+    schema: setting.int(1, 1, 10000),
+    help: 'most tests at once (pairs are always disjoint)',
+  },
+  pauseMs: {
+    env: 'NETMATRIX_ROUND_PAUSE_MS',
+    flag: 'round-pause-ms',
+    schema: setting.int(1000, 0, 3_600_000),
+    help: 'pause between rounds',
+  },
+  readyTimeoutMs: {
+    env: 'NETMATRIX_SERVER_READY_TIMEOUT_MS',
+    flag: 'server-ready-timeout-ms',
+    schema: setting.int(5000, 100, 60000),
+    help: 'how long the target may take to listen',
+  },
+  resultTimeoutMarginMs: {
+    env: 'NETMATRIX_RESULT_TIMEOUT_MARGIN_MS',
+    flag: 'result-timeout-margin-ms',
+    schema: setting.int(15000, 1000, 600000),
+    help: 'slack over the test duration before a test is timed out',
+  },
+  resultsKept: {
+    env: 'NETMATRIX_RESULTS_KEPT',
+    flag: 'results-kept',
+    schema: setting.int(2000, 10, 1_000_000),
+    help: 'recent results kept in memory',
+  },
+  perPairMetrics: {
+    env: 'NETMATRIX_PER_PAIR_METRICS',
+    flag: 'per-pair-metrics',
+    schema: z.enum(['auto', 'always', 'never']).default('auto'),
+    help: 'per-pair series: auto (up to the node limit), always, never',
+  },
+  perPairMaxNodes: {
+    env: 'NETMATRIX_PER_PAIR_MAX_NODES',
+    flag: 'per-pair-max-nodes',
+    schema: setting.int(10, 0, 100000),
+    help: 'auto mode: per-pair series only up to this many nodes',
+  },
+  services: {
+    env: 'NETMATRIX_SERVICE_ADDRESSES',
+    flag: 'service-addresses',
+    schema: serviceMap,
+    help: 'node=IP list of service addresses in front of pod agents (the lab)',
+  },
+  labStateFile: {
+    env: 'NETMATRIX_LAB_STATE_FILE',
+    flag: 'lab-state-file',
+    schema: setting.string(LAB_STATE_FILE),
+    help: "the lab's state file, read to detect its dataplane profile",
+  },
+  idleSampleMs: {
+    env: 'NETMATRIX_IDLE_SAMPLE_MS',
+    flag: 'idle-sample-ms',
+    schema: setting.int(1000, 0, 10000),
+    help: 'idle CPU measured on every node before an on-demand run (0 = skip)',
+  },
+  heartbeatMs: {
+    env: 'NETMATRIX_HEARTBEAT_MS',
+    flag: 'heartbeat-ms',
+    schema: setting.int(15000, 100, 600000),
+    help: 'WebSocket ping interval; a missed pong drops the agent',
+  },
   ...LOG_SETTINGS,
 };
 

@@ -16,7 +16,6 @@ export interface MetricsOptions {
   perPairMaxNodes: number;
 }
 
-
 /** Group values by a label set, then set each group's median on the gauge. */
 function setMedians(g: Gauge<string>, rows: Array<[Record<string, string>, number | null | undefined]>): void {
   const groups = new Map<string, { labels: Record<string, string>; values: number[] }>();
@@ -43,8 +42,18 @@ export class Metrics {
 
   constructor(registry: Registry, store: ResultStore, agents: AgentRegistry, o: MetricsOptions) {
     const reg = [registry];
-    this.tests = new Counter({ name: 'netmatrix_tests_total', help: 'Tests finished, by outcome (success or failure).', labelNames: ['path', 'protocol', 'outcome'], registers: reg });
-    this.failures = new Counter({ name: 'netmatrix_test_failures_total', help: 'Failed tests by reason (an error code from the catalogue).', labelNames: ['path', 'protocol', 'reason'], registers: reg });
+    this.tests = new Counter({
+      name: 'netmatrix_tests_total',
+      help: 'Tests finished, by outcome (success or failure).',
+      labelNames: ['path', 'protocol', 'outcome'],
+      registers: reg,
+    });
+    this.failures = new Counter({
+      name: 'netmatrix_test_failures_total',
+      help: 'Failed tests by reason (an error code from the catalogue).',
+      labelNames: ['path', 'protocol', 'reason'],
+      registers: reg,
+    });
     this.duration = new Histogram({
       name: 'netmatrix_test_duration_seconds',
       help: 'Wall-clock time of a test from the serve command to the joined result.',
@@ -52,10 +61,30 @@ export class Metrics {
       buckets: [1, 2, 5, 10, 15, 20, 30, 60, 120],
       registers: reg,
     });
-    this.protocolErrors = new Counter({ name: 'netmatrix_protocol_errors_total', help: 'WebSocket connections refused or closed for a protocol violation, by reason.', labelNames: ['reason'], registers: reg });
-    this.ignored = new Counter({ name: 'netmatrix_results_ignored_total', help: 'Agent results not recorded: duplicate, unknown test or wrong agent.', labelNames: ['reason'], registers: reg });
-    this.sweeps = new Counter({ name: 'netmatrix_sweeps_completed_total', help: 'Background sweeps that covered every ordered pair of a path and protocol.', labelNames: ['path', 'protocol'], registers: reg });
-    this.retransmits = new Counter({ name: 'netmatrix_tcp_retransmits_total', help: 'TCP retransmits reported by iperf3 senders, summed over tests.', labelNames: ['path'], registers: reg });
+    this.protocolErrors = new Counter({
+      name: 'netmatrix_protocol_errors_total',
+      help: 'WebSocket connections refused or closed for a protocol violation, by reason.',
+      labelNames: ['reason'],
+      registers: reg,
+    });
+    this.ignored = new Counter({
+      name: 'netmatrix_results_ignored_total',
+      help: 'Agent results not recorded: duplicate, unknown test or wrong agent.',
+      labelNames: ['reason'],
+      registers: reg,
+    });
+    this.sweeps = new Counter({
+      name: 'netmatrix_sweeps_completed_total',
+      help: 'Background sweeps that covered every ordered pair of a path and protocol.',
+      labelNames: ['path', 'protocol'],
+      registers: reg,
+    });
+    this.retransmits = new Counter({
+      name: 'netmatrix_tcp_retransmits_total',
+      help: 'TCP retransmits reported by iperf3 senders, summed over tests.',
+      labelNames: ['path'],
+      registers: reg,
+    });
 
     new Gauge({
       name: 'netmatrix_agents_connected',
@@ -83,89 +112,173 @@ export class Metrics {
         },
       });
 
-    gauge('netmatrix_path_throughput_bits_per_second', 'Throughput at the receiver over all pairs of a path and protocol (latest successful test per pair): stat is min, median or max.', ['path', 'protocol', 'stat'], (g) => {
-      const by = new Map<string, { path: string; protocol: string; v: number[] }>();
-      for (const c of ok()) {
-        const k = `${c.path}/${c.protocol}`;
-        const e = by.get(k) ?? { path: c.path, protocol: c.protocol, v: [] };
-        if (c.r.throughputBitsPerSecond !== null) e.v.push(c.r.throughputBitsPerSecond);
-        by.set(k, e);
-      }
-      for (const { path, protocol, v } of by.values()) {
-        if (v.length === 0) continue;
-        g.set({ path, protocol, stat: 'min' }, Math.min(...v));
-        g.set({ path, protocol, stat: 'median' }, median(v) as number);
-        g.set({ path, protocol, stat: 'max' }, Math.max(...v));
-      }
-    });
-    gauge('netmatrix_node_throughput_bits_per_second', 'Median throughput of a node\'s pairs: direction out (node is the client) or in (node is the server).', ['path', 'protocol', 'node', 'direction'], (g) =>
-      setMedians(g, ok().flatMap((c) => [
-        [{ path: c.path, protocol: c.protocol, node: c.source, direction: 'out' }, c.r.throughputBitsPerSecond],
-        [{ path: c.path, protocol: c.protocol, node: c.target, direction: 'in' }, c.r.throughputBitsPerSecond],
-      ])),
+    gauge(
+      'netmatrix_path_throughput_bits_per_second',
+      'Throughput at the receiver over all pairs of a path and protocol (latest successful test per pair): stat is min, median or max.',
+      ['path', 'protocol', 'stat'],
+      (g) => {
+        const by = new Map<string, { path: string; protocol: string; v: number[] }>();
+        for (const c of ok()) {
+          const k = `${c.path}/${c.protocol}`;
+          const e = by.get(k) ?? { path: c.path, protocol: c.protocol, v: [] };
+          if (c.r.throughputBitsPerSecond !== null) e.v.push(c.r.throughputBitsPerSecond);
+          by.set(k, e);
+        }
+        for (const { path, protocol, v } of by.values()) {
+          if (v.length === 0) continue;
+          g.set({ path, protocol, stat: 'min' }, Math.min(...v));
+          g.set({ path, protocol, stat: 'median' }, median(v) as number);
+          g.set({ path, protocol, stat: 'max' }, Math.max(...v));
+        }
+      },
+    );
+    gauge(
+      'netmatrix_node_throughput_bits_per_second',
+      "Median throughput of a node's pairs: direction out (node is the client) or in (node is the server).",
+      ['path', 'protocol', 'node', 'direction'],
+      (g) =>
+        setMedians(
+          g,
+          ok().flatMap((c) => [
+            [{ path: c.path, protocol: c.protocol, node: c.source, direction: 'out' }, c.r.throughputBitsPerSecond],
+            [{ path: c.path, protocol: c.protocol, node: c.target, direction: 'in' }, c.r.throughputBitsPerSecond],
+          ]),
+        ),
     );
     const perPair = () => o.perPair === 'always' || (o.perPair === 'auto' && agents.nodes().length <= o.perPairMaxNodes);
-    gauge('netmatrix_pair_throughput_bits_per_second', 'Throughput of one ordered pair (only up to NETMATRIX_PER_PAIR_MAX_NODES nodes, or with NETMATRIX_PER_PAIR_METRICS=always).', ['path', 'protocol', 'source', 'target'], (g) => {
-      if (!perPair()) return;
-      for (const c of ok()) if (c.r.throughputBitsPerSecond !== null) g.set({ path: c.path, protocol: c.protocol, source: c.source, target: c.target }, c.r.throughputBitsPerSecond);
-    });
+    gauge(
+      'netmatrix_pair_throughput_bits_per_second',
+      'Throughput of one ordered pair (only up to NETMATRIX_PER_PAIR_MAX_NODES nodes, or with NETMATRIX_PER_PAIR_METRICS=always).',
+      ['path', 'protocol', 'source', 'target'],
+      (g) => {
+        if (!perPair()) return;
+        for (const c of ok())
+          if (c.r.throughputBitsPerSecond !== null)
+            g.set({ path: c.path, protocol: c.protocol, source: c.source, target: c.target }, c.r.throughputBitsPerSecond);
+      },
+    );
 
     const cpuRows = (pick: (r: TestResult, side: 'client' | 'server') => number | null | undefined) =>
       ok().flatMap((c) => [
-        [{ path: c.path, protocol: c.protocol, side: 'client' }, pick(c.r, 'client')] as [Record<string, string>, number | null | undefined],
-        [{ path: c.path, protocol: c.protocol, side: 'server' }, pick(c.r, 'server')] as [Record<string, string>, number | null | undefined],
+        [{ path: c.path, protocol: c.protocol, side: 'client' }, pick(c.r, 'client')] as [
+          Record<string, string>,
+          number | null | undefined,
+        ],
+        [{ path: c.path, protocol: c.protocol, side: 'server' }, pick(c.r, 'server')] as [
+          Record<string, string>,
+          number | null | undefined,
+        ],
       ]);
     const side = (r: TestResult, s: 'client' | 'server') => (s === 'client' ? r.source : r.target);
-    gauge('netmatrix_path_cpu_busy_ratio', 'Node CPU busy during tests (0-1 of all cores, from /proc/stat; includes softirq), median over pairs, for the client or server side.', ['path', 'protocol', 'side'], (g) =>
-      setMedians(g, cpuRows((r, s) => ratio(side(r, s).cpu?.test.busyPercent))),
+    gauge(
+      'netmatrix_path_cpu_busy_ratio',
+      'Node CPU busy during tests (0-1 of all cores, from /proc/stat; includes softirq), median over pairs, for the client or server side.',
+      ['path', 'protocol', 'side'],
+      (g) =>
+        setMedians(
+          g,
+          cpuRows((r, s) => ratio(side(r, s).cpu?.test.busyPercent)),
+        ),
     );
-    gauge('netmatrix_path_cpu_softirq_ratio', 'Node CPU in softirq during tests (0-1 of all cores), median over pairs.', ['path', 'protocol', 'side'], (g) =>
-      setMedians(g, cpuRows((r, s) => ratio(side(r, s).cpu?.test.softirqPercent))),
+    gauge(
+      'netmatrix_path_cpu_softirq_ratio',
+      'Node CPU in softirq during tests (0-1 of all cores), median over pairs.',
+      ['path', 'protocol', 'side'],
+      (g) =>
+        setMedians(
+          g,
+          cpuRows((r, s) => ratio(side(r, s).cpu?.test.softirqPercent)),
+        ),
     );
-    gauge('netmatrix_path_cpu_max_core_ratio', 'Busy ratio of the busiest single core during tests, median over pairs.', ['path', 'protocol', 'side'], (g) =>
-      setMedians(g, cpuRows((r, s) => ratio(side(r, s).cpu?.test.maxCorePercent))),
+    gauge(
+      'netmatrix_path_cpu_max_core_ratio',
+      'Busy ratio of the busiest single core during tests, median over pairs.',
+      ['path', 'protocol', 'side'],
+      (g) =>
+        setMedians(
+          g,
+          cpuRows((r, s) => ratio(side(r, s).cpu?.test.maxCorePercent)),
+        ),
     );
-    gauge('netmatrix_path_cpu_seconds_per_gigabyte', 'Node busy CPU-seconds per 10^9 bytes moved, median over pairs.', ['path', 'protocol', 'side'], (g) =>
-      setMedians(g, cpuRows((r, s) => side(r, s).cpuSecondsPerGigabyte)),
+    gauge(
+      'netmatrix_path_cpu_seconds_per_gigabyte',
+      'Node busy CPU-seconds per 10^9 bytes moved, median over pairs.',
+      ['path', 'protocol', 'side'],
+      (g) =>
+        setMedians(
+          g,
+          cpuRows((r, s) => side(r, s).cpuSecondsPerGigabyte),
+        ),
     );
-    gauge('netmatrix_node_cpu_busy_ratio', 'Node CPU busy during its tests (0-1), median over the node\'s pairs, as client or server.', ['path', 'protocol', 'node', 'side'], (g) =>
-      setMedians(g, ok().flatMap((c) => [
-        [{ path: c.path, protocol: c.protocol, node: c.source, side: 'client' }, ratio(c.r.source.cpu?.test.busyPercent)],
-        [{ path: c.path, protocol: c.protocol, node: c.target, side: 'server' }, ratio(c.r.target.cpu?.test.busyPercent)],
-      ])),
+    gauge(
+      'netmatrix_node_cpu_busy_ratio',
+      "Node CPU busy during its tests (0-1), median over the node's pairs, as client or server.",
+      ['path', 'protocol', 'node', 'side'],
+      (g) =>
+        setMedians(
+          g,
+          ok().flatMap((c) => [
+            [{ path: c.path, protocol: c.protocol, node: c.source, side: 'client' }, ratio(c.r.source.cpu?.test.busyPercent)],
+            [{ path: c.path, protocol: c.protocol, node: c.target, side: 'server' }, ratio(c.r.target.cpu?.test.busyPercent)],
+          ]),
+        ),
     );
     const udp = () => ok().filter((c) => c.protocol === 'udp');
     gauge('netmatrix_path_udp_jitter_seconds', 'UDP jitter reported by iperf3, median over pairs.', ['path'], (g) =>
-      setMedians(g, udp().map((c) => [{ path: c.path }, c.r.iperf?.udp?.jitterSeconds])),
+      setMedians(
+        g,
+        udp().map((c) => [{ path: c.path }, c.r.iperf?.udp?.jitterSeconds]),
+      ),
     );
     gauge('netmatrix_path_udp_loss_ratio', 'UDP datagrams lost (0-1), median over pairs.', ['path'], (g) =>
-      setMedians(g, udp().map((c) => [{ path: c.path }, c.r.iperf?.udp?.lossRatio])),
+      setMedians(
+        g,
+        udp().map((c) => [{ path: c.path }, c.r.iperf?.udp?.lossRatio]),
+      ),
     );
-    gauge('netmatrix_node_udp_loss_ratio', 'UDP loss (0-1), median over a node\'s pairs, by direction.', ['path', 'node', 'direction'], (g) =>
-      setMedians(g, udp().flatMap((c) => [
-        [{ path: c.path, node: c.source, direction: 'out' }, c.r.iperf?.udp?.lossRatio],
-        [{ path: c.path, node: c.target, direction: 'in' }, c.r.iperf?.udp?.lossRatio],
-      ])),
+    gauge(
+      'netmatrix_node_udp_loss_ratio',
+      "UDP loss (0-1), median over a node's pairs, by direction.",
+      ['path', 'node', 'direction'],
+      (g) =>
+        setMedians(
+          g,
+          udp().flatMap((c) => [
+            [{ path: c.path, node: c.source, direction: 'out' }, c.r.iperf?.udp?.lossRatio],
+            [{ path: c.path, node: c.target, direction: 'in' }, c.r.iperf?.udp?.lossRatio],
+          ]),
+        ),
     );
     const tcp = () => ok().filter((c) => c.protocol === 'tcp');
     gauge('netmatrix_path_tcp_rtt_seconds', 'Mean TCP round-trip time seen by the iperf3 sender, median over pairs.', ['path'], (g) =>
-      setMedians(g, tcp().map((c) => [{ path: c.path }, c.r.iperf?.tcp?.rttMeanSeconds ?? c.r.serverIperf?.tcp?.rttMeanSeconds])),
+      setMedians(
+        g,
+        tcp().map((c) => [{ path: c.path }, c.r.iperf?.tcp?.rttMeanSeconds ?? c.r.serverIperf?.tcp?.rttMeanSeconds]),
+      ),
     );
     gauge('netmatrix_path_tcp_retransmits', 'TCP retransmits per test, median over pairs (latest test of each pair).', ['path'], (g) =>
-      setMedians(g, tcp().map((c) => [{ path: c.path }, c.r.iperf?.tcp?.retransmits])),
+      setMedians(
+        g,
+        tcp().map((c) => [{ path: c.path }, c.r.iperf?.tcp?.retransmits]),
+      ),
     );
     const ts = (r: TestResult) => Date.parse(r.endedAt) / 1000;
-    gauge('netmatrix_node_last_success_timestamp_seconds', 'When a test involving the node last succeeded (Unix seconds).', ['path', 'protocol', 'node'], (g) => {
-      const latest = new Map<string, { labels: Record<string, string>; t: number }>();
-      for (const c of ok()) {
-        for (const node of [c.source, c.target]) {
-          const k = `${c.path}/${c.protocol}/${node}`;
-          const t = ts(c.r);
-          if ((latest.get(k)?.t ?? 0) < t) latest.set(k, { labels: { path: c.path, protocol: c.protocol, node }, t });
+    gauge(
+      'netmatrix_node_last_success_timestamp_seconds',
+      'When a test involving the node last succeeded (Unix seconds).',
+      ['path', 'protocol', 'node'],
+      (g) => {
+        const latest = new Map<string, { labels: Record<string, string>; t: number }>();
+        for (const c of ok()) {
+          for (const node of [c.source, c.target]) {
+            const k = `${c.path}/${c.protocol}/${node}`;
+            const t = ts(c.r);
+            if ((latest.get(k)?.t ?? 0) < t) latest.set(k, { labels: { path: c.path, protocol: c.protocol, node }, t });
+          }
         }
-      }
-      for (const { labels, t } of latest.values()) g.set(labels, t);
-    });
+        for (const { labels, t } of latest.values()) g.set(labels, t);
+      },
+    );
     gauge('netmatrix_pairs_measured', 'Ordered pairs with a successful result in the current matrix.', ['path', 'protocol'], (g) => {
       for (const c of ok()) g.inc({ path: c.path, protocol: c.protocol });
     });

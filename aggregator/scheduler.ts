@@ -34,7 +34,10 @@ export interface SchedulerDeps {
   serviceAddress: (node: string) => string | undefined;
   runTest: (plan: TestPlan) => Promise<TestResult>;
   /** A result for a test that could not even start (an agent gone, no address). */
-  unrunnable: (t: { path: Path; protocol: Protocol; spec: TestSpec; source: string; target: string; runId: string | null; label: string | null }, f: Failure) => TestResult;
+  unrunnable: (
+    t: { path: Path; protocol: Protocol; spec: TestSpec; source: string; target: string; runId: string | null; label: string | null },
+    f: Failure,
+  ) => TestResult;
   onResult: (r: TestResult, durationSeconds: number) => void;
   onSweepCompleted: (path: Path, protocol: Protocol) => void;
   /** Called when an on-demand run starts, before its first test (captures its environment). */
@@ -165,7 +168,8 @@ export class Scheduler {
     return {
       protocol,
       durationSeconds: r?.durationSeconds ?? s.durationSeconds,
-      bitrateBitsPerSecond: protocol === 'udp' ? (r?.udpBitrateBitsPerSecond ?? s.udpBitrate) : (r?.tcpBitrateBitsPerSecond ?? s.tcpBitrate),
+      bitrateBitsPerSecond:
+        protocol === 'udp' ? (r?.udpBitrateBitsPerSecond ?? s.udpBitrate) : (r?.tcpBitrateBitsPerSecond ?? s.tcpBitrate),
       streams: r?.streams ?? s.streams,
       reverse: false,
     };
@@ -204,7 +208,16 @@ export class Scheduler {
       } else {
         this.busy.add(pair.source).add(pair.target);
         try {
-          result = await this.d.runTest({ path, protocol, spec, client, server, targetAddress: address, runId: ctx.runId, label: ctx.label });
+          result = await this.d.runTest({
+            path,
+            protocol,
+            spec,
+            client,
+            server,
+            targetAddress: address,
+            runId: ctx.runId,
+            label: ctx.label,
+          });
         } finally {
           this.busy.delete(pair.source);
           this.busy.delete(pair.target);

@@ -40,7 +40,10 @@ export function roundRobinRounds(nodes: readonly string[]): Pair[][] {
       const b = slots[m - 1 - i];
       if (a !== undefined && b !== undefined) forward.push({ source: a, target: b });
     }
-    rounds.push(forward, forward.map((p) => ({ source: p.target, target: p.source })));
+    rounds.push(
+      forward,
+      forward.map((p) => ({ source: p.target, target: p.source })),
+    );
     // Keep slot 0 fixed and rotate the rest by one: over m-1 rounds every slot meets every other once.
     const last = slots.pop();
     slots.splice(1, 0, last);

@@ -39,7 +39,13 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
   const { server, client, spec } = plan;
   const port = server.identity.iperf3Port;
   const active = broker.open(testId, server.id, client.id);
-  const tlog = log.child({ testId, path: plan.path, protocol: plan.protocol, source: client.identity.nodeName, target: server.identity.nodeName });
+  const tlog = log.child({
+    testId,
+    path: plan.path,
+    protocol: plan.protocol,
+    source: client.identity.nodeName,
+    target: server.identity.nodeName,
+  });
   let clientMsg: ResultMessage | undefined;
   let serverMsg: ResultMessage | undefined;
   let fail: Failure | undefined;
@@ -48,7 +54,11 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
     const idleTimeoutSeconds = Math.ceil((t.readyTimeoutMs + t.resultMarginMs) / 1000);
     const bindAddress = plan.path === 'node' ? server.identity.hostIp : server.identity.podIp;
     server.send({ type: 'serve', testId, bindAddress, port, spec, idleTimeoutSeconds });
-    const ready = await within(active.ready.promise, t.readyTimeoutMs, failure('server-not-ready', `no ready within ${t.readyTimeoutMs} ms`));
+    const ready = await within(
+      active.ready.promise,
+      t.readyTimeoutMs,
+      failure('server-not-ready', `no ready within ${t.readyTimeoutMs} ms`),
+    );
     if (!ready.ok) {
       fail = ready.failure;
     } else {
@@ -83,7 +93,12 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
     path: plan.path,
     protocol: plan.protocol,
     spec,
-    source: { node: client.identity.nodeName, pod: client.identity.podName, cpu: clientCpu, cpuSecondsPerGigabyte: sideCost(clientCpu, iperf) },
+    source: {
+      node: client.identity.nodeName,
+      pod: client.identity.podName,
+      cpu: clientCpu,
+      cpuSecondsPerGigabyte: sideCost(clientCpu, iperf),
+    },
     target: {
       node: server.identity.nodeName,
       pod: server.identity.podName,

@@ -107,17 +107,29 @@ async function main(argv: string[]): Promise<void> {
       throw new Error('usage: netmatrix lab up|down|status');
     }
     case 'run': {
-      if (rest.includes('--help')) return void console.log(`netmatrix run\n${settingsHelp(RUN_SETTINGS)}\n  --lab [--nodes N --pod-network direct|vxlan --service-proxy iptables|nftables|ebpf --link-rate RATE]\n      build a lab with that profile, measure it, tear it down (root)`);
-      const io = { stdout: (t: string) => process.stdout.write(t), stderr: (t: string) => process.stderr.write(t), tty: process.stderr.isTTY };
+      if (rest.includes('--help'))
+        return void console.log(
+          `netmatrix run\n${settingsHelp(RUN_SETTINGS)}\n  --lab [--nodes N --pod-network direct|vxlan --service-proxy iptables|nftables|ebpf --link-rate RATE]\n      build a lab with that profile, measure it, tear it down (root)`,
+        );
+      const io = {
+        stdout: (t: string) => process.stdout.write(t),
+        stderr: (t: string) => process.stderr.write(t),
+        tty: process.stderr.isTTY,
+      };
       const [labArgs, runArgs] = splitLabFlags(rest);
       if (!rest.includes('--lab')) {
         if (labArgs.length > 0) throw new Error(`${labArgs[0] ?? ''} needs --lab`);
         process.exitCode = await runOnAggregator(parseRunArgs(process.env, runArgs), io);
         return;
       }
-      const o = parseRunArgs(process.env, runArgs.filter((a) => a !== '--lab'));
+      const o = parseRunArgs(
+        process.env,
+        runArgs.filter((a) => a !== '--lab'),
+      );
       const { nodes, profile } = parseLabFlags(labArgs);
-      io.stderr(`building a ${nodes}-node lab: pod network ${profile.podNetwork}, service proxy ${profile.serviceProxy}${profile.linkRate ? `, links ${profile.linkRate}` : ''}\n`);
+      io.stderr(
+        `building a ${nodes}-node lab: pod network ${profile.podNetwork}, service proxy ${profile.serviceProxy}${profile.linkRate ? `, links ${profile.linkRate}` : ''}\n`,
+      );
       const session = await startLabSession(planLab(nodes, { profile }), createLogger({ level: 'warn', format: 'pretty', name: 'lab' }));
       onSignals(() => session.stop());
       try {
@@ -145,7 +157,12 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((e: unknown) => {
   // Expected problems get one line; anything else is a bug and keeps its stack.
-  const expected = e instanceof SettingsError || e instanceof ApiError || e instanceof LabFlagsError || e instanceof ResultsFileError || e instanceof LabUnsupportedError;
+  const expected =
+    e instanceof SettingsError ||
+    e instanceof ApiError ||
+    e instanceof LabFlagsError ||
+    e instanceof ResultsFileError ||
+    e instanceof LabUnsupportedError;
   console.error(expected ? `netmatrix: ${e.message}` : e);
   process.exit(2);
 });

@@ -17,11 +17,23 @@ const optionalList = <T extends string>(schema: z.ZodType<T, string>) =>
   z
     .string()
     .optional()
-    .transform((v) => (v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean)))
+    .transform((v) =>
+      v === undefined
+        ? undefined
+        : v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+    )
     .pipe(z.array(schema).min(1, 'at least one value').optional());
 
 export const RUN_SETTINGS = {
-  aggregator: { env: 'NETMATRIX_AGGREGATOR', flag: 'aggregator', schema: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8080'), help: "the aggregator's HTTP address" },
+  aggregator: {
+    env: 'NETMATRIX_AGGREGATOR',
+    flag: 'aggregator',
+    schema: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8080'),
+    help: "the aggregator's HTTP address",
+  },
   token: { env: 'NETMATRIX_TOKEN', flag: 'token', schema: setting.optionalString(), help: 'bearer token for POST /api/runs', secret: true },
   label: {
     env: 'NETMATRIX_RUN_LABEL',
@@ -29,11 +41,36 @@ export const RUN_SETTINGS = {
     schema: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, dot, dash, underscore (e.g. iptables, ebpf-dsr)'),
     help: 'what this run measures, e.g. iptables or ebpf',
   },
-  paths: { env: 'NETMATRIX_RUN_PATHS', flag: 'paths', schema: optionalList(PathSchema), help: 'node,pod,service (default: the aggregator\'s)' },
-  protocols: { env: 'NETMATRIX_RUN_PROTOCOLS', flag: 'protocols', schema: optionalList(ProtocolSchema), help: 'tcp,udp (default: the aggregator\'s)' },
-  duration: { env: 'NETMATRIX_RUN_DURATION_SECONDS', flag: 'duration', schema: z.coerce.number().int().min(1).max(3600).optional(), help: 'seconds per test' },
-  repeat: { env: 'NETMATRIX_RUN_REPEAT', flag: 'repeat', schema: setting.int(1, 1, 100), help: 'measure each pair K times (median, min, max)' },
-  streams: { env: 'NETMATRIX_RUN_STREAMS', flag: 'streams', schema: z.coerce.number().int().min(1).max(128).optional(), help: 'parallel streams per test' },
+  paths: {
+    env: 'NETMATRIX_RUN_PATHS',
+    flag: 'paths',
+    schema: optionalList(PathSchema),
+    help: "node,pod,service (default: the aggregator's)",
+  },
+  protocols: {
+    env: 'NETMATRIX_RUN_PROTOCOLS',
+    flag: 'protocols',
+    schema: optionalList(ProtocolSchema),
+    help: "tcp,udp (default: the aggregator's)",
+  },
+  duration: {
+    env: 'NETMATRIX_RUN_DURATION_SECONDS',
+    flag: 'duration',
+    schema: z.coerce.number().int().min(1).max(3600).optional(),
+    help: 'seconds per test',
+  },
+  repeat: {
+    env: 'NETMATRIX_RUN_REPEAT',
+    flag: 'repeat',
+    schema: setting.int(1, 1, 100),
+    help: 'measure each pair K times (median, min, max)',
+  },
+  streams: {
+    env: 'NETMATRIX_RUN_STREAMS',
+    flag: 'streams',
+    schema: z.coerce.number().int().min(1).max(128).optional(),
+    help: 'parallel streams per test',
+  },
   out: { env: 'NETMATRIX_RUN_OUT', flag: 'out', schema: setting.string(), help: 'results file to write (JSON)' },
   csv: { env: 'NETMATRIX_RUN_CSV', flag: 'csv', schema: setting.optionalString(), help: 'also write one CSV row per test here' },
   pollMs: { env: 'NETMATRIX_RUN_POLL_MS', flag: 'poll-ms', schema: setting.int(500, 50, 60_000), help: 'progress polling interval' },
@@ -105,7 +142,9 @@ export async function runOnAggregator(o: RunOptions, io: RunIo, token = o.token)
     ...(o.streams ? { streams: o.streams } : {}),
   };
   const started = await client.startRun(req);
-  io.stderr(`run ${started.id} "${o.label}": ${started.spec.paths.join(',')} x ${started.spec.protocols.join(',')}, ${started.spec.durationSeconds} s tests, repeat ${started.spec.repeat}\n`);
+  io.stderr(
+    `run ${started.id} "${o.label}": ${started.spec.paths.join(',')} x ${started.spec.protocols.join(',')}, ${started.spec.durationSeconds} s tests, repeat ${started.spec.repeat}\n`,
+  );
   const t0 = Date.now();
   const progress = new Progress(io.stderr, io.tty);
   let run: RunWithResults;
@@ -119,7 +158,9 @@ export async function runOnAggregator(o: RunOptions, io: RunIo, token = o.token)
   const file = toResultsFile(run, o.aggregator);
   await writeAtomically(o.out, `${JSON.stringify(file, null, 1)}\n`);
   if (o.csv) await writeAtomically(o.csv, resultsCsv(file.results));
-  io.stdout(`${file.label}: ${file.results.length} tests, ${run.failed} failed, ${file.environment.nodes.length} nodes, dataplane ${file.environment.dataplane.kind} ${JSON.stringify(file.environment.dataplane.settings)}\n`);
+  io.stdout(
+    `${file.label}: ${file.results.length} tests, ${run.failed} failed, ${file.environment.nodes.length} nodes, dataplane ${file.environment.dataplane.kind} ${JSON.stringify(file.environment.dataplane.settings)}\n`,
+  );
   io.stdout(`${summaryLines(file).join('\n')}\n`);
   io.stdout(`wrote ${o.out}${o.csv ? ` and ${o.csv}` : ''}\n`);
   return run.failed > 0 && run.failed === run.total ? 1 : 0;

@@ -79,7 +79,19 @@ export class AgentProcesses {
    */
   start(specs: readonly AgentSpec[]): void {
     for (const s of specs) {
-      const flags = ['agent', '--node-name', s.nodeName, '--pod-name', `netmatrix-${s.mode}-${s.nodeName}`, '--mode', s.mode, '--pod-ip', s.podIp, '--host-ip', s.hostIp];
+      const flags = [
+        'agent',
+        '--node-name',
+        s.nodeName,
+        '--pod-name',
+        `netmatrix-${s.mode}-${s.nodeName}`,
+        '--mode',
+        s.mode,
+        '--pod-ip',
+        s.podIp,
+        '--host-ip',
+        s.hostIp,
+      ];
       if (s.iperf3Port) flags.push('--iperf3-port', String(s.iperf3Port));
       const argv = [...netmatrixCommand(), ...flags];
       const full = s.netns ? netnsExec(s.netns, argv) : argv;

@@ -41,7 +41,9 @@ export interface ServiceProxyEvidence {
 export function countDnatRules(rulesetJson: string): number {
   const doc = JSON.parse(rulesetJson) as { nftables?: Array<{ rule?: { expr?: Array<Record<string, unknown>> } }> };
   return (doc.nftables ?? []).filter((i) =>
-    (i.rule?.expr ?? []).some((e) => 'dnat' in e || (typeof e.xt === 'object' && e.xt !== null && (e.xt as { name?: unknown }).name === 'DNAT')),
+    (i.rule?.expr ?? []).some(
+      (e) => 'dnat' in e || (typeof e.xt === 'object' && e.xt !== null && (e.xt as { name?: unknown }).name === 'DNAT'),
+    ),
   ).length;
 }
 
@@ -78,7 +80,9 @@ export async function serviceCounters(netns: string): Promise<ServiceCounter[]> 
   const proxy = (await readLabState())?.profile.serviceProxy ?? 'iptables';
   if (proxy === 'ebpf') return [];
   if (proxy === 'nftables') {
-    return parseNftServiceCounters(await execChecked(netnsExec(netns, ['nft', '-j', 'list', 'table', 'ip', NFT_TABLE]), { timeoutMs: TIMEOUT_MS }));
+    return parseNftServiceCounters(
+      await execChecked(netnsExec(netns, ['nft', '-j', 'list', 'table', 'ip', NFT_TABLE]), { timeoutMs: TIMEOUT_MS }),
+    );
   }
   const out = await execChecked(netnsExec(netns, ['iptables', '-t', 'nat', '-S', SERVICES_CHAIN, '-v']), { timeoutMs: TIMEOUT_MS });
   return parseServiceCounters(out);
@@ -86,7 +90,11 @@ export async function serviceCounters(netns: string): Promise<ServiceCounter[]> 
 
 async function nodeNamespaces(): Promise<string[]> {
   const out = await execChecked(['ip', 'netns', 'list'], { timeoutMs: TIMEOUT_MS });
-  return out.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => /^nm-node\d+$/.test(n)).sort();
+  return out
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => /^nm-node\d+$/.test(n))
+    .sort();
 }
 
 /**
@@ -112,7 +120,8 @@ export async function labServiceProxyEvidence(): Promise<ServiceProxyEvidence> {
     const counters: ServiceCounter[] = [];
     for (const ns of nodeNetns) counters.push(...(await serviceCounters(ns)));
     services = sum(counters.map((c) => ({ serviceIp: c.serviceIp, protocol: c.protocol, port: c.port, translations: c.packets })));
-    source = proxy === 'nftables' ? 'nftables Service chain counters (table ip netmatrix)' : 'iptables DNAT rule counters (NETMATRIX-SERVICES)';
+    source =
+      proxy === 'nftables' ? 'nftables Service chain counters (table ip netmatrix)' : 'iptables DNAT rule counters (NETMATRIX-SERVICES)';
   }
   return { proxy, source, services, total: services.reduce((t, s) => t + s.translations, 0), dnatRules };
 }

@@ -66,7 +66,9 @@ export async function ebpfUp(plan: LabPlan, object: string, dir: string): Promis
   await writeFile(batch, bpfMapBatch(plan, MAP_DIR).join('\n') + '\n');
   await execChecked(['bpftool', 'batch', 'file', batch], { timeoutMs: TIMEOUT_MS });
   for (const p of BPF_PROGRAMS) {
-    await execChecked(['bpftool', 'cgroup', 'attach', cgroup, p.attachType, 'pinned', join(LAB_BPF_PIN_DIR, p.name)], { timeoutMs: TIMEOUT_MS });
+    await execChecked(['bpftool', 'cgroup', 'attach', cgroup, p.attachType, 'pinned', join(LAB_BPF_PIN_DIR, p.name)], {
+      timeoutMs: TIMEOUT_MS,
+    });
   }
 }
 
@@ -98,9 +100,12 @@ export async function ebpfDown(): Promise<void> {
       await writeFile(join(dirname(cgroup), 'cgroup.procs'), pid).catch(() => undefined);
     }
     const shown = await exec(['bpftool', '-j', 'cgroup', 'show', cgroup], { timeoutMs: TIMEOUT_MS }).catch(() => undefined);
-    const attached = shown?.exitCode === 0 && shown.stdout.trim() ? (JSON.parse(shown.stdout) as Array<{ id: number; attach_type: string }>) : [];
+    const attached =
+      shown?.exitCode === 0 && shown.stdout.trim() ? (JSON.parse(shown.stdout) as Array<{ id: number; attach_type: string }>) : [];
     for (const a of attached) {
-      await exec(['bpftool', 'cgroup', 'detach', cgroup, a.attach_type, 'id', String(a.id)], { timeoutMs: TIMEOUT_MS }).catch(() => undefined);
+      await exec(['bpftool', 'cgroup', 'detach', cgroup, a.attach_type, 'id', String(a.id)], { timeoutMs: TIMEOUT_MS }).catch(
+        () => undefined,
+      );
     }
     // A killed process leaves the cgroup when the kernel has reaped it, a moment after SIGKILL.
     for (let i = 0; i < 200 && existsSync(cgroup); i++) {
@@ -118,6 +123,8 @@ export async function ebpfDown(): Promise<void> {
 
 /** What the ebpf proxy left on the system: lab cgroup folders and pins (empty after ebpfDown). */
 export async function ebpfLeftovers(): Promise<string[]> {
-  const pins = existsSync(BPFFS) ? (await readdir(BPFFS).catch(() => [])).filter((n) => n.startsWith('netmatrix')).map((n) => join(BPFFS, n)) : [];
+  const pins = existsSync(BPFFS)
+    ? (await readdir(BPFFS).catch(() => [])).filter((n) => n.startsWith('netmatrix')).map((n) => join(BPFFS, n))
+    : [];
   return [...(await labCgroups()), ...pins];
 }

@@ -60,9 +60,16 @@ export function natTableScript(plan: LabPlan, node: LabNode): string {
  * cut the nodes off from each other.
  */
 export const ROOT_FORWARD_RULE: readonly string[] = [
-  '-i', LAB_BRIDGE, '-o', LAB_BRIDGE,
-  '-m', 'comment', '--comment', 'netmatrix lab bridge',
-  '-j', 'ACCEPT',
+  '-i',
+  LAB_BRIDGE,
+  '-o',
+  LAB_BRIDGE,
+  '-m',
+  'comment',
+  '--comment',
+  'netmatrix lab bridge',
+  '-j',
+  'ACCEPT',
 ];
 
 /** Split an iptables rule line into words, honouring the double quotes around comments. */

@@ -45,7 +45,11 @@ async function runScript(argv: string[], script: string): Promise<void> {
     const lines = script.split('\n');
     const n = /Command failed \S+:(\d+)|line (\d+) failed|\.nft:(\d+):[\d-]+: Error/.exec(e.stderr);
     const quoted = /"([^"]+)"/.exec(e.stderr)?.[1];
-    const line = n ? lines[Number(n[1] ?? n[2] ?? n[3]) - 1]?.trim() : quoted ? lines.find((l) => l.split(' ').includes(quoted)) : undefined;
+    const line = n
+      ? lines[Number(n[1] ?? n[2] ?? n[3]) - 1]?.trim()
+      : quoted
+        ? lines.find((l) => l.split(' ').includes(quoted))
+        : undefined;
     const where = line ? ` at line "${line}"` : '';
     throw new ExecError(`${e.message}${where}`, e.argv, e.exitCode, e.stderr, e.stdout);
   }
@@ -60,8 +64,14 @@ async function setUpNode(plan: LabPlan, n: LabNode, dir: string): Promise<void> 
   // packet leaves by the interface it came in on, and the pod must not learn a "shortcut".
   const link = podLinkName(n);
   await execChecked(
-    netnsExec(n.netns, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1',
-      'net.ipv4.conf.all.send_redirects=0', `net.ipv4.conf.${link}.send_redirects=0`]),
+    netnsExec(n.netns, [
+      'sysctl',
+      '-q',
+      '-w',
+      'net.ipv4.ip_forward=1',
+      'net.ipv4.conf.all.send_redirects=0',
+      `net.ipv4.conf.${link}.send_redirects=0`,
+    ]),
     { timeoutMs: TIMEOUT_MS },
   );
   const proxy = plan.profile.serviceProxy;
@@ -113,25 +123,35 @@ async function waitBridgeForwarding(plan: LabPlan, timeoutMs = 5000): Promise<vo
     const ports = JSON.parse(out) as Array<{ linkinfo?: { info_slave_data?: { state?: string } } }>;
     const forwarding = ports.filter((p) => p.linkinfo?.info_slave_data?.state === 'forwarding').length;
     if (forwarding === plan.nodes.length) return;
-    if (Date.now() > deadline) throw new Error(`lab up failed: ${forwarding} of ${plan.nodes.length} bridge ports forwarding after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`lab up failed: ${forwarding} of ${plan.nodes.length} bridge ports forwarding after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
 
 async function listLabNetns(): Promise<string[]> {
   const out = await execChecked(['ip', 'netns', 'list'], { timeoutMs: TIMEOUT_MS });
-  return out.split('\n').map((l) => l.split(' ')[0] ?? '').filter((name) => LAB_NETNS_PATTERN.test(name));
+  return out
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((name) => LAB_NETNS_PATTERN.test(name));
 }
 
 async function listLabLinks(): Promise<string[]> {
   const out = await execChecked(['ip', '-o', 'link', 'show'], { timeoutMs: TIMEOUT_MS });
   // "7: nm-n1@if2: <BROADCAST,..." -> nm-n1
-  return out.split('\n').map((l) => (l.split(': ')[1] ?? '').split('@')[0] ?? '').filter((name) => LAB_LINK_PATTERN.test(name));
+  return out
+    .split('\n')
+    .map((l) => (l.split(': ')[1] ?? '').split('@')[0] ?? '')
+    .filter((name) => LAB_LINK_PATTERN.test(name));
 }
 
 async function listLabRoutes(): Promise<string[]> {
   const out = await execChecked(['ip', '-4', 'route', 'show', 'root', LAB_RANGE], { timeoutMs: TIMEOUT_MS });
-  return out.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  return out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
 }
 
 /**
@@ -222,7 +242,10 @@ export interface LabStatus {
  */
 export async function labStatus(): Promise<LabStatus> {
   const all = await listLabNetns();
-  const indexes = all.flatMap((n) => /^nm-node(\d+)$/.exec(n)?.[1] ?? []).map(Number).sort((a, b) => a - b);
+  const indexes = all
+    .flatMap((n) => /^nm-node(\d+)$/.exec(n)?.[1] ?? [])
+    .map(Number)
+    .sort((a, b) => a - b);
   const nodes = await Promise.all(
     indexes.map(async (i) => {
       const netns = `nm-node${i}`;
@@ -256,9 +279,17 @@ export async function checkLabSupport(plan?: LabPlan): Promise<{ ok: true } | { 
 }
 
 async function checkBaseSupport(): Promise<{ ok: true } | { ok: false; reason: string }> {
-  if (process.getuid?.() !== 0) return { ok: false, reason: 'the lab needs root (it creates network namespaces, veths and iptables rules)' };
-  for (const [bin, pkg] of [['ip', 'iproute2'], ['iptables', 'iptables'], ['iptables-restore', 'iptables']] as const) {
-    const found = await exec([bin, '-V'], { timeoutMs: TIMEOUT_MS }).then(() => true, () => false);
+  if (process.getuid?.() !== 0)
+    return { ok: false, reason: 'the lab needs root (it creates network namespaces, veths and iptables rules)' };
+  for (const [bin, pkg] of [
+    ['ip', 'iproute2'],
+    ['iptables', 'iptables'],
+    ['iptables-restore', 'iptables'],
+  ] as const) {
+    const found = await exec([bin, '-V'], { timeoutMs: TIMEOUT_MS }).then(
+      () => true,
+      () => false,
+    );
     if (!found) return { ok: false, reason: `the lab needs ${bin} on PATH (install ${pkg})` };
   }
   const steps: Array<[string, string[]]> = [

@@ -4,10 +4,7 @@
  * the gateway of its pod, routes to the other pods: see overlay.ts) and each pod namespace.
  */
 import { podMtu, podRouteLines } from './overlay.js';
-import {
-  LAB_PREFIX_LENGTH, LAB_RANGE, SERVICE_CIDR,
-  podCidr, podLinkName, uplinkName, type LabNode, type LabPlan,
-} from './plan.js';
+import { LAB_PREFIX_LENGTH, LAB_RANGE, SERVICE_CIDR, podCidr, podLinkName, uplinkName, type LabNode, type LabPlan } from './plan.js';
 
 export function rootScript(plan: LabPlan): string {
   const br = plan.bridge;

@@ -99,7 +99,12 @@ export function parseNftServiceCounters(text: string): ServiceCounter[] {
       const concat = isObject(key) && Array.isArray(key.concat) ? (key.concat as unknown[]) : [];
       const target = isObject(verdict) && isObject(verdict.goto) ? verdict.goto.target : undefined;
       const [serviceIp, protocol, port] = concat;
-      if (typeof serviceIp !== 'string' || (protocol !== 'tcp' && protocol !== 'udp') || typeof port !== 'number' || typeof target !== 'string') {
+      if (
+        typeof serviceIp !== 'string' ||
+        (protocol !== 'tcp' && protocol !== 'udp') ||
+        typeof port !== 'number' ||
+        typeof target !== 'string'
+      ) {
         throw new Error(`unexpected ${NFT_SERVICE_MAP} element: ${JSON.stringify(elem)}`);
       }
       chainOf.set(target, { serviceIp, protocol, port });

@@ -7,8 +7,16 @@
  * via its overlay IP. No multicast group is used, so nothing leaves 198.18.0.0/15.
  */
 import {
-  LAB_PREFIX_LENGTH, VXLAN_DEVICE, VXLAN_POD_MTU, VXLAN_PORT, VXLAN_VNI,
-  overlayIp, overlayMac, podCidr, type LabNode, type LabPlan,
+  LAB_PREFIX_LENGTH,
+  VXLAN_DEVICE,
+  VXLAN_POD_MTU,
+  VXLAN_PORT,
+  VXLAN_VNI,
+  overlayIp,
+  overlayMac,
+  podCidr,
+  type LabNode,
+  type LabPlan,
 } from './plan.js';
 
 /** `ip -batch` lines, run in node `node`'s namespace after eth0 is up, that route the other pod /24s. */
@@ -36,9 +44,7 @@ export function podRouteLines(plan: LabPlan, node: LabNode): string[] {
  */
 export function overlayFdbLines(plan: LabPlan, node: LabNode): string[] {
   if (plan.profile.podNetwork !== 'vxlan') return [];
-  return plan.nodes
-    .filter((o) => o !== node)
-    .map((o) => `fdb add ${overlayMac(o)} dev ${VXLAN_DEVICE} dst ${o.hostIp} self permanent`);
+  return plan.nodes.filter((o) => o !== node).map((o) => `fdb add ${overlayMac(o)} dev ${VXLAN_DEVICE} dst ${o.hostIp} self permanent`);
 }
 
 /** The MTU of the pod veth pair: less than the node link's on the overlay, so pods never send what cannot be encapsulated. */

@@ -17,11 +17,20 @@ const PROBE = 'nm-probe';
 export type ProfileSupport = { ok: true; bpfObject?: string } | { ok: false; reason: string };
 
 async function onPath(bin: string, versionFlag = '--version'): Promise<boolean> {
-  return exec([bin, versionFlag], { timeoutMs: TIMEOUT_MS }).then(() => true, () => false);
+  return exec([bin, versionFlag], { timeoutMs: TIMEOUT_MS }).then(
+    () => true,
+    () => false,
+  );
 }
 
 function firstLine(text: string): string {
-  return text.trim().split('\n').find((l) => l.trim().length > 0)?.trim() ?? '';
+  return (
+    text
+      .trim()
+      .split('\n')
+      .find((l) => l.trim().length > 0)
+      ?.trim() ?? ''
+  );
 }
 
 /** Run the kernel probes of `plan`'s profile in a throwaway namespace; the first failure's reason, if any. */
@@ -37,8 +46,11 @@ async function probeKernel(plan: LabPlan): Promise<string | undefined> {
   if (serviceProxy === 'nftables') {
     steps.push([
       'the nftables service proxy needs nftables NAT and verdict maps in the kernel (nf_tables, nft_nat)',
-      netnsExec(PROBE, ['nft', 'add table ip nmprobe; add chain ip nmprobe c { type nat hook prerouting priority dstnat; };' +
-        ' add map ip nmprobe m { type ipv4_addr . inet_proto . inet_service : verdict; }']),
+      netnsExec(PROBE, [
+        'nft',
+        'add table ip nmprobe; add chain ip nmprobe c { type nat hook prerouting priority dstnat; };' +
+          ' add map ip nmprobe m { type ipv4_addr . inet_proto . inet_service : verdict; }',
+      ]),
     ]);
   }
   if (linkRate !== null) {
@@ -67,11 +79,15 @@ async function checkEbpf(plan: LabPlan, dir: string): Promise<ProfileSupport> {
   const why = 'the ebpf service proxy needs';
   if (!(await onPath('clang'))) return { ok: false, reason: `${why} clang on PATH (install clang)` };
   if (!(await onPath('bpftool', 'version'))) return { ok: false, reason: `${why} bpftool on PATH (install bpftool)` };
-  if (!existsSync('/usr/include/bpf/bpf_helpers.h')) return { ok: false, reason: `${why} the libbpf headers, /usr/include/bpf/bpf_helpers.h (install libbpf-dev)` };
+  if (!existsSync('/usr/include/bpf/bpf_helpers.h'))
+    return { ok: false, reason: `${why} the libbpf headers, /usr/include/bpf/bpf_helpers.h (install libbpf-dev)` };
   const root = dirname(plan.cgroup ?? '/');
   const mounts = await cgroup2Mounts();
   if (!mounts.includes(root)) {
-    const where = mounts.length > 0 ? `cgroup2 is mounted at ${mounts.join(', ')}; plan the lab with that cgroupRoot` : 'no cgroup2 filesystem is mounted';
+    const where =
+      mounts.length > 0
+        ? `cgroup2 is mounted at ${mounts.join(', ')}; plan the lab with that cgroupRoot`
+        : 'no cgroup2 filesystem is mounted';
     return { ok: false, reason: `${why} cgroup2 at ${root}, but ${where}` };
   }
   if (!existsSync('/sys/fs/bpf')) return { ok: false, reason: `${why} /sys/fs/bpf to mount bpffs on (a kernel with CONFIG_BPF_SYSCALL)` };
@@ -90,8 +106,10 @@ async function checkEbpf(plan: LabPlan, dir: string): Promise<ProfileSupport> {
  */
 export async function checkProfileSupport(plan: LabPlan, dir: string): Promise<ProfileSupport> {
   const { podNetwork, serviceProxy, linkRate } = plan.profile;
-  if (podNetwork === 'vxlan' && !(await onPath('bridge', '-V'))) return { ok: false, reason: 'the vxlan pod network needs bridge on PATH (install iproute2)' };
-  if (serviceProxy === 'nftables' && !(await onPath('nft', '--version'))) return { ok: false, reason: 'the nftables service proxy needs nft on PATH (install nftables)' };
+  if (podNetwork === 'vxlan' && !(await onPath('bridge', '-V')))
+    return { ok: false, reason: 'the vxlan pod network needs bridge on PATH (install iproute2)' };
+  if (serviceProxy === 'nftables' && !(await onPath('nft', '--version')))
+    return { ok: false, reason: 'the nftables service proxy needs nft on PATH (install nftables)' };
   if (linkRate !== null && !(await onPath('tc', '-V'))) return { ok: false, reason: 'the link rate needs tc on PATH (install iproute2)' };
   let support: ProfileSupport = { ok: true };
   if (serviceProxy === 'ebpf') support = await checkEbpf(plan, dir);

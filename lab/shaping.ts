@@ -27,5 +27,21 @@ export function tbfBurstBytes(rate: string): number {
 /** argv that caps the egress of eth0 in namespace `netns` at `rate` (replacing any root qdisc). */
 export function tbfArgv(netns: string, rate: string): string[] {
   // 50 ms of queue: enough for TCP to fill the link, short enough not to bloat RTTs much.
-  return ['tc', '-n', netns, 'qdisc', 'replace', 'dev', 'eth0', 'root', 'tbf', 'rate', rate, 'burst', String(tbfBurstBytes(rate)), 'latency', '50ms'];
+  return [
+    'tc',
+    '-n',
+    netns,
+    'qdisc',
+    'replace',
+    'dev',
+    'eth0',
+    'root',
+    'tbf',
+    'rate',
+    rate,
+    'burst',
+    String(tbfBurstBytes(rate)),
+    'latency',
+    '50ms',
+  ];
 }

@@ -38,7 +38,8 @@ export async function readLabState(file = LAB_STATE_FILE): Promise<LabState | un
     throw new Error(`${file} is not a lab state file: ${(e as Error).message}`);
   }
   const parsed = LabStateSchema.safeParse(json);
-  if (!parsed.success) throw new Error(`${file} is not a lab state file: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new Error(`${file} is not a lab state file: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data;
 }
 

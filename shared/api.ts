@@ -9,7 +9,11 @@ import type { RunSpec } from './results-file.js';
 /** POST /api/runs: an on-demand full matrix, labelled so two configurations can be compared. */
 export const RunRequestSchema = z.strictObject({
   /** e.g. "iptables" or "ebpf-dsr". */
-  label: z.string().min(1).max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dot, dash, underscore; starting with a letter or digit'),
+  label: z
+    .string()
+    .min(1)
+    .max(63)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dot, dash, underscore; starting with a letter or digit'),
   paths: z.array(PathSchema).min(1).max(3).optional(),
   protocols: z.array(ProtocolSchema).min(1).max(2).optional(),
   durationSeconds: z.number().int().min(1).max(3600).optional(),

@@ -188,10 +188,7 @@ export function cpuInterval(a: ProcStatSnapshot, b: ProcStatSnapshot): CpuInterv
  * Build the report from snapshots taken during the test (first = test start, last = test
  * end, ~1 s apart) and an optional snapshot pair from before the test.
  */
-export function cpuReport(
-  during: readonly ProcStatSnapshot[],
-  before?: readonly [ProcStatSnapshot, ProcStatSnapshot],
-): CpuReport {
+export function cpuReport(during: readonly ProcStatSnapshot[], before?: readonly [ProcStatSnapshot, ProcStatSnapshot]): CpuReport {
   const first = during[0];
   const last = during[during.length - 1];
   if (!first || !last || during.length < 2) throw new Error('a CPU report needs at least two snapshots');

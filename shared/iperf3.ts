@@ -111,9 +111,7 @@ const SumSchema = z.object({
 type Sum = z.infer<typeof SumSchema>;
 const ReportSchema = z.object({
   start: z.object({
-    test_start: z
-      .object({ protocol: z.string(), num_streams: num, duration: num, reverse: num })
-      .optional(),
+    test_start: z.object({ protocol: z.string(), num_streams: num, duration: num, reverse: num }).optional(),
   }),
   end: z.object({
     sum_sent: SumSchema.optional(),

@@ -45,7 +45,11 @@ export type Protocol = z.infer<typeof ProtocolSchema>;
 export const PROTOCOLS: readonly Protocol[] = ProtocolSchema.options;
 
 const ipv4 = z.ipv4();
-const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only');
+const id = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only');
 const name = z.string().min(1).max(253);
 const port = z.number().int().min(1).max(65535);
 

@@ -51,15 +51,30 @@ export const setting = {
   list: (def: string[]) =>
     z
       .string()
-      .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0))
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0),
+      )
       .optional()
       .transform((v) => v ?? def),
 };
 
 /** The logging settings every netmatrix process has. */
 export const LOG_SETTINGS = {
-  logLevel: { env: 'NETMATRIX_LOG_LEVEL', flag: 'log-level', schema: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'), help: 'log level' },
-  logFormat: { env: 'NETMATRIX_LOG_FORMAT', flag: 'log-format', schema: z.enum(['json', 'pretty']).default('json'), help: 'json, or pretty for a terminal' },
+  logLevel: {
+    env: 'NETMATRIX_LOG_LEVEL',
+    flag: 'log-level',
+    schema: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+    help: 'log level',
+  },
+  logFormat: {
+    env: 'NETMATRIX_LOG_FORMAT',
+    flag: 'log-format',
+    schema: z.enum(['json', 'pretty']).default('json'),
+    help: 'json, or pretty for a terminal',
+  },
 };
 
 /** Parse argv (after the subcommand) into flag -> value. Unknown flags are problems. */
@@ -129,9 +144,7 @@ export function loadSettings<T extends SettingsTable>(
 
 /** The settings with secrets replaced, for the one start-up log line. */
 export function redacted<T extends SettingsTable>(table: T, values: SettingsOf<T>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(values).map(([k, v]) => [k, table[k]?.secret && v !== undefined ? '(redacted)' : v]),
-  );
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, table[k]?.secret && v !== undefined ? '(redacted)' : v]));
 }
 
 /** Help text: one line per setting, for `--help`. */

@@ -49,9 +49,13 @@ function positiveInt(name: string, value: string): number {
 }
 
 function listOf<T extends string>(name: string, value: string, allowed: readonly T[]): T[] {
-  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = items.filter((i) => !(allowed as readonly string[]).includes(i));
-  if (items.length === 0 || bad.length > 0) throw new UsageError(`--${name} takes a comma-separated list of ${allowed.join(', ')}; got "${value}"`);
+  if (items.length === 0 || bad.length > 0)
+    throw new UsageError(`--${name} takes a comma-separated list of ${allowed.join(', ')}; got "${value}"`);
   return [...new Set(items)] as T[];
 }
 
@@ -104,14 +108,20 @@ async function bare(path: Path, protocol: Protocol, o: Options, n1: LabNode, n2:
   const e = endpoints(path, n1, n2);
   const deadlineMs = o.durationSeconds * 1000 + 30_000;
   const stopServer = new AbortController();
-  const serving = exec(netnsExec(e.serverNetns, ['iperf3', '-s', '-1', '-B', e.bind, '-p', String(PORT)]), { timeoutMs: deadlineMs, signal: stopServer.signal });
+  const serving = exec(netnsExec(e.serverNetns, ['iperf3', '-s', '-1', '-B', e.bind, '-p', String(PORT)]), {
+    timeoutMs: deadlineMs,
+    signal: stopServer.signal,
+  });
   let rate: number;
   try {
     await waitFor(() => listening(e.serverNetns), 5_000, `bare iperf3 server in ${e.serverNetns}`, 20);
     const udp = protocol === 'udp' ? ['-u', '-b', String(UDP_BITRATE)] : [];
-    const client = await exec(netnsExec(e.clientNetns, ['iperf3', '-c', e.target, '-p', String(PORT), '-J', '-t', String(o.durationSeconds), ...udp]), {
-      timeoutMs: deadlineMs,
-    });
+    const client = await exec(
+      netnsExec(e.clientNetns, ['iperf3', '-c', e.target, '-p', String(PORT), '-J', '-t', String(o.durationSeconds), ...udp]),
+      {
+        timeoutMs: deadlineMs,
+      },
+    );
     // iperf3 3.12 exits 0 on many failures: judge by the document.
     const outcome = parseIperf3Output(client.stdout);
     if (!outcome.ok) throw new Error(`bare iperf3 ${path}/${protocol} failed: ${outcome.failure.code}: ${outcome.failure.message}`);
@@ -124,7 +134,8 @@ async function bare(path: Path, protocol: Protocol, o: Options, n1: LabNode, n2:
   }
   const s = await serving;
   // A server that could not bind (a leftover listener) means the client measured someone else.
-  if (s.exitCode !== 0) throw new Error(`bare iperf3 server in ${e.serverNetns} exited ${s.exitCode ?? s.signal}: ${s.stderr.trim() || s.stdout.trim()}`);
+  if (s.exitCode !== 0)
+    throw new Error(`bare iperf3 server in ${e.serverNetns} exited ${s.exitCode ?? s.signal}: ${s.stderr.trim() || s.stdout.trim()}`);
   return rate;
 }
 
@@ -150,7 +161,8 @@ async function netmatrix(agg: Aggregator, token: string, path: Path, protocol: P
   );
   const r = run.results.find((x) => x.source.node === 'node1' && x.target.node === 'node2');
   if (!r) throw new Error(`netmatrix run ${label} has no node1 -> node2 result`);
-  if (!r.ok || r.throughputBitsPerSecond === null) throw new Error(`netmatrix ${path}/${protocol} failed: ${r.error?.code}: ${r.error?.message}`);
+  if (!r.ok || r.throughputBitsPerSecond === null)
+    throw new Error(`netmatrix ${path}/${protocol} failed: ${r.error?.code}: ${r.error?.message}`);
   return r.throughputBitsPerSecond;
 }
 
@@ -173,10 +185,21 @@ function report(series: Series[], o: Options): string[] {
   const head = ['path', 'protocol', 'median bare', 'median netmatrix', 'ratio of medians', 'per-rep ratio min..max'];
   const rows = series.map((s) => {
     const ratios = s.netmatrix.map((n, i) => n / (s.bare[i] as number));
-    return [s.path, s.protocol, gbit(median(s.bare)), gbit(median(s.netmatrix)), (median(s.netmatrix) / median(s.bare)).toFixed(3), `${Math.min(...ratios).toFixed(3)}..${Math.max(...ratios).toFixed(3)}`];
+    return [
+      s.path,
+      s.protocol,
+      gbit(median(s.bare)),
+      gbit(median(s.netmatrix)),
+      (median(s.netmatrix) / median(s.bare)).toFixed(3),
+      `${Math.min(...ratios).toFixed(3)}..${Math.max(...ratios).toFixed(3)}`,
+    ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] as number))
+      .join('  ')
+      .trimEnd();
   return [
     line(head),
     ...rows.map(line),
@@ -265,7 +288,9 @@ async function main(): Promise<number> {
   // labUp replaces any lab, killing what runs in it: never someone else's demo or test run.
   const existing = await labStatus();
   if (existing.nodes.length > 0 && !o.replaceLab) {
-    console.error('bench:overhead: a lab is already up (another demo or test?); pass --replace-lab, or remove it with `npx tsx cli/main.ts lab down`');
+    console.error(
+      'bench:overhead: a lab is already up (another demo or test?); pass --replace-lab, or remove it with `npx tsx cli/main.ts lab down`',
+    );
     return 2;
   }
 

@@ -188,9 +188,21 @@ describeWith({ binaries: ['iperf3', 'pgrep'] }, 'Executor with real iperf3 on lo
   });
 
   it.each([
-    ['a duration over the limit', probe('too-long', PORT_MIN, { spec: { ...tcp1s, durationSeconds: 41 } }), /duration 41s exceeds the agent's limit of 40s/],
-    ['more streams than allowed', probe('too-wide', PORT_MIN, { spec: { ...tcp1s, streams: 5 } }), /5 streams exceed the agent's limit of 4/],
-    ['a target outside the allowed CIDRs', probe('far', PORT_MIN, { target: '198.18.0.11' }), /target 198\.18\.0\.11 is outside the agent's allowed ranges \(127\.0\.0\.0\/8\)/],
+    [
+      'a duration over the limit',
+      probe('too-long', PORT_MIN, { spec: { ...tcp1s, durationSeconds: 41 } }),
+      /duration 41s exceeds the agent's limit of 40s/,
+    ],
+    [
+      'more streams than allowed',
+      probe('too-wide', PORT_MIN, { spec: { ...tcp1s, streams: 5 } }),
+      /5 streams exceed the agent's limit of 4/,
+    ],
+    [
+      'a target outside the allowed CIDRs',
+      probe('far', PORT_MIN, { target: '198.18.0.11' }),
+      /target 198\.18\.0\.11 is outside the agent's allowed ranges \(127\.0\.0\.0\/8\)/,
+    ],
     ['a port below the range', probe('low', 5200), /port 5200 is outside the agent's range 5201-5299/],
     ['a port above the range', probe('high', 5300), /port 5300 is outside/],
   ])('refuses a probe with %s as spec-refused, spawning nothing', async (_what, cmd, message) => {

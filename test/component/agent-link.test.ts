@@ -85,7 +85,7 @@ describeWith({ binaries: ['iperf3'] }, 'agent link across aggregator restarts', 
     );
     agent = await startAgent(config, log);
 
-    const first = (await waitFor(() => frames.find((f): f is ResultMessage => f.type === 'result'), 10_000, 'the probe result', 20));
+    const first = await waitFor(() => frames.find((f): f is ResultMessage => f.type === 'result'), 10_000, 'the probe result', 20);
     expect(frames[0]).toMatchObject({ type: 'hello', protocolVersion: PROTOCOL_VERSION, agent: { nodeName: 'node-link' } });
     expect(first).toMatchObject({ testId: 'lost-ack', role: 'client', ok: false, error: { code: 'connection-refused' } });
 

@@ -106,7 +106,16 @@ async function agent(nodeName: string, mode: AgentIdentity['mode'] = 'pod'): Pro
 }
 
 function result(resultId: string, testId = 'never-given'): ResultMessage {
-  return { type: 'result', resultId, testId, role: 'client', startedAtMs: 1, endedAtMs: 2, ok: false, error: { code: 'cancelled', message: 'x' } };
+  return {
+    type: 'result',
+    resultId,
+    testId,
+    role: 'client',
+    startedAtMs: 1,
+    endedAtMs: 2,
+    ok: false,
+    error: { code: 'cancelled', message: 'x' },
+  };
 }
 
 /** The good agent still answers: a result it sends is acknowledged. */
@@ -169,7 +178,12 @@ describe('protocol violations close only the offending connection', () => {
     { name: 'a frame before hello', reason: 'out-of-order', helloFirst: false, frame: () => ({ type: 'ready', testId: 't1' }) },
     { name: 'a second hello', reason: 'out-of-order', helloFirst: true, frame: () => hello('node-bad') },
     { name: 'a hello with an extra field', reason: 'malformed', helloFirst: false, frame: () => ({ ...hello('node-bad'), admin: true }) },
-    { name: 'a binary frame', reason: 'malformed', helloFirst: true, frame: () => Buffer.from(JSON.stringify({ type: 'ready', testId: 't1' })) },
+    {
+      name: 'a binary frame',
+      reason: 'malformed',
+      helloFirst: true,
+      frame: () => Buffer.from(JSON.stringify({ type: 'ready', testId: 't1' })),
+    },
     {
       name: 'a frame over MAX_FRAME_BYTES (but under the 4x transport cap)',
       reason: 'malformed',

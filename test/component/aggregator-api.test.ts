@@ -70,7 +70,12 @@ describe('POST /api/runs', () => {
   });
 
   it('checks the token before parsing the body: no token and a broken body is still 401', async () => {
-    const res = await agg.app.inject({ method: 'POST', url: '/api/runs', headers: { 'content-type': 'application/json' }, payload: '{not json' });
+    const res = await agg.app.inject({
+      method: 'POST',
+      url: '/api/runs',
+      headers: { 'content-type': 'application/json' },
+      payload: '{not json',
+    });
     expect(res.statusCode).toBe(401);
   });
 
@@ -112,7 +117,12 @@ describe('POST /api/runs', () => {
   });
 
   it('answers 400 for a plain-text body', async () => {
-    const res = await agg.app.inject({ method: 'POST', url: '/api/runs', headers: { ...auth, 'content-type': 'text/plain' }, payload: 'label=x' });
+    const res = await agg.app.inject({
+      method: 'POST',
+      url: '/api/runs',
+      headers: { ...auth, 'content-type': 'text/plain' },
+      payload: 'label=x',
+    });
     expect(res.statusCode).toBe(400);
     expect(res.json<ErrorBody>().message).toMatch(/expected object/);
   });
@@ -127,7 +137,11 @@ describe('POST /api/runs', () => {
     expect(res.statusCode).toBe(202);
     const run = res.json<{ id: string; label: string; status: string }>();
     expect(run.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-    expect(run).toMatchObject({ label: 'ebpf-dsr', status: 'queued', spec: { paths: ['pod', 'service'], durationSeconds: 2, streams: 2, repeat: 1 } });
+    expect(run).toMatchObject({
+      label: 'ebpf-dsr',
+      status: 'queued',
+      spec: { paths: ['pod', 'service'], durationSeconds: 2, streams: 2, repeat: 1 },
+    });
 
     const got = await agg.app.inject({ method: 'GET', url: `/api/runs/${run.id}` });
     expect(got.statusCode).toBe(200);
@@ -137,10 +151,12 @@ describe('POST /api/runs', () => {
     expect(all.json<{ id: string }[]>().map((r) => r.id)).toContain(run.id);
   });
 
-  it('fills a run\'s paths, protocols and duration from the configuration', async () => {
+  it("fills a run's paths, protocols and duration from the configuration", async () => {
     const res = await post({ label: 'defaults' });
     expect(res.statusCode).toBe(202);
-    expect(res.json()).toMatchObject({ spec: { paths: ['node', 'pod', 'service'], protocols: ['tcp', 'udp'], durationSeconds: 10, repeat: 1 } });
+    expect(res.json()).toMatchObject({
+      spec: { paths: ['node', 'pod', 'service'], protocols: ['tcp', 'udp'], durationSeconds: 10, repeat: 1 },
+    });
   });
 });
 
@@ -160,7 +176,7 @@ describe('GET /api/runs/:id', () => {
 });
 
 describe('GET /metrics', () => {
-  it('serves Prometheus text with prom-client\'s content type', async () => {
+  it("serves Prometheus text with prom-client's content type", async () => {
     const res = await agg.app.inject({ method: 'GET', url: '/metrics' });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe(new Registry().contentType);
@@ -170,7 +186,7 @@ describe('GET /metrics', () => {
     expect(res.body).toMatch(/^netmatrix_agents_connected\{mode="host"\} 0$/m);
   });
 
-  it('uses its own registry, not prom-client\'s global one', async () => {
+  it("uses its own registry, not prom-client's global one", async () => {
     const res = await agg.app.inject({ method: 'GET', url: '/metrics' });
     expect(res.body).not.toContain('process_cpu_seconds_total');
   });

@@ -27,7 +27,13 @@ describe('netmatrix run against a real aggregator', () => {
     dir = await mkdtemp(join(tmpdir(), 'netmatrix-run-'));
     agg = await buildAggregator({
       config: loadAggregatorConfig(
-        { NETMATRIX_TOKEN: TOKEN, NETMATRIX_CONTINUOUS: 'false', NETMATRIX_LISTEN_HOST: '127.0.0.1', NETMATRIX_LISTEN_PORT: '0', NETMATRIX_LAB_STATE_FILE: join(tmpdir(), 'no-such-lab.json') },
+        {
+          NETMATRIX_TOKEN: TOKEN,
+          NETMATRIX_CONTINUOUS: 'false',
+          NETMATRIX_LISTEN_HOST: '127.0.0.1',
+          NETMATRIX_LISTEN_PORT: '0',
+          NETMATRIX_LAB_STATE_FILE: join(tmpdir(), 'no-such-lab.json'),
+        },
         [],
       ),
       log: pino({ level: 'silent' }),
@@ -38,7 +44,18 @@ describe('netmatrix run against a real aggregator', () => {
   afterAll(async () => agg?.close());
 
   it('writes a results file that compare can read, with the spec and environment of the run', async () => {
-    const o = parseRunArgs({ NETMATRIX_TOKEN: TOKEN }, ['--aggregator', url, '--label', 'empty', '--out', join(dir, 'empty.json'), '--repeat', '2', '--poll-ms', '50']);
+    const o = parseRunArgs({ NETMATRIX_TOKEN: TOKEN }, [
+      '--aggregator',
+      url,
+      '--label',
+      'empty',
+      '--out',
+      join(dir, 'empty.json'),
+      '--repeat',
+      '2',
+      '--poll-ms',
+      '50',
+    ]);
     expect(await runOnAggregator(o, io)).toBe(0);
     const file = parseResultsFile('empty.json', await readFile(join(dir, 'empty.json'), 'utf8'));
     expect(file).toMatchObject({ label: 'empty', source: url, spec: { repeat: 2, paths: ['node', 'pod', 'service'] }, results: [] });
@@ -48,7 +65,9 @@ describe('netmatrix run against a real aggregator', () => {
 
   it('says the token was refused, in one line', async () => {
     const o = parseRunArgs({ NETMATRIX_TOKEN: 'wrong' }, ['--aggregator', url, '--label', 'x', '--out', join(dir, 'x.json')]);
-    await expect(runOnAggregator(o, io)).rejects.toThrow(new ApiError('POST /api/runs: the aggregator refused the token (set --token or NETMATRIX_TOKEN)'));
+    await expect(runOnAggregator(o, io)).rejects.toThrow(
+      new ApiError('POST /api/runs: the aggregator refused the token (set --token or NETMATRIX_TOKEN)'),
+    );
   });
 
   it('says the aggregator cannot be reached, naming the address', async () => {
@@ -57,7 +76,14 @@ describe('netmatrix run against a real aggregator', () => {
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
     const port = (probe.address() as AddressInfo).port;
     await new Promise((r) => probe.close(r));
-    const o = parseRunArgs({ NETMATRIX_TOKEN: TOKEN }, ['--aggregator', `http://127.0.0.1:${port}`, '--label', 'x', '--out', join(dir, 'x.json')]);
+    const o = parseRunArgs({ NETMATRIX_TOKEN: TOKEN }, [
+      '--aggregator',
+      `http://127.0.0.1:${port}`,
+      '--label',
+      'x',
+      '--out',
+      join(dir, 'x.json'),
+    ]);
     await expect(runOnAggregator(o, io)).rejects.toThrow(`cannot reach the aggregator at http://127.0.0.1:${port} (ECONNREFUSED)`);
   });
 });

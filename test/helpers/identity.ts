@@ -11,7 +11,14 @@ export function testIdentity(o: Partial<AgentIdentity> & Pick<AgentIdentity, 'no
     iperf3Version: '3.12',
     iperf3Port: 5201,
     facts: { cpuModel: 'test', cpuCores: 2, kernel: '6.1.0', nic: 'eth0', mtu: 1500 },
-    limits: { maxDurationSeconds: 60, maxBitrateBitsPerSecond: 0, maxStreams: 8, portMin: 5201, portMax: 5299, allowedTargetCidrs: ['198.18.0.0/15'] },
+    limits: {
+      maxDurationSeconds: 60,
+      maxBitrateBitsPerSecond: 0,
+      maxStreams: 8,
+      portMin: 5201,
+      portMax: 5299,
+      allowedTargetCidrs: ['198.18.0.0/15'],
+    },
     ...o,
   };
 }

@@ -18,11 +18,7 @@ function missing(requirements: { root?: boolean; binaries?: string[] }): string 
 }
 
 /** `describe` that runs when the requirements are met, skips with a reason otherwise, and fails in CI. */
-export function describeWith(
-  requirements: { root?: boolean; binaries?: string[] },
-  name: string,
-  body: () => void,
-): void {
+export function describeWith(requirements: { root?: boolean; binaries?: string[] }, name: string, body: () => void): void {
   const why = missing(requirements);
   if (!why) {
     describe(name, body);

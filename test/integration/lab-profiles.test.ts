@@ -14,8 +14,18 @@ import pino from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AgentProcesses, labAgentSpecs } from '../../lab/agents.js';
 import {
-  cgroupExec, checkLabSupport, labDown, labServiceProxyEvidence, labStatus, labUp, netnsExec, planLab, serviceCounters,
-  type LabPlan, type LabProfile, type ServiceProxyEvidence,
+  cgroupExec,
+  checkLabSupport,
+  labDown,
+  labServiceProxyEvidence,
+  labStatus,
+  labUp,
+  netnsExec,
+  planLab,
+  serviceCounters,
+  type LabPlan,
+  type LabProfile,
+  type ServiceProxyEvidence,
 } from '../../lab/lab.js';
 import { readServiceHits } from '../../lab/ebpf.js';
 import type { ServiceHits } from '../../lab/ebpf-maps.js';
@@ -102,7 +112,11 @@ const PROFILES: Array<Pick<LabProfile, 'podNetwork' | 'serviceProxy'>> = [
 ];
 
 for (const profile of PROFILES) {
-  const binaries = [...BASE_BINARIES, ...(profile.podNetwork === 'vxlan' ? ['bridge'] : []), ...(profile.serviceProxy === 'ebpf' ? ['clang', 'bpftool'] : [])];
+  const binaries = [
+    ...BASE_BINARIES,
+    ...(profile.podNetwork === 'vxlan' ? ['bridge'] : []),
+    ...(profile.serviceProxy === 'ebpf' ? ['clang', 'bpftool'] : []),
+  ];
   describeWith({ root: true, binaries }, `lab profile ${profile.podNetwork} + ${profile.serviceProxy}`, () => {
     const plan = planLab(2, { profile });
     const [n1, n2] = [node(plan, 1), node(plan, 2)];
@@ -135,10 +149,14 @@ for (const profile of PROFILES) {
       const after = await labServiceProxyEvidence();
       expect(after.proxy).toBe(profile.serviceProxy);
       // TCP: the control and the data connection; UDP: the data flow (its control is TCP).
-      expect(translations(after, n2.serviceIp, protocol) - translations(before, n2.serviceIp, protocol), after.source).toBeGreaterThanOrEqual(udp ? 1 : 2);
+      expect(
+        translations(after, n2.serviceIp, protocol) - translations(before, n2.serviceIp, protocol),
+        after.source,
+      ).toBeGreaterThanOrEqual(udp ? 1 : 2);
       if (hitsBefore) {
         // iperf3 3.12 connect()s its UDP socket too, so connect4 alone translates the flow.
-        const hit = (h: ServiceHits[] | undefined) => h?.find((x) => x.serviceIp === n2.serviceIp && x.protocol === protocol && x.port === PORT);
+        const hit = (h: ServiceHits[] | undefined) =>
+          h?.find((x) => x.serviceIp === n2.serviceIp && x.protocol === protocol && x.port === PORT);
         const [was, now] = [hit(hitsBefore), hit(await readServiceHits())];
         expect((now?.connect ?? 0) - (was?.connect ?? 0)).toBe(udp ? 1 : 2);
         expect(now?.sendmsg).toBe(was?.sendmsg);
@@ -150,13 +168,16 @@ for (const profile of PROFILES) {
       }
     });
 
-    it(ebpf ? 'translates at connect() with no DNAT rule in any node namespace' : 'translates with DNAT rules in every node namespace', async () => {
-      const e = await labServiceProxyEvidence();
-      // Two Services x TCP and UDP, in each of the two node namespaces.
-      expect(e.dnatRules).toBe(ebpf ? 0 : 2 * 2 * 2);
-      if (ebpf) expect(await serviceCounters(n1.netns)).toEqual([]);
-      else expect(await serviceCounters(n1.netns)).toHaveLength(2 * 2);
-    });
+    it(
+      ebpf ? 'translates at connect() with no DNAT rule in any node namespace' : 'translates with DNAT rules in every node namespace',
+      async () => {
+        const e = await labServiceProxyEvidence();
+        // Two Services x TCP and UDP, in each of the two node namespaces.
+        expect(e.dnatRules).toBe(ebpf ? 0 : 2 * 2 * 2);
+        if (ebpf) expect(await serviceCounters(n1.netns)).toEqual([]);
+        else expect(await serviceCounters(n1.netns)).toHaveLength(2 * 2);
+      },
+    );
 
     it('carries host-network traffic through a ClusterIP', async () => {
       const before = translations(await labServiceProxyEvidence(), n2.serviceIp, 'tcp');
@@ -179,7 +200,9 @@ for (const profile of PROFILES) {
         const before = (await labServiceProxyEvidence()).total;
         const serving = exec(netnsExec(n2.podNetns, [node, '-e', serverJs]), { timeoutMs: 15_000 });
         await waitFor(() => listening(n2.podNetns, PORT, true), 5_000, 'UDP echo server in pod2');
-        const client = await execChecked(cgroupExec(plan.cgroup ?? '', netnsExec(n1.podNetns, [node, '-e', clientJs])), { timeoutMs: 15_000 });
+        const client = await execChecked(cgroupExec(plan.cgroup ?? '', netnsExec(n1.podNetns, [node, '-e', clientJs])), {
+          timeoutMs: 15_000,
+        });
         expect((await serving).exitCode).toBe(0);
         expect(JSON.parse(client)).toEqual({ reply: `pong ping from ${n1.podIp}`, from: `${n2.serviceIp}:${PORT}` });
         expect((await labServiceProxyEvidence()).total).toBe(before + 1);
@@ -276,19 +299,33 @@ describeWith({ root: true, binaries: [...BASE_BINARIES, 'bridge', 'clang', 'bpft
     });
     expect(res.statusCode).toBe(202);
     const { id } = res.json<{ id: string }>();
-    const run = await waitFor(async () => {
-      const r = (await agg.app.inject({ method: 'GET', url: `/api/runs/${id}` })).json<{ status: string; total: number; results: TestResult[]; environment: { lab: unknown } | null }>();
-      return r.status === 'done' ? r : undefined;
-    }, 60_000, 'the run to finish', 200);
+    const run = await waitFor(
+      async () => {
+        const r = (await agg.app.inject({ method: 'GET', url: `/api/runs/${id}` })).json<{
+          status: string;
+          total: number;
+          results: TestResult[];
+          environment: { lab: unknown } | null;
+        }>();
+        return r.status === 'done' ? r : undefined;
+      },
+      60_000,
+      'the run to finish',
+      200,
+    );
 
     expect(run.total).toBe(2 * 2);
-    expect(run.results.filter((r) => !r.ok).map((r) => `${r.protocol} ${r.source.node}->${r.target.node}: ${r.error?.code} ${r.error?.message}`)).toEqual([]);
+    expect(
+      run.results.filter((r) => !r.ok).map((r) => `${r.protocol} ${r.source.node}->${r.target.node}: ${r.error?.code} ${r.error?.message}`),
+    ).toEqual([]);
     expect(run.environment?.lab).toEqual({ podNetwork: 'vxlan', serviceProxy: 'ebpf', linkRate: null });
     const after = await labServiceProxyEvidence();
     expect(after.dnatRules).toBe(0);
     for (const r of run.results) {
       // Each test dialled a ClusterIP; the program rewrote at least its data connection or flow.
-      expect(translations(after, r.target.address, r.protocol) - translations(before, r.target.address, r.protocol)).toBeGreaterThanOrEqual(1);
+      expect(translations(after, r.target.address, r.protocol) - translations(before, r.target.address, r.protocol)).toBeGreaterThanOrEqual(
+        1,
+      );
     }
   }, 70_000);
 });

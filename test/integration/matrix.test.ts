@@ -71,13 +71,30 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3'] }, 'the measur
 
   it('runs an on-demand labelled run over all 36 ordered pairs x paths x protocols, through the service DNAT', async () => {
     const dnatBefore = await dnatPackets();
-    const res = await agg.app.inject({ method: 'POST', url: '/api/runs', headers: { authorization: `Bearer ${TOKEN}` }, payload: { label: 'it-run' } });
+    const res = await agg.app.inject({
+      method: 'POST',
+      url: '/api/runs',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      payload: { label: 'it-run' },
+    });
     expect(res.statusCode).toBe(202);
     const { id } = res.json<{ id: string }>();
-    const run = await waitFor(async () => {
-      const r = await get<{ status: string; total: number; done: number; failed: number; results: TestResult[]; environment: Environment | null }>(`/api/runs/${id}`);
-      return r.status === 'done' ? r : undefined;
-    }, 150_000, 'the run to finish', 500);
+    const run = await waitFor(
+      async () => {
+        const r = await get<{
+          status: string;
+          total: number;
+          done: number;
+          failed: number;
+          results: TestResult[];
+          environment: Environment | null;
+        }>(`/api/runs/${id}`);
+        return r.status === 'done' ? r : undefined;
+      },
+      150_000,
+      'the run to finish',
+      500,
+    );
 
     expect(run.total).toBe(3 * 2 * 3 * 2);
     // The run recorded its environment: each node measured idle before the first test, and the lab's profile.
@@ -85,7 +102,9 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3'] }, 'the measur
     for (const n of run.environment?.nodes ?? []) expect(n.idleCpu?.cores).toBeGreaterThan(0);
     expect(run.environment?.dataplane).toMatchObject({ kind: 'lab', settings: { serviceProxy: 'iptables', podNetwork: 'direct' } });
     expect(run.done).toBe(run.total);
-    const failed = run.results.filter((r) => !r.ok).map((r) => `${r.path}/${r.protocol} ${r.source.node}->${r.target.node}: ${r.error?.code} ${r.error?.message}`);
+    const failed = run.results
+      .filter((r) => !r.ok)
+      .map((r) => `${r.path}/${r.protocol} ${r.source.node}->${r.target.node}: ${r.error?.code} ${r.error?.message}`);
     expect(failed).toEqual([]);
     for (const r of run.results) {
       expect(r.label).toBe('it-run');
@@ -100,7 +119,7 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3'] }, 'the measur
     expect(await dnatPackets()).toBeGreaterThanOrEqual(dnatBefore + service.length);
   }, 180_000);
 
-  it('exposes every cell in /api/matrix with throughput and both sides\' CPU', async () => {
+  it("exposes every cell in /api/matrix with throughput and both sides' CPU", async () => {
     const m = await get<{ nodes: unknown[]; cells: Array<Record<string, unknown>> }>('/api/matrix');
     expect(m.nodes).toHaveLength(3);
     expect(m.cells).toHaveLength(36);
@@ -117,7 +136,10 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3'] }, 'the measur
     expect(sampleValue(s, 'netmatrix_agents_connected', { mode: 'host' })).toBe(3);
     for (const path of PATHS) {
       for (const protocol of PROTOCOLS) {
-        expect(sampleValue(s, 'netmatrix_path_throughput_bits_per_second', { path, protocol, stat: 'median' }), `${path}/${protocol}`).toBeGreaterThan(0);
+        expect(
+          sampleValue(s, 'netmatrix_path_throughput_bits_per_second', { path, protocol, stat: 'median' }),
+          `${path}/${protocol}`,
+        ).toBeGreaterThan(0);
         expect(sampleValue(s, 'netmatrix_path_cpu_busy_ratio', { path, protocol, side: 'server' })).toBeGreaterThan(0);
         expect(sampleValue(s, 'netmatrix_pairs_measured', { path, protocol })).toBe(6);
         expect(sampleValue(s, 'netmatrix_tests_total', { path, protocol, outcome: 'success' })).toBeGreaterThanOrEqual(6);
@@ -126,10 +148,12 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3'] }, 'the measur
       expect(sampleValue(s, 'netmatrix_path_tcp_rtt_seconds', { path })).toBeGreaterThan(0);
     }
     // 3 nodes is under the default per-pair limit: pair series are there.
-    expect(sampleValue(s, 'netmatrix_pair_throughput_bits_per_second', { path: 'pod', protocol: 'tcp', source: 'node1', target: 'node2' })).toBeGreaterThan(0);
+    expect(
+      sampleValue(s, 'netmatrix_pair_throughput_bits_per_second', { path: 'pod', protocol: 'tcp', source: 'node1', target: 'node2' }),
+    ).toBeGreaterThan(0);
   });
 
-  it('forgets a node\'s series when its agents leave', async () => {
+  it("forgets a node's series when its agents leave", async () => {
     const leaving = agg.agents.all().filter((a) => a.identity.nodeName === 'node3');
     for (const a of leaving) a.close(1000, 'test');
     await waitFor(() => !agg.agents.nodes().includes('node3'), 10_000, 'node3 to leave');
@@ -142,17 +166,21 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3'] }, 'the measur
 
   it('leaves no iperf3 process behind in the lab', async () => {
     await agg.scheduler.stop();
-    await waitFor(async () => {
-      for (const n of plan.nodes) {
-        for (const ns of [n.netns, n.podNetns]) {
-          const pids = (await exec(['ip', 'netns', 'pids', ns])).stdout.trim().split('\n').filter(Boolean);
-          for (const pid of pids) {
-            const comm = (await exec(['cat', `/proc/${pid}/comm`])).stdout.trim();
-            if (comm === 'iperf3') return false;
+    await waitFor(
+      async () => {
+        for (const n of plan.nodes) {
+          for (const ns of [n.netns, n.podNetns]) {
+            const pids = (await exec(['ip', 'netns', 'pids', ns])).stdout.trim().split('\n').filter(Boolean);
+            for (const pid of pids) {
+              const comm = (await exec(['cat', `/proc/${pid}/comm`])).stdout.trim();
+              if (comm === 'iperf3') return false;
+            }
           }
         }
-      }
-      return true;
-    }, 20_000, 'no iperf3 processes in lab namespaces');
+        return true;
+      },
+      20_000,
+      'no iperf3 processes in lab namespaces',
+    );
   }, 30_000);
 });

@@ -7,7 +7,15 @@ import { SettingsError } from '../../shared/settings.js';
 import { ResultsFileSchema } from '../../shared/results-file.js';
 import type { TestResult } from '../../shared/result.js';
 
-const spec = { paths: ['pod' as const], protocols: ['tcp' as const], durationSeconds: 1, repeat: 2, streams: 1, tcpBitrateBitsPerSecond: 0, udpBitrateBitsPerSecond: 1e9 };
+const spec = {
+  paths: ['pod' as const],
+  protocols: ['tcp' as const],
+  durationSeconds: 1,
+  repeat: 2,
+  streams: 1,
+  tcpBitrateBitsPerSecond: 0,
+  udpBitrateBitsPerSecond: 1e9,
+};
 
 function result(source: string, target: string, bps: number | null, n: number): TestResult {
   return {
@@ -71,7 +79,11 @@ describe('netmatrix run', () => {
   });
 
   it('shows done/total, the current pair, elapsed time and an estimate', () => {
-    const line = progressLine({ ...run, status: 'running', done: 1, total: 4, current: { path: 'pod', protocol: 'tcp', source: 'a', target: 'b' } }, 10_000, 8);
+    const line = progressLine(
+      { ...run, status: 'running', done: 1, total: 4, current: { path: 'pod', protocol: 'tcp', source: 'a', target: 'b' } },
+      10_000,
+      8,
+    );
     expect(line).toBe('[##......] 1/4 tests  pod tcp a -> b  elapsed 0:10 eta 0:30  1 failed');
   });
 

@@ -127,7 +127,13 @@ describe('cpuWindow on hand-built snapshots', () => {
     // iowait contributes 0 (not -20): 125 busy of 190 ticks.
     expect(clamped.modes.iowait).toBe(0);
     expect(clamped.busyPercent).toBe(Math.round((100 * 125 * 100) / 190) / 100);
-    const everyNumber = [clamped.busyPercent, clamped.softirqPercent, clamped.maxCorePercent, clamped.busyCpuSeconds, ...Object.values(clamped.modes)];
+    const everyNumber = [
+      clamped.busyPercent,
+      clamped.softirqPercent,
+      clamped.maxCorePercent,
+      clamped.busyCpuSeconds,
+      ...Object.values(clamped.modes),
+    ];
     expect(everyNumber.every((n) => n >= 0 && n <= 100)).toBe(true);
     expect(cpuWindow(b, a).busyPercent).toBe(0);
   });

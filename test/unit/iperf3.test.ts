@@ -196,7 +196,10 @@ describe('parseIperf3Output on back-to-back documents', () => {
   it('uses the last document: a stopped long-running server ends with an interrupt error', () => {
     const outcome = parseIperf3Output(multi);
     expect(outcome.ok).toBe(false);
-    expect(!outcome.ok && outcome.failure).toEqual({ code: 'iperf3-error', message: 'iperf3-error: interrupt - the server has terminated' });
+    expect(!outcome.ok && outcome.failure).toEqual({
+      code: 'iperf3-error',
+      message: 'iperf3-error: interrupt - the server has terminated',
+    });
   });
 
   it('skips an unfinished last document and uses the last complete one', () => {
@@ -294,16 +297,46 @@ describe('iperf3ClientArgs', () => {
 
   it('builds a TCP client with an unlimited rate and the default connect timeout', () => {
     expect(iperf3ClientArgs({ ...base, spec })).toEqual([
-      'iperf3', '-c', '10.0.0.2', '-p', '5201', '-J', '-t', '10',
-      '--connect-timeout', String(DEFAULT_CONNECT_TIMEOUT_MS), '--extra-data', 't-1', '-b', '0', '-P', '1',
+      'iperf3',
+      '-c',
+      '10.0.0.2',
+      '-p',
+      '5201',
+      '-J',
+      '-t',
+      '10',
+      '--connect-timeout',
+      String(DEFAULT_CONNECT_TIMEOUT_MS),
+      '--extra-data',
+      't-1',
+      '-b',
+      '0',
+      '-P',
+      '1',
     ]);
   });
 
   it('builds a reverse parallel UDP client, splitting the total bitrate per stream (rounded up)', () => {
     const udp: TestSpec = { protocol: 'udp', durationSeconds: 2, bitrateBitsPerSecond: 100_000_000, streams: 3, reverse: true };
     expect(iperf3ClientArgs({ ...base, spec: udp, connectTimeoutMs: 3000 })).toEqual([
-      'iperf3', '-c', '10.0.0.2', '-p', '5201', '-J', '-t', '2',
-      '--connect-timeout', '3000', '--extra-data', 't-1', '-u', '-b', '33333334', '-P', '3', '-R',
+      'iperf3',
+      '-c',
+      '10.0.0.2',
+      '-p',
+      '5201',
+      '-J',
+      '-t',
+      '2',
+      '--connect-timeout',
+      '3000',
+      '--extra-data',
+      't-1',
+      '-u',
+      '-b',
+      '33333334',
+      '-P',
+      '3',
+      '-R',
     ]);
   });
 
@@ -319,14 +352,38 @@ describe('iperf3ClientArgs', () => {
 
 describe('iperf3ServerArgs', () => {
   it('builds a one-off JSON server with receive and send timeouts', () => {
-    expect(iperf3ServerArgs({ bindAddress: '10.0.0.2', port: 5201, idleTimeoutSeconds: 30, rcvTimeoutMs: 5000, sndTimeoutMs: 5000 })).toEqual([
-      'iperf3', '-s', '-1', '-J', '-B', '10.0.0.2', '-p', '5201', '--idle-timeout', '30', '--rcv-timeout', '5000', '--snd-timeout', '5000',
+    expect(
+      iperf3ServerArgs({ bindAddress: '10.0.0.2', port: 5201, idleTimeoutSeconds: 30, rcvTimeoutMs: 5000, sndTimeoutMs: 5000 }),
+    ).toEqual([
+      'iperf3',
+      '-s',
+      '-1',
+      '-J',
+      '-B',
+      '10.0.0.2',
+      '-p',
+      '5201',
+      '--idle-timeout',
+      '30',
+      '--rcv-timeout',
+      '5000',
+      '--snd-timeout',
+      '5000',
     ]);
   });
 
   it('leaves out the timeouts that are not given', () => {
     expect(iperf3ServerArgs({ bindAddress: '127.0.0.1', port: 5201, idleTimeoutSeconds: 5 })).toEqual([
-      'iperf3', '-s', '-1', '-J', '-B', '127.0.0.1', '-p', '5201', '--idle-timeout', '5',
+      'iperf3',
+      '-s',
+      '-1',
+      '-J',
+      '-B',
+      '127.0.0.1',
+      '-p',
+      '5201',
+      '--idle-timeout',
+      '5',
     ]);
   });
 

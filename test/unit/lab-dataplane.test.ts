@@ -99,7 +99,12 @@ describe('parseNftServiceCounters', () => {
 describe('countDnatRules', () => {
   it('counts native dnat rules and iptables-nft xt DNAT targets, not masquerade or jumps', () => {
     expect(countDnatRules(NFT_CAPTURED)).toBe(4);
-    const xt = { nftables: [{ rule: { expr: [{ counter: { packets: 0, bytes: 0 } }, { xt: { type: 'target', name: 'DNAT' } }] } }, { rule: { expr: [{ xt: { type: 'match', name: 'comment' } }] } }] };
+    const xt = {
+      nftables: [
+        { rule: { expr: [{ counter: { packets: 0, bytes: 0 } }, { xt: { type: 'target', name: 'DNAT' } }] } },
+        { rule: { expr: [{ xt: { type: 'match', name: 'comment' } }] } },
+      ],
+    };
     expect(countDnatRules(JSON.stringify(xt))).toBe(1);
     expect(countDnatRules('{"nftables": [{"metainfo": {"version": "1.0.6"}}]}')).toBe(0);
   });
@@ -120,8 +125,12 @@ describe('eBPF map bytes', () => {
     expect(lines.filter((l) => l.includes('/nm_services '))).toHaveLength(2 * 2 * 2);
     expect(lines.filter((l) => l.includes('/nm_svc_hits '))).toHaveLength(2 * 2 * 2);
     expect(lines.filter((l) => l.includes('/nm_backends '))).toHaveLength(2 * 2);
-    expect(lines).toContain('map update pinned /sys/fs/bpf/netmatrix/maps/nm_services key hex c6 12 c8 0b 14 52 11 00 value hex c6 13 01 02 14 52 00 00');
-    expect(lines).toContain('map update pinned /sys/fs/bpf/netmatrix/maps/nm_backends key hex c6 13 01 02 14 52 11 00 value hex c6 12 c8 0b 14 52 00 00');
+    expect(lines).toContain(
+      'map update pinned /sys/fs/bpf/netmatrix/maps/nm_services key hex c6 12 c8 0b 14 52 11 00 value hex c6 13 01 02 14 52 00 00',
+    );
+    expect(lines).toContain(
+      'map update pinned /sys/fs/bpf/netmatrix/maps/nm_backends key hex c6 13 01 02 14 52 11 00 value hex c6 12 c8 0b 14 52 00 00',
+    );
   });
 });
 
@@ -141,7 +150,9 @@ describe('parseServiceHits', () => {
   it('reads 64-bit little-endian counters and refuses malformed entries', () => {
     const value = ['0x01', '0x01', '0', '0', '0', '0', '0', '0', '0xff', '0xff', '0xff', '0xff', '0', '0', '0', '0'];
     const key = ['0xc6', '0x12', '0xc8', '0x0b', '0x00', '0x35', '0x11', '0x00'];
-    expect(parseServiceHits(JSON.stringify([{ key, value }]))).toEqual([{ serviceIp: '198.18.200.11', protocol: 'udp', port: 53, connect: 257, sendmsg: 4294967295 }]);
+    expect(parseServiceHits(JSON.stringify([{ key, value }]))).toEqual([
+      { serviceIp: '198.18.200.11', protocol: 'udp', port: 53, connect: 257, sendmsg: 4294967295 },
+    ]);
     expect(() => parseServiceHits(JSON.stringify([{ key: key.slice(1), value }]))).toThrow(/expected 8 bytes/);
     expect(() => parseServiceHits(JSON.stringify([{ key: [...key.slice(0, 6), '0x01', '0x00'], value }]))).toThrow(/unknown protocol 1/);
     expect(() => parseServiceHits('{}')).toThrow(/expected an array/);
@@ -179,7 +190,23 @@ describe('link rate', () => {
   });
 
   it('caps the egress of the node eth0', () => {
-    expect(tbfArgv('nm-node1', '200mbit')).toEqual(['tc', '-n', 'nm-node1', 'qdisc', 'replace', 'dev', 'eth0', 'root', 'tbf', 'rate', '200mbit', 'burst', '125000', 'latency', '50ms']);
+    expect(tbfArgv('nm-node1', '200mbit')).toEqual([
+      'tc',
+      '-n',
+      'nm-node1',
+      'qdisc',
+      'replace',
+      'dev',
+      'eth0',
+      'root',
+      'tbf',
+      'rate',
+      '200mbit',
+      'burst',
+      '125000',
+      'latency',
+      '50ms',
+    ]);
   });
 });
 

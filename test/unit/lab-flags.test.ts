@@ -13,7 +13,10 @@ function problemsOf(args: string[]): readonly string[] {
 
 describe('parseLabFlags', () => {
   it('defaults to a 3-node lab with the default profile', () => {
-    expect(parseLabFlags([])).toEqual({ nodes: DEFAULT_LAB_NODES, profile: { podNetwork: 'direct', serviceProxy: 'iptables', linkRate: null } });
+    expect(parseLabFlags([])).toEqual({
+      nodes: DEFAULT_LAB_NODES,
+      profile: { podNetwork: 'direct', serviceProxy: 'iptables', linkRate: null },
+    });
     expect(DEFAULT_LAB_NODES).toBe(3);
   });
 
@@ -29,7 +32,20 @@ describe('parseLabFlags', () => {
   });
 
   it('reports every problem at once: unknown flag, bad values, missing value, repeats, stray arguments', () => {
-    const problems = problemsOf(['--nodes', '0', '--pod-network', 'ipip', '--service-proxy', 'ipvs', '--link-rate', 'fast', '--loopback', 'extra', '--nodes', '2']);
+    const problems = problemsOf([
+      '--nodes',
+      '0',
+      '--pod-network',
+      'ipip',
+      '--service-proxy',
+      'ipvs',
+      '--link-rate',
+      'fast',
+      '--loopback',
+      'extra',
+      '--nodes',
+      '2',
+    ]);
     expect(problems).toEqual([
       'unknown flag --loopback (lab flags: --nodes, --pod-network, --service-proxy, --link-rate)',
       'unexpected argument "extra"',
@@ -41,7 +57,10 @@ describe('parseLabFlags', () => {
   });
 
   it('names a flag given without its value, also when another flag follows', () => {
-    expect(problemsOf(['--link-rate', '--nodes', '2', '--pod-network'])).toEqual(['--link-rate needs a value', '--pod-network needs a value']);
+    expect(problemsOf(['--link-rate', '--nodes', '2', '--pod-network'])).toEqual([
+      '--link-rate needs a value',
+      '--pod-network needs a value',
+    ]);
     expect(problemsOf(['--nodes='])).toEqual(['--nodes needs a value']);
   });
 

@@ -57,7 +57,9 @@ describe('planLab', () => {
 
   it('returns a frozen plan', () => {
     const plan = planLab(2);
-    expect(Object.isFrozen(plan) && Object.isFrozen(plan.nodes) && Object.isFrozen(plan.nodes[0]) && Object.isFrozen(plan.profile)).toBe(true);
+    expect(Object.isFrozen(plan) && Object.isFrozen(plan.nodes) && Object.isFrozen(plan.nodes[0]) && Object.isFrozen(plan.profile)).toBe(
+      true,
+    );
   });
 
   it('carries the default profile and no cgroup unless told otherwise', () => {

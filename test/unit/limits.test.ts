@@ -122,7 +122,10 @@ describe('checkTarget', () => {
 
   it('refuses a target outside every allowed range, naming the ranges', () => {
     const f = checkTarget(limits, '8.8.8.8');
-    expect(f).toEqual({ code: 'spec-refused', message: "target 8.8.8.8 is outside the agent's allowed ranges (198.18.0.0/15, 10.0.0.0/8)" });
+    expect(f).toEqual({
+      code: 'spec-refused',
+      message: "target 8.8.8.8 is outside the agent's allowed ranges (198.18.0.0/15, 10.0.0.0/8)",
+    });
   });
 
   it('refuses every target when no range is allowed', () => {

@@ -86,7 +86,13 @@ const agentMessages: Record<AgentMessage['type'] | 'failed result', AgentMessage
 const aggregatorMessages: Record<AggregatorMessage['type'], AggregatorMessage> = {
   welcome: { type: 'welcome', protocolVersion: PROTOCOL_VERSION, sessionId: 'b7a4e7a2-6f0e-4a43-8d8e-3d1f1b2c9a00' },
   serve: { type: 'serve', testId: 'test-1', bindAddress: '198.19.1.2', port: 5201, spec, idleTimeoutSeconds: 10 },
-  probe: { type: 'probe', testId: 'test-1', target: '198.18.200.1', port: 5201, spec: { ...spec, protocol: 'udp', bitrateBitsPerSecond: 1e9, streams: 4, reverse: true } },
+  probe: {
+    type: 'probe',
+    testId: 'test-1',
+    target: '198.18.200.1',
+    port: 5201,
+    spec: { ...spec, protocol: 'udp', bitrateBitsPerSecond: 1e9, streams: 4, reverse: true },
+  },
   cancel: { type: 'cancel', testId: 'test-1', reason: 'server-not-ready' },
   ack: { type: 'ack', resultIds: ['r-1', 'r-2'] },
   'sample-cpu': { type: 'sample-cpu', requestId: 'idle-1', durationMs: 1000 },
@@ -117,9 +123,11 @@ describe('round trips', () => {
     expect(parseAggregatorMessage(Buffer.from(JSON.stringify(m)))).toEqual(m);
   });
 
-  it('each side refuses the other side\'s messages', () => {
-    for (const m of Object.values(aggregatorMessages)) expect(refusal(parseAgentMessage, JSON.stringify(m)).message).toMatch(/invalid message/);
-    for (const m of Object.values(agentMessages)) expect(refusal(parseAggregatorMessage, JSON.stringify(m)).message).toMatch(/invalid message/);
+  it("each side refuses the other side's messages", () => {
+    for (const m of Object.values(aggregatorMessages))
+      expect(refusal(parseAgentMessage, JSON.stringify(m)).message).toMatch(/invalid message/);
+    for (const m of Object.values(agentMessages))
+      expect(refusal(parseAggregatorMessage, JSON.stringify(m)).message).toMatch(/invalid message/);
   });
 
   it('accepts a frame of exactly MAX_FRAME_BYTES', () => {
@@ -158,7 +166,9 @@ describe('refusals are ProtocolErrors', () => {
     expect(agentRefusal({ ...hello, agent: { ...identity, role: 'admin' } }).message).toMatch(/agent/);
     expect(agentRefusal({ ...hello, agent: { ...identity, limits: { ...identity.limits, sudo: true } } }).message).toMatch(/agent\.limits/);
     expect(aggregatorRefusal({ ...aggregatorMessages.serve, shell: 'rm -rf /' }).message).toMatch(/shell/);
-    expect(aggregatorRefusal({ ...aggregatorMessages.probe, spec: { ...spec, extraArgs: ['--logfile', '/etc/passwd'] } }).message).toMatch(/spec/);
+    expect(aggregatorRefusal({ ...aggregatorMessages.probe, spec: { ...spec, extraArgs: ['--logfile', '/etc/passwd'] } }).message).toMatch(
+      /spec/,
+    );
   });
 
   it('refuses an own __proto__ key rather than letting it through', () => {
@@ -170,8 +180,12 @@ describe('refusals are ProtocolErrors', () => {
     expect(aggregatorRefusal({ ...aggregatorMessages.serve, port: '5201' }).message).toMatch(/port/);
     expect(aggregatorRefusal({ ...aggregatorMessages.serve, port: 70000 }).message).toMatch(/port/);
     expect(aggregatorRefusal({ ...aggregatorMessages.serve, port: 5201.5 }).message).toMatch(/port/);
-    expect(aggregatorRefusal({ ...aggregatorMessages.probe, spec: { ...spec, durationSeconds: 0.5 } }).message).toMatch(/spec\.durationSeconds/);
-    expect(aggregatorRefusal({ ...aggregatorMessages.probe, spec: { ...spec, durationSeconds: 0 } }).message).toMatch(/spec\.durationSeconds/);
+    expect(aggregatorRefusal({ ...aggregatorMessages.probe, spec: { ...spec, durationSeconds: 0.5 } }).message).toMatch(
+      /spec\.durationSeconds/,
+    );
+    expect(aggregatorRefusal({ ...aggregatorMessages.probe, spec: { ...spec, durationSeconds: 0 } }).message).toMatch(
+      /spec\.durationSeconds/,
+    );
     expect(aggregatorRefusal({ ...aggregatorMessages.probe, spec: { ...spec, protocol: 'sctp' } }).message).toMatch(/spec\.protocol/);
     expect(aggregatorRefusal({ ...aggregatorMessages.probe, spec: { ...spec, reverse: 'yes' } }).message).toMatch(/spec\.reverse/);
     expect(aggregatorRefusal({ ...aggregatorMessages.ack, resultIds: 'r-1' }).message).toMatch(/resultIds/);
@@ -217,7 +231,9 @@ describe('refusals are ProtocolErrors', () => {
   });
 
   it('refuses a hello with an out-of-range limit', () => {
-    expect(agentRefusal({ ...hello, agent: { ...identity, limits: { ...identity.limits, maxStreams: 0 } } }).message).toMatch(/agent\.limits\.maxStreams/);
+    expect(agentRefusal({ ...hello, agent: { ...identity, limits: { ...identity.limits, maxStreams: 0 } } }).message).toMatch(
+      /agent\.limits\.maxStreams/,
+    );
   });
 
   it('refuses an ack of more than 10,000 ids', () => {

@@ -33,7 +33,14 @@ function fakeSession(node: string, mode: NetworkMode): AgentSession {
     mode,
     podIp: mode === 'host' ? hostIp(node) : podIp(node),
     hostIp: hostIp(node),
-    limits: { maxDurationSeconds: 60, maxBitrateBitsPerSecond: 0, maxStreams: 8, portMin: 5201, portMax: 5201, allowedTargetCidrs: ['198.18.0.0/15'] },
+    limits: {
+      maxDurationSeconds: 60,
+      maxBitrateBitsPerSecond: 0,
+      maxStreams: 8,
+      portMin: 5201,
+      portMax: 5201,
+      allowedTargetCidrs: ['198.18.0.0/15'],
+    },
   });
   return { id: `${node}/${mode}`, identity, connectedAt: new Date(0), send: () => true, close: () => undefined };
 }
@@ -120,14 +127,25 @@ function harness(o: HarnessOptions) {
       for (const n of nodes) active.delete(n);
     }
     const ok = unrunnableResult(
-      { path: plan.path, protocol: plan.protocol, spec: plan.spec, source: sourceOf(plan), target: targetOf(plan), runId: plan.runId, label: plan.label },
+      {
+        path: plan.path,
+        protocol: plan.protocol,
+        spec: plan.spec,
+        source: sourceOf(plan),
+        target: targetOf(plan),
+        runId: plan.runId,
+        label: plan.label,
+      },
       failure('cancelled'),
     );
     return { ...ok, ok: true, error: null, throughputBitsPerSecond: 9.4e9 };
   };
 
   const logs: Array<{ level: number; msg: string }> = [];
-  const log: Logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as { level: number; msg: string }) });
+  const log: Logger = pino(
+    { level: 'debug' },
+    { write: (line: string) => void logs.push(JSON.parse(line) as { level: number; msg: string }) },
+  );
 
   const scheduler = new Scheduler({
     agents,
@@ -195,7 +213,10 @@ describe('Scheduler background sweep, with a fake test runner', () => {
     const all = orderedPairs(nodeNames(4));
     for (const k of keys) {
       // The first sweep of each key is its first 12 tests: every ordered pair exactly once.
-      const firstSweep = h.started.filter((s) => keyOf(s.plan) === k).slice(0, all.length).map((s) => pairOf({ source: sourceOf(s.plan), target: targetOf(s.plan) }));
+      const firstSweep = h.started
+        .filter((s) => keyOf(s.plan) === k)
+        .slice(0, all.length)
+        .map((s) => pairOf({ source: sourceOf(s.plan), target: targetOf(s.plan) }));
       expect(firstSweep.sort(), k).toEqual([...all].sort());
     }
     expect(h.sweepsCompleted.slice(0, 4).sort()).toEqual([...keys].sort());
@@ -233,7 +254,10 @@ describe('Scheduler background sweep, with a fake test runner', () => {
   });
 
   it('uses the configured spec: duration, UDP rate, TCP cap and streams', async () => {
-    const h = harness({ nodes: 2, settings: { protocols: ['tcp', 'udp'], durationSeconds: 7, tcpBitrate: 5e8, udpBitrate: 3e8, streams: 2 } });
+    const h = harness({
+      nodes: 2,
+      settings: { protocols: ['tcp', 'udp'], durationSeconds: 7, tcpBitrate: 5e8, udpBitrate: 3e8, streams: 2 },
+    });
     h.scheduler.start();
     await until(() => h.started.length >= 2, 'a TCP and a UDP test');
     await h.scheduler.stop();
@@ -284,7 +308,13 @@ describe('Scheduler on-demand runs, with a fake test runner', () => {
     await until(() => h.started.length === 1, 'the first background test');
     const submitted = h.scheduler.submit({ label: 'x', paths: ['pod'], protocols: ['tcp'], durationSeconds: 3 });
     const runId = submitted.id;
-    expect(submitted).toMatchObject({ label: 'x', status: 'queued', spec: { paths: ['pod'], protocols: ['tcp'], durationSeconds: 3 }, done: 0, startedAt: null });
+    expect(submitted).toMatchObject({
+      label: 'x',
+      status: 'queued',
+      spec: { paths: ['pod'], protocols: ['tcp'], durationSeconds: 3 },
+      done: 0,
+      startedAt: null,
+    });
     h.release();
     await until(() => h.started.some((s) => s.plan.runId === runId), 'the first test of the run');
     statusWhileRunning.push(h.scheduler.run(runId)?.summary().status ?? 'missing');
@@ -304,7 +334,11 @@ describe('Scheduler on-demand runs, with a fake test runner', () => {
     expect(run?.summary().endedAt).not.toBeNull();
     const pairs = run?.results.map((r) => pairOf({ source: r.source.node, target: r.target.node })) ?? [];
     expect(pairs.sort()).toEqual(orderedPairs(nodeNames(4)).sort());
-    expect(run?.results.every((r) => r.runId === runId && r.label === 'x' && r.path === 'pod' && r.protocol === 'tcp' && r.spec.durationSeconds === 3)).toBe(true);
+    expect(
+      run?.results.every(
+        (r) => r.runId === runId && r.label === 'x' && r.path === 'pod' && r.protocol === 'tcp' && r.spec.durationSeconds === 3,
+      ),
+    ).toBe(true);
     expect(h.scheduler.allRuns().map((r) => r.id)).toEqual([runId]);
     expect(h.overlaps).toEqual([]);
   });
@@ -395,7 +429,9 @@ describe('Scheduler service path, with a fake test runner', () => {
     const service = h.started.filter((s) => s.plan.path === 'service');
     expect(service.every((s) => sourceOf(s.plan) !== 'node4' && targetOf(s.plan) !== 'node4')).toBe(true);
     expect(service.every((s) => s.plan.targetAddress === services[targetOf(s.plan)])).toBe(true);
-    expect(new Set(service.map((s) => pairOf({ source: sourceOf(s.plan), target: targetOf(s.plan) })))).toEqual(new Set(orderedPairs(['node1', 'node2', 'node3'])));
+    expect(new Set(service.map((s) => pairOf({ source: sourceOf(s.plan), target: targetOf(s.plan) })))).toEqual(
+      new Set(orderedPairs(['node1', 'node2', 'node3'])),
+    );
     expect(h.started.some((s) => s.plan.path === 'node' && targetOf(s.plan) === 'node4')).toBe(true);
   });
 });

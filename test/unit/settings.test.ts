@@ -82,7 +82,12 @@ describe('aggregator settings', () => {
   });
 
   it('lets flags override the environment, as --flag=value and as --flag value', () => {
-    const env = { NETMATRIX_TOKEN: TOKEN, NETMATRIX_LISTEN_PORT: '9090', NETMATRIX_TEST_DURATION_SECONDS: '30', NETMATRIX_CONTINUOUS: 'true' };
+    const env = {
+      NETMATRIX_TOKEN: TOKEN,
+      NETMATRIX_LISTEN_PORT: '9090',
+      NETMATRIX_TEST_DURATION_SECONDS: '30',
+      NETMATRIX_CONTINUOUS: 'true',
+    };
     const c = loadAggregatorConfig(env, ['--port=7070', '--test-duration-seconds', '5', '--continuous', 'false']);
     expect(c.port).toBe(7070);
     expect(c.durationSeconds).toBe(5);
@@ -104,11 +109,15 @@ describe('aggregator settings', () => {
   });
 
   it('reads a bare boolean switch as true', () => {
-    expect(loadSettings(AGGREGATOR_SETTINGS, { NETMATRIX_TOKEN: TOKEN, NETMATRIX_CONTINUOUS: 'false' }, ['--continuous']).continuous).toBe(true);
+    expect(loadSettings(AGGREGATOR_SETTINGS, { NETMATRIX_TOKEN: TOKEN, NETMATRIX_CONTINUOUS: 'false' }, ['--continuous']).continuous).toBe(
+      true,
+    );
   });
 
   it('reports every problem at once: two bad values and an unknown flag are three problems', () => {
-    const e = problemsOf(AGGREGATOR_SETTINGS, { NETMATRIX_TOKEN: TOKEN, NETMATRIX_LISTEN_PORT: 'abc', NETMATRIX_STREAMS: '0' }, ['--bogus=1']);
+    const e = problemsOf(AGGREGATOR_SETTINGS, { NETMATRIX_TOKEN: TOKEN, NETMATRIX_LISTEN_PORT: 'abc', NETMATRIX_STREAMS: '0' }, [
+      '--bogus=1',
+    ]);
     expect(e.problems).toHaveLength(3);
     expect(e.problems).toEqual(
       expect.arrayContaining([
@@ -122,8 +131,15 @@ describe('aggregator settings', () => {
   });
 
   it('names the flag, not the variable, when the bad value came from a flag', () => {
-    const e = problemsOf(AGGREGATOR_SETTINGS, { NETMATRIX_TOKEN: TOKEN, NETMATRIX_PATHS: 'node' }, ['--paths', 'node,bogus', '--port=70000']);
-    expect(e.problems).toEqual([expect.stringMatching(/^--port "70000": /), expect.stringMatching(/^--paths "node,bogus": .*"node"\|"pod"\|"service"/)]);
+    const e = problemsOf(AGGREGATOR_SETTINGS, { NETMATRIX_TOKEN: TOKEN, NETMATRIX_PATHS: 'node' }, [
+      '--paths',
+      'node,bogus',
+      '--port=70000',
+    ]);
+    expect(e.problems).toEqual([
+      expect.stringMatching(/^--port "70000": /),
+      expect.stringMatching(/^--paths "node,bogus": .*"node"\|"pod"\|"service"/),
+    ]);
   });
 
   it('refuses positional arguments and bad booleans, enums and empty lists', () => {
@@ -193,7 +209,12 @@ describe('agent settings', () => {
   it('reads the environment and lets flags win', () => {
     const c = loadSettings(
       AGENT_SETTINGS,
-      { NETMATRIX_TOKEN: TOKEN, NETMATRIX_NODE_NAME: 'env-node', NETMATRIX_POD_IP: '198.19.1.2', NETMATRIX_ALLOWED_TARGET_CIDRS: '198.18.0.0/15' },
+      {
+        NETMATRIX_TOKEN: TOKEN,
+        NETMATRIX_NODE_NAME: 'env-node',
+        NETMATRIX_POD_IP: '198.19.1.2',
+        NETMATRIX_ALLOWED_TARGET_CIDRS: '198.18.0.0/15',
+      },
       ['--node-name', 'flag-node', '--mode=host', '--aggregator=wss://agg.example:443/ws/agent'],
     );
     expect(c.nodeName).toBe('flag-node');
@@ -211,7 +232,11 @@ describe('agent settings', () => {
       NETMATRIX_ALLOWED_TARGET_CIDRS: '198.18.0.0/15,10.0.0.0/',
     });
     expect(e.problems).toHaveLength(3);
-    expect(e.problems.map((p) => p.split(' ')[0])).toEqual(['NETMATRIX_AGGREGATOR_URL', 'NETMATRIX_POD_IP', 'NETMATRIX_ALLOWED_TARGET_CIDRS']);
+    expect(e.problems.map((p) => p.split(' ')[0])).toEqual([
+      'NETMATRIX_AGGREGATOR_URL',
+      'NETMATRIX_POD_IP',
+      'NETMATRIX_ALLOWED_TARGET_CIDRS',
+    ]);
   });
 });
 

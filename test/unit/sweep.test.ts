@@ -83,7 +83,10 @@ describe('roundRobinRounds', () => {
       expect(rounds, `N=${n}`).toHaveLength(optimalRounds(n));
       const counts = coverage(rounds);
       expect([...counts.keys()].sort(), `N=${n}`).toEqual(orderedPairs(names(n)).sort());
-      expect([...counts.values()].every((c) => c === 1), `N=${n}`).toBe(true);
+      expect(
+        [...counts.values()].every((c) => c === 1),
+        `N=${n}`,
+      ).toBe(true);
     }
   });
 
@@ -150,7 +153,7 @@ describe('Sweep without churn', () => {
     const nodes = names(8);
     const sweep = new Sweep(nodes);
     const rounds: Pair[][] = [];
-    for (let round = sweep.nextRound(nodes); round.length > 0; ) {
+    for (let round = sweep.nextRound(nodes); round.length > 0;) {
       rounds.push(round);
       round = sweep.nextRound(shuffled(random, nodes));
     }
@@ -208,7 +211,10 @@ describe('Sweep with churn', () => {
       expect(sweep.isComplete(members), `seed ${seed}`).toBe(true);
       const counts = coverage(rounds.map((r) => r.pairs));
       for (const pair of orderedPairs(members)) expect(counts.get(pair), `seed ${seed}: ${pair}`).toBe(1);
-      expect([...counts.values()].every((c) => c === 1), `seed ${seed}`).toBe(true);
+      expect(
+        [...counts.values()].every((c) => c === 1),
+        `seed ${seed}`,
+      ).toBe(true);
     }
   });
 
@@ -246,7 +252,10 @@ describe('Sweep with churn', () => {
         for (const p of pairs) done.add(key(p));
         const busy = new Set(pairs.flatMap((p) => [p.source, p.target]));
         const idle = members.filter((n) => !busy.has(n));
-        expect(orderedPairs(idle).filter((pair) => !done.has(pair)), `seed ${seed}`).toEqual([]);
+        expect(
+          orderedPairs(idle).filter((pair) => !done.has(pair)),
+          `seed ${seed}`,
+        ).toEqual([]);
       }
     }
   });
@@ -263,9 +272,7 @@ describe('Sweep with churn', () => {
         for (;;) {
           if (random() < 0.4) {
             const visitor = pick(random, visitors);
-            members = members.includes(visitor)
-              ? members.filter((n) => n !== visitor)
-              : [...members, visitor];
+            members = members.includes(visitor) ? members.filter((n) => n !== visitor) : [...members, visitor];
           }
           const round = sweep.nextRound(members);
           if (round.length === 0) break;
@@ -291,7 +298,10 @@ describe('Sweep.uncover', () => {
       sweep.uncover(first);
       expect(sweep.remaining(nodes)).toBe(n * (n - 1) - Math.floor(n / 2) + 1);
       const rest = runToCompletion(sweep, nodes, 100);
-      expect(rest.flat().filter((p) => key(p) === key(first)), `N=${n}`).toHaveLength(1);
+      expect(
+        rest.flat().filter((p) => key(p) === key(first)),
+        `N=${n}`,
+      ).toHaveLength(1);
       expect(sweep.isComplete(nodes)).toBe(true);
     }
   });
