@@ -4,7 +4,7 @@
  * namespaces: a loopback demo with local agent processes (node and pod paths only).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { buildAggregator, type Aggregator } from '../aggregator/app.js';
@@ -78,10 +78,13 @@ export async function runDemo(o: { nodes: number; profile: LabProfile; loopback?
     if (tornDown) return;
     tornDown = true;
     quiet();
-    console.log(`\nstopping: agents, aggregator${lab ? ', lab' : ''}`);
+    console.log(`\nstopping: ${lab ? 'lab, ' : ''}agents, aggregator`);
+    // The lab first: it is what a half-finished teardown must not leave behind (labDown also
+    // kills the agents and iperf3 processes inside it).
+    if (lab) await labDown();
+    await rm(tokenFile, { force: true });
     await agents?.stop();
     await aggregator?.close();
-    if (lab) await labDown();
   };
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void teardown().then(() => process.exit(0)));
   process.on('uncaughtException', (e) => {
@@ -107,7 +110,11 @@ export async function runDemo(o: { nodes: number; profile: LabProfile; loopback?
     agents = new AgentProcesses({ aggregatorUrl, token });
     agents.start(specs);
     console.log(`
-netmatrix is measuring ${o.nodes} nodes: node-to-node, pod-to-pod${lab ? ', pod-to-service' : ''}, TCP and UDP, ${config.durationSeconds} s tests.
+netmatrix is measuring ${o.nodes} nodes: node-to-node, pod-to-pod${lab ? ', pod-to-service' : ''}, TCP and UDP, ${config.durationSeconds} s tests.${
+      lab
+        ? `\nlab profile: pod network ${o.profile.podNetwork}, service proxy ${o.profile.serviceProxy}${o.profile.linkRate ? `, links ${o.profile.linkRate}` : ''}`
+        : ''
+    }
   matrix   curl -s localhost:${config.port}/api/matrix
   metrics  curl -s localhost:${config.port}/metrics | grep '^netmatrix_path'
   results  curl -s 'localhost:${config.port}/api/results?limit=5'
