@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { RoundRobin, Sweep, roundRobinRounds, type Pair } from '../../aggregator/sweep.js';
+import { seededRandom } from '../helpers/prng.js';
 
-/** mulberry32: a tiny seeded PRNG, so every "random" churn below replays exactly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 function pick<T>(random: () => number, items: readonly T[]): T {
   const item = items[Math.floor(random() * items.length)];
