@@ -7,8 +7,8 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCompare } from '../../client/compare/command.js';
 import { EBPF, IPTABLES, scenarioFile, VXLAN_5_NODES } from '../fixtures/results/builder.js';
+import { captureCompare } from '../helpers/compare.js';
 
 let dir: string;
 const at = (...parts: string[]) => join(dir, ...parts);
@@ -24,12 +24,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function compare(args: string[]) {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const code = await runCompare(args, { stdout: (s) => stdout.push(s), stderr: (s) => stderr.push(s) });
-  return { code, stdout: stdout.join(''), stderr: stderr.join('') };
-}
+const compare = captureCompare;
 
 /**
  * Well-formedness, as far as a test needs it: every tag closes in order, attributes are

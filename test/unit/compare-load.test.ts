@@ -8,9 +8,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCompare } from '../../client/compare/command.js';
 import { loadResultsFiles } from '../../client/compare/load.js';
 import { resultsFile, testResult } from '../fixtures/results/builder.js';
+import { captureCompare } from '../helpers/compare.js';
 
 let dir: string;
 const at = (name: string) => join(dir, name);
@@ -32,14 +32,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function compare(args: string[]) {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const code = await runCompare(args, { stdout: (s) => stdout.push(s), stderr: (s) => stderr.push(s) });
-  // Each write is whole lines, newline included (process.stdout.write semantics).
-  for (const chunk of [...stdout, ...stderr]) expect(chunk.endsWith('\n')).toBe(true);
-  return { code, stdout, stderrLines: stderr.join('').split('\n').slice(0, -1) };
-}
+const compare = captureCompare;
 
 describe('an unusable results file', () => {
   const cases: [string, RegExp][] = [
@@ -55,7 +48,7 @@ describe('an unusable results file', () => {
     it(`${name}: one line naming the file, no table, exit 1`, async () => {
       const r = await compare([at('good.json'), at(name)]);
       expect(r.code).toBe(1);
-      expect(r.stdout).toEqual([]);
+      expect(r.stdout).toBe('');
       expect(r.stderrLines).toHaveLength(1);
       expect(r.stderrLines[0]).toMatch(message);
       expect(r.stderrLines[0]?.startsWith(at(name))).toBe(true);
@@ -66,7 +59,7 @@ describe('an unusable results file', () => {
     const names = cases.map(([n]) => n);
     const r = await compare([at('good.json'), ...names.map(at)]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toEqual([]);
+    expect(r.stdout).toBe('');
     expect(r.stderrLines.map((l) => l.slice(0, l.indexOf(': ')))).toEqual(names.map(at));
   });
 

@@ -22,6 +22,8 @@ import {
   type TestSpec,
 } from '../../shared/protocol.js';
 
+import { testIdentity } from '../helpers/identity.js';
+
 const fixture = (path: string) => readFileSync(new URL(`../fixtures/${path}`, import.meta.url), 'utf8');
 
 function capturedIperf(): IperfResult {
@@ -32,25 +34,7 @@ function capturedIperf(): IperfResult {
 
 const cpu = cpuReport([parseProcStat(fixture('proc-stat/busy-1.txt'), 1_000), parseProcStat(fixture('proc-stat/busy-2.txt'), 2_000)]);
 
-const identity: AgentIdentity = {
-  nodeName: 'node-1',
-  podName: 'netmatrix-agent-abcde',
-  podIp: '198.19.1.2',
-  hostIp: '198.18.0.11',
-  mode: 'pod',
-  agentVersion: '0.1.0',
-  iperf3Version: '3.12',
-  iperf3Port: 5201,
-  facts: { cpuModel: 'Intel Xeon', cpuCores: 2, kernel: '6.1.0', nic: 'eth0', mtu: 1500 },
-  limits: {
-    maxDurationSeconds: 120,
-    maxBitrateBitsPerSecond: 0,
-    maxStreams: 16,
-    portMin: 5201,
-    portMax: 5299,
-    allowedTargetCidrs: ['198.18.0.0/15'],
-  },
-};
+const identity: AgentIdentity = testIdentity({ nodeName: 'node-1', podName: 'netmatrix-agent-abcde' });
 
 const spec: TestSpec = { protocol: 'tcp', durationSeconds: 10, bitrateBitsPerSecond: 0, streams: 1, reverse: false };
 
