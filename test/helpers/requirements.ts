@@ -5,8 +5,17 @@
 import { execFileSync } from 'node:child_process';
 import { describe } from 'vitest';
 
-function missing(requirements: { root?: boolean; binaries?: string[] }): string | undefined {
+export interface Requirements {
+  root?: boolean;
+  binaries?: string[];
+  /** Any other check: returns why the test cannot run, or undefined. */
+  check?: () => string | undefined;
+}
+
+function missing(requirements: Requirements): string | undefined {
   if (requirements.root && process.getuid?.() !== 0) return 'needs root (network namespaces)';
+  const why = requirements.check?.();
+  if (why) return why;
   for (const bin of requirements.binaries ?? []) {
     try {
       execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
@@ -18,7 +27,7 @@ function missing(requirements: { root?: boolean; binaries?: string[] }): string 
 }
 
 /** `describe` that runs when the requirements are met, skips with a reason otherwise, and fails in CI. */
-export function describeWith(requirements: { root?: boolean; binaries?: string[] }, name: string, body: () => void): void {
+export function describeWith(requirements: Requirements, name: string, body: () => void): void {
   const why = missing(requirements);
   if (!why) {
     describe(name, body);
