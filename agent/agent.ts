@@ -13,6 +13,7 @@ import { readNodeFacts } from './facts.js';
 import { Iperf3Runner } from './iperf3-runner.js';
 import { AggregatorLink } from './link.js';
 import { Outbox } from './outbox.js';
+import { startHealthServer } from './health.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -94,12 +95,14 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     onDisconnected: () => executor.cancel(undefined, 'aggregator connection lost'),
   });
   link.start();
+  const health = config.healthPort > 0 ? await startHealthServer(config.healthPort, () => link.connected) : undefined;
   log.info({ node: identity.nodeName, mode: identity.mode, podIp: identity.podIp, iperf3: iperf3Version }, 'agent started');
   return {
     identity,
     stop: async () => {
       executor.cancel(undefined, 'agent stopping');
       sampler.stopBackground();
+      health?.close();
       await link.stop();
     },
   };

@@ -77,6 +77,12 @@ export const AGENT_SETTINGS = {
     schema: setting.int(3000, 100, 60000),
     help: 'iperf3 --connect-timeout',
   },
+  healthPort: {
+    env: 'NETMATRIX_HEALTH_PORT',
+    flag: 'health-port',
+    schema: setting.int(0, 0, 65535),
+    help: 'serve /healthz and /readyz (connected to the aggregator) on this port (0 = off)',
+  },
   ...LOG_SETTINGS,
 };
 
