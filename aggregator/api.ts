@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { RunRequestSchema } from '../shared/api.js';
 import type { Environment } from '../shared/environment.js';
-import type { TestResult } from '../shared/result.js';
+import type { TestResult, Topology } from '../shared/result.js';
 import type { AgentRegistry } from './agents.js';
 import { bearer, tokenMatches } from './agent-socket.js';
 import type { MatrixCell, ResultStore } from './results.js';
@@ -21,6 +21,10 @@ export interface ApiDeps {
   registry: Registry;
   /** Nodes' facts and the detected dataplane (no idle CPU: tests may be running). */
   environment: () => Promise<Environment>;
+  /** The Kubernetes integration and which pod agents can be reached through a service. */
+  status: () => unknown;
+  /** A node's zone, region and instance type, when known. */
+  topology: (node: string) => Topology | null;
 }
 
 const LimitQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(10_000).default(100) });
@@ -55,6 +59,10 @@ function cellView(c: MatrixCell) {
     udpJitterSeconds: good?.iperf?.udp?.jitterSeconds ?? null,
     udpLossRatio: good?.iperf?.udp?.lossRatio ?? null,
     targetAddress: r.target.address,
+    sourceZone: r.source.topology?.zone ?? null,
+    targetZone: r.target.topology?.zone ?? null,
+    /** null when either zone is unknown. */
+    crossZone: r.source.topology?.zone && r.target.topology?.zone ? r.source.topology.zone !== r.target.topology.zone : null,
     resultId: r.id,
   };
 }
@@ -81,6 +89,7 @@ export function registerApi(app: FastifyInstance, d: ApiDeps): void {
     generatedAt: new Date().toISOString(),
     nodes: d.agents.nodes().map((name) => ({
       name,
+      topology: d.topology(name),
       agents: d.agents
         .all()
         .filter((s) => s.identity.nodeName === name)
@@ -103,6 +112,7 @@ export function registerApi(app: FastifyInstance, d: ApiDeps): void {
   });
 
   app.get('/api/environment', async () => d.environment());
+  app.get('/api/status', async () => d.status());
 
   app.get('/api/runs', async () => d.scheduler.allRuns());
 

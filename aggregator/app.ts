@@ -19,6 +19,7 @@ import { Metrics } from './metrics.js';
 import { ResultStore } from './results.js';
 import { Scheduler, type SchedulerDeps } from './scheduler.js';
 import { runTest, unrunnableResult } from './test-runner.js';
+import { createKubeIntegration, type KubeIntegration } from './kube/integration.js';
 
 export interface Aggregator {
   app: FastifyInstance;
@@ -26,6 +27,8 @@ export interface Aggregator {
   store: ResultStore;
   scheduler: Scheduler;
   registry: Registry;
+  /** The Kubernetes integration; null when Kubernetes is off. */
+  kube: KubeIntegration | null;
   /** Listen and start the scheduler; resolves with the bound address. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -37,6 +40,8 @@ export interface BuildOptions {
   /** Replace the test runner (scheduler tests without iperf3). */
   runTest?: SchedulerDeps['runTest'];
   sleep?: (ms: number) => Promise<void>;
+  /** The process environment (read only to find an in-cluster service account). */
+  env?: Record<string, string | undefined>;
 }
 
 export async function buildAggregator({ config, log, ...o }: BuildOptions): Promise<Aggregator> {
@@ -56,7 +61,20 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
   const broker = new Broker();
   const store = new ResultStore(config.resultsKept);
   const registry = new Registry();
-  const metrics = new Metrics(registry, store, agents, { perPair: config.perPairMetrics, perPairMaxNodes: config.perPairMaxNodes });
+  const kube = createKubeIntegration(config, o.env ?? {}, agents, log);
+  const metrics = new Metrics(registry, store, agents, {
+    perPair: config.perPairMetrics,
+    perPairMaxNodes: config.perPairMaxNodes,
+    kube: kube?.status ?? null,
+  });
+  // A static address (the lab's, or set by hand) wins; otherwise the ClusterIP the aggregator keeps.
+  const serviceAddress = (node: string) => config.services[node] ?? kube?.serviceAddress(node);
+  const topology = (node: string) => kube?.topology(node) ?? null;
+  // What the cluster says first; the lab's state file when the cluster tells nothing (or there is none).
+  const dataplane = async () => {
+    const cluster = await kube?.dataplane();
+    return cluster && cluster.kind !== 'unknown' ? { dataplane: cluster, lab: null } : detectDataplane(config.labStateFile);
+  };
 
   // A node with no agent left is gone: forget its cells so its series leave /metrics.
   agents.on((e) => {
@@ -67,7 +85,7 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
   const scheduler = new Scheduler({
     agents,
     settings: config,
-    serviceAddress: (node) => config.services[node],
+    serviceAddress,
     runTest:
       o.runTest ??
       ((plan) =>
@@ -79,6 +97,8 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
         )),
     unrunnable: (t, f) => unrunnableResult(t, f),
     onResult: (r: TestResult, seconds: number) => {
+      r.source.topology = topology(r.source.node);
+      r.target.topology = topology(r.target.node);
       store.add(r);
       metrics.recordResult(r, seconds);
       if (!r.ok)
@@ -93,7 +113,7 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
     },
     // unref: an idle or pause timer must not keep the process alive after close().
     onRunStart: async (run) => {
-      run.environment = await captureEnvironment(agents, broker, () => detectDataplane(config.labStateFile), config.idleSampleMs);
+      run.environment = await captureEnvironment(agents, broker, dataplane, topology, config.idleSampleMs);
     },
     sleep: o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms).unref())),
     now: () => new Date(),
@@ -115,7 +135,12 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
     store,
     scheduler,
     registry,
-    environment: () => captureEnvironment(agents, broker, () => detectDataplane(config.labStateFile), 0),
+    environment: () => captureEnvironment(agents, broker, dataplane, topology, 0),
+    status: () => ({
+      kubernetes: kube ? kube.status.view() : { source: null, components: {} },
+      servicePath: servicePathStatus(agents.nodesWith('pod'), serviceAddress, kube),
+    }),
+    topology,
   });
 
   return {
@@ -124,14 +149,32 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
     store,
     scheduler,
     registry,
+    kube,
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port });
+      kube?.start();
       scheduler.start();
       return address;
     },
     async close() {
       await scheduler.stop();
+      await kube?.stop();
       await app.close();
     },
   };
+}
+
+/** Which pod agents have a service address, and why the others do not. */
+function servicePathStatus(podNodes: string[], address: (node: string) => string | undefined, kube: KubeIntegration | null) {
+  const missing = podNodes.filter((n) => address(n) === undefined);
+  const services = kube?.status.get('services');
+  const reason =
+    missing.length === 0
+      ? null
+      : !kube
+        ? 'no service address configured (NETMATRIX_SERVICE_ADDRESSES) and the Kubernetes API is off'
+        : services?.state === 'ok'
+          ? 'Service not ready yet'
+          : `Kubernetes API: ${services?.reason ?? services?.state ?? 'starting'}`;
+  return { ready: podNodes.length - missing.length, missing, reason };
 }

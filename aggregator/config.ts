@@ -126,6 +126,47 @@ export const AGGREGATOR_SETTINGS = {
     schema: setting.string(LAB_STATE_FILE),
     help: "the lab's state file, read to detect its dataplane profile",
   },
+  kubernetes: {
+    env: 'NETMATRIX_KUBERNETES',
+    flag: 'kubernetes',
+    schema: z.enum(['auto', 'on', 'off']).default('auto'),
+    help: 'use the Kubernetes API: auto (in a pod, or with a kubeconfig), on (fail without it), off',
+  },
+  kubeconfig: {
+    env: 'NETMATRIX_KUBECONFIG',
+    flag: 'kubeconfig',
+    schema: setting.optionalString(),
+    help: 'kubeconfig file, outside a cluster',
+  },
+  namespace: {
+    env: 'NETMATRIX_NAMESPACE',
+    flag: 'namespace',
+    schema: setting.optionalString(),
+    help: "namespace of the pod-to-service Services (default: the pod's own)",
+  },
+  instance: {
+    env: 'NETMATRIX_INSTANCE',
+    flag: 'instance',
+    schema: setting.string('netmatrix').pipe(
+      z
+        .string()
+        .max(63)
+        .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a DNS label'),
+    ),
+    help: 'names and labels the Kubernetes objects this aggregator owns',
+  },
+  staleServiceGraceSeconds: {
+    env: 'NETMATRIX_STALE_SERVICE_GRACE_SECONDS',
+    flag: 'stale-service-grace-seconds',
+    schema: setting.int(120, 0, 86400),
+    help: 'how long Services found at start-up wait for their agent to return',
+  },
+  kubernetesResyncSeconds: {
+    env: 'NETMATRIX_KUBERNETES_RESYNC_SECONDS',
+    flag: 'kubernetes-resync-seconds',
+    schema: setting.int(60, 1, 86400),
+    help: 'how often the pod-to-service Services are checked against the connected agents',
+  },
   idleSampleMs: {
     env: 'NETMATRIX_IDLE_SAMPLE_MS',
     flag: 'idle-sample-ms',

@@ -9,11 +9,13 @@ import { failure } from '../shared/errors.js';
 import type { AgentRegistry } from './agents.js';
 import { within, type Broker } from './broker.js';
 import type { DataplaneInfo } from './dataplane.js';
+import type { Topology } from '../shared/result.js';
 
 export async function captureEnvironment(
   agents: AgentRegistry,
   broker: Broker,
   dataplane: () => Promise<DataplaneInfo>,
+  topology: (node: string) => Topology | null,
   idleMs: number,
 ): Promise<Environment> {
   const nodes = await Promise.all(
@@ -38,8 +40,8 @@ export async function captureEnvironment(
         cpuCores: f.cpuCores,
         nic: f.nic,
         mtu: f.mtu,
-        instanceType: null,
-        zone: null,
+        instanceType: topology(name)?.instanceType ?? null,
+        zone: topology(name)?.zone ?? null,
         agentVersions: [...new Set(all.map((s) => s.identity.agentVersion))],
         iperf3Versions: [...new Set(all.map((s) => s.identity.iperf3Version))],
         idleCpu,

@@ -10,10 +10,13 @@ import type { TestResult } from '../shared/result.js';
 import { median } from '../shared/stats.js';
 import type { AgentRegistry } from './agents.js';
 import type { MatrixCell, ResultStore } from './results.js';
+import type { KubeStatus } from './kube/status.js';
 
 export interface MetricsOptions {
   perPair: 'auto' | 'always' | 'never';
   perPairMaxNodes: number;
+  /** The Kubernetes integration's status; null when it is off. */
+  kube?: KubeStatus | null;
 }
 
 /** Group values by a label set, then set each group's median on the gauge. */
@@ -94,6 +97,17 @@ export class Metrics {
       collect() {
         this.set({ mode: 'pod' }, agents.count('pod'));
         this.set({ mode: 'host' }, agents.count('host'));
+      },
+    });
+
+    new Gauge({
+      name: 'netmatrix_kubernetes_up',
+      help: 'Whether each part of the Kubernetes integration works (1) or not (0): nodes (topology watch), services (pod-to-service targets), dataplane (detection). No series when Kubernetes is off.',
+      labelNames: ['component'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const [component, s] of Object.entries(o.kube?.view().components ?? {})) this.set({ component }, s.state === 'ok' ? 1 : 0);
       },
     });
 

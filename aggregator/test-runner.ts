@@ -96,12 +96,14 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
     source: {
       node: client.identity.nodeName,
       pod: client.identity.podName,
+      topology: null,
       cpu: clientCpu,
       cpuSecondsPerGigabyte: sideCost(clientCpu, iperf),
     },
     target: {
       node: server.identity.nodeName,
       pod: server.identity.podName,
+      topology: null,
       address: plan.targetAddress,
       port,
       cpu: serverCpu,
@@ -123,7 +125,7 @@ export function unrunnableResult(
   f: Failure,
   now = new Date(),
 ): TestResult {
-  const side = (node: string) => ({ node, pod: '', cpu: null, cpuSecondsPerGigabyte: null });
+  const side = (node: string) => ({ node, pod: '', topology: null, cpu: null, cpuSecondsPerGigabyte: null });
   return {
     id: randomUUID(),
     runId: t.runId,

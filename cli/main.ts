@@ -87,7 +87,7 @@ async function main(argv: string[]): Promise<void> {
       const config = loadAggregatorConfig(process.env, rest);
       const log = createLogger({ level: config.logLevel, format: config.logFormat, name: 'aggregator' });
       log.info({ config: redacted(AGGREGATOR_SETTINGS, config) }, 'aggregator starting');
-      const agg = await buildAggregator({ config, log });
+      const agg = await buildAggregator({ config, log, env: process.env });
       const address = await agg.listen();
       log.info({ address }, 'aggregator listening');
       return onSignals(() => agg.close());

@@ -8,9 +8,19 @@ import { ErrorCodeSchema } from './errors.js';
 import { IperfResultSchema, type IperfResult } from './iperf3-result.js';
 import { PathSchema, ProtocolSchema, TestSpecSchema } from './protocol.js';
 
+/** A node's place in the cluster, from its well-known Kubernetes labels (null when unknown). */
+export const TopologySchema = z.strictObject({
+  zone: z.string().nullable(),
+  region: z.string().nullable(),
+  instanceType: z.string().nullable(),
+});
+export type Topology = z.infer<typeof TopologySchema>;
+
 const SideSchema = z.strictObject({
   node: z.string(),
   pod: z.string(),
+  /** Known only with the Kubernetes integration; results files written before it have none. */
+  topology: TopologySchema.nullable().default(null),
   /** Node CPU over the test window (null when that side sent none). */
   cpu: CpuReportSchema.nullable(),
   /** Node busy CPU-seconds per 10^9 bytes moved; null without CPU or bytes. */
