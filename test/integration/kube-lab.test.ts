@@ -7,6 +7,8 @@
  *  - stale objects removed, objects of an agent that left deleted, names valid for any node name;
  *  - node topology from the Node watch on results, /api/matrix and the run's environment;
  *  - the dataplane read from FelixConfiguration and the kube-proxy ConfigMap;
+ *  - all of it under the chart's own RBAC: the aggregator runs with a token of the ServiceAccount
+ *    that `helm install` of charts/netmatrix created;
  *  - a forbidden and then an unreachable apiserver: node and pod tests go on, pod-to-service is
  *    reported unavailable with the reason, in /api/status and netmatrix_kubernetes_up.
  */
@@ -30,12 +32,18 @@ import { planLab } from '../../lab/plan.js';
 import { startLabSession, type LabSession } from '../../lab/session.js';
 import type { Environment } from '../../shared/environment.js';
 import type { TestResult } from '../../shared/result.js';
-import { missingK8sTools, startKubeCluster, TEST_SERVICE_CIDR, type KubeCluster } from '../helpers/kube-cluster.js';
+import { k8sTools, missingK8sTools, startKubeCluster, TEST_SERVICE_CIDR, type KubeCluster } from '../helpers/kube-cluster.js';
 import { startLabKubeProxy, type LabKubeProxy } from '../helpers/lab-kube-proxy.js';
 import { parseExposition, sampleValue } from '../helpers/prometheus-text.js';
 import { describeWith, waitFor } from '../helpers/requirements.js';
+import { exec } from '../../sys/exec.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const NS = 'netmatrix-it';
+const CHART = fileURLToPath(new URL('../../charts/netmatrix', import.meta.url));
 const INSTANCE = 'nm-it';
 /** A node name as long and odd as Kubernetes allows in spirit: dots, capitals cut by the sanitizer, 80 characters. */
 const LONG_NODE = `ip-198-19-3-2.${'very-long-segment.'.repeat(3)}compute.internal.Example`;
@@ -166,9 +174,24 @@ describeWith(
         },
       });
 
+      // The chart's RBAC, installed for real; the aggregator gets its ServiceAccount's token, nothing more.
+      const helmHome = await mkdtemp(join(tmpdir(), 'netmatrix-helm-'));
+      const helm = await exec([k8sTools().helm, 'install', 'nm', CHART, '--namespace', NS, '--kubeconfig', cluster.kubeconfigPath], {
+        timeoutMs: 60_000,
+        env: { ...process.env, HELM_CONFIG_HOME: helmHome, HELM_CACHE_HOME: helmHome, HELM_DATA_HOME: helmHome },
+      });
+      await rm(helmHome, { recursive: true, force: true });
+      expect(helm.exitCode, helm.stderr).toBe(0);
+      const token = await core.createNamespacedServiceAccountToken({
+        name: 'nm-netmatrix-aggregator',
+        namespace: NS,
+        body: { spec: { audiences: [], expirationSeconds: 3600 } },
+      });
+      const aggregatorKubeconfig = await cluster.kubeconfigFor(token.status?.token ?? '', 'aggregator');
+
       session = await startLabSession(plan, pino({ level: 'silent' }), {
         NETMATRIX_SERVICE_ADDRESSES: '',
-        NETMATRIX_KUBECONFIG: cluster.kubeconfigPath,
+        NETMATRIX_KUBECONFIG: aggregatorKubeconfig,
         NETMATRIX_NAMESPACE: NS,
         NETMATRIX_INSTANCE: INSTANCE,
         NETMATRIX_STALE_SERVICE_GRACE_SECONDS: '3',
@@ -290,7 +313,7 @@ describeWith(
           'the forbidden status',
         );
         expect(status.kubernetes.components.services?.reason).toMatch(
-          /^403 Forbidden: [a-z.]+ is forbidden: User "system:serviceaccount:netmatrix-it:nobody" cannot list/,
+          /^403 Forbidden: [a-z0-9.]+ is forbidden: User "system:serviceaccount:netmatrix-it:nobody" cannot list/,
         );
         expect(status.kubernetes.components.nodes?.reason).toMatch(/403|forbidden/i);
         expect(status.kubernetes.components.services?.retryAt).not.toBeNull();
