@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # nftables, clang, libbpf-dev and bpftool: the lab's nftables and eBPF service-proxy profiles.
-PACKAGES=(iperf3 iproute2 iptables iputils-ping procps nftables clang libbpf-dev bpftool)
+# podman, runc and debootstrap: the image test builds and runs the Dockerfile without Docker or a registry.
+PACKAGES=(iperf3 iproute2 iptables iputils-ping procps nftables clang libbpf-dev bpftool podman runc debootstrap)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
