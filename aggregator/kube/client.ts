@@ -82,16 +82,18 @@ export interface KubeClient {
 /**
  * The client for these settings, or null when Kubernetes is off (or `auto` finds neither an
  * in-cluster service account nor a kubeconfig). Throws when `on` cannot be satisfied.
+ * `fsRoot` prefixes the service account's files (tests).
  */
-export function connectKube(s: KubeSettings, env: Record<string, string | undefined>): KubeClient | null {
+export function connectKube(s: KubeSettings, env: Record<string, string | undefined>, fsRoot = ''): KubeClient | null {
   if (s.kubernetes === 'off') return null;
   const kc = new KubeConfig();
   let source: string;
   if (s.kubeconfig) {
     kc.loadFromFile(s.kubeconfig);
     source = `kubeconfig ${s.kubeconfig}`;
-  } else if (env.KUBERNETES_SERVICE_HOST && existsSync(`${SA_DIR}/token`)) {
-    kc.loadFromCluster();
+  } else if (env.KUBERNETES_SERVICE_HOST && existsSync(`${fsRoot}${SA_DIR}/token`)) {
+    // client-node reads KUBERNETES_SERVICE_HOST/PORT from process.env and the files under fsRoot.
+    kc.loadFromCluster(fsRoot);
     source = 'in-cluster';
   } else if (s.kubernetes === 'on') {
     throw new Error(
@@ -100,13 +102,13 @@ export function connectKube(s: KubeSettings, env: Record<string, string | undefi
   } else {
     return null;
   }
-  const namespace = s.namespace ?? readNamespace() ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  const namespace = s.namespace ?? readNamespace(fsRoot) ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
   return new ClientNodeKube(kc, source, namespace);
 }
 
-function readNamespace(): string | undefined {
+function readNamespace(fsRoot: string): string | undefined {
   try {
-    return readFileSync(`${SA_DIR}/namespace`, 'utf8').trim() || undefined;
+    return readFileSync(`${fsRoot}${SA_DIR}/namespace`, 'utf8').trim() || undefined;
   } catch {
     return undefined;
   }
