@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 # nftables, clang, libbpf-dev and bpftool: the lab's nftables and eBPF service-proxy profiles.
 # podman, runc and debootstrap: the image test builds and runs the Dockerfile without Docker or a registry.
-PACKAGES=(iperf3 iproute2 iptables iputils-ping procps nftables clang libbpf-dev bpftool podman runc debootstrap)
+# chromium and prometheus (with promtool): the live page's browser test and the dashboards' PromQL checks.
+PACKAGES=(iperf3 iproute2 iptables iputils-ping procps nftables clang libbpf-dev bpftool podman runc debootstrap chromium prometheus)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
