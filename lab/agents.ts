@@ -68,6 +68,13 @@ export function loopbackAgentSpecs(nodes: number): AgentSpec[] {
   ]).flat();
 }
 
+/** `netmatrix agent` and the flags that say who the agent of `s` is (a process or a container). */
+export function agentFlags(s: AgentSpec, podName = `netmatrix-${s.mode}-${s.nodeName}`): string[] {
+  const flags = ['agent', '--node-name', s.nodeName, '--pod-name', podName, '--mode', s.mode, '--pod-ip', s.podIp, '--host-ip', s.hostIp];
+  if (s.iperf3Port) flags.push('--iperf3-port', String(s.iperf3Port));
+  return flags;
+}
+
 export class AgentProcesses {
   private readonly children: ChildProcess[] = [];
 
@@ -79,21 +86,7 @@ export class AgentProcesses {
    */
   start(specs: readonly AgentSpec[]): void {
     for (const s of specs) {
-      const flags = [
-        'agent',
-        '--node-name',
-        s.nodeName,
-        '--pod-name',
-        `netmatrix-${s.mode}-${s.nodeName}`,
-        '--mode',
-        s.mode,
-        '--pod-ip',
-        s.podIp,
-        '--host-ip',
-        s.hostIp,
-      ];
-      if (s.iperf3Port) flags.push('--iperf3-port', String(s.iperf3Port));
-      const argv = [...netmatrixCommand(), ...flags];
+      const argv = [...netmatrixCommand(), ...agentFlags(s)];
       const full = s.netns ? netnsExec(s.netns, argv) : argv;
       const child = spawn(full[0] as string, full.slice(1), {
         stdio: ['ignore', 'inherit', 'inherit'],

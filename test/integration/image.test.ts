@@ -15,7 +15,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labAgentSpecs } from '../../lab/agents.js';
+import { agentFlags, labAgentSpecs } from '../../lab/agents.js';
 import { labDown, labUp } from '../../lab/lab.js';
 import { planLab } from '../../lab/plan.js';
 import { PATHS, PROTOCOLS } from '../../shared/protocol.js';
@@ -294,25 +294,7 @@ describeWith({ root: true, binaries: ['podman', 'debootstrap'] }, 'the container
         await runDetached(
           name,
           ['--network', `ns:/run/netns/${s.netns}`],
-          [
-            'agent',
-            '--aggregator',
-            `ws://${plan.aggregatorIp}:${port}/ws/agent`,
-            '--token',
-            TOKEN,
-            '--node-name',
-            s.nodeName,
-            '--pod-name',
-            name,
-            '--mode',
-            s.mode,
-            '--pod-ip',
-            s.podIp,
-            '--host-ip',
-            s.hostIp,
-            '--log-level',
-            'warn',
-          ],
+          [...agentFlags(s, name), '--aggregator', `ws://${plan.aggregatorIp}:${port}/ws/agent`, '--token', TOKEN, '--log-level', 'warn'],
         );
       }
       await waitFor(
