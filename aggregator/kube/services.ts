@@ -133,7 +133,11 @@ export class ServiceDirectory {
     await this.running;
   }
 
-  /** Run a pass now (or after `delayMs`); passes never overlap, and one asked for during a pass follows it. */
+  /**
+   * Run a pass after `delayMs` (replacing any pass already scheduled). Passes never overlap: one
+   * asked for during a pass runs right after it; otherwise the pass itself says when the next is
+   * due (the resync period, or the backoff after a failure).
+   */
   private kick(delayMs: number): void {
     if (this.stopped) return;
     if (this.running) {
@@ -142,30 +146,29 @@ export class ServiceDirectory {
     }
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      this.running = this.pass().finally(() => {
+      this.running = this.pass().then((nextMs) => {
         this.running = undefined;
-        if (this.again) {
-          this.again = false;
-          this.kick(0);
-        }
+        const next = this.again ? 0 : nextMs;
+        this.again = false;
+        this.kick(next);
       });
     }, delayMs);
     this.timer.unref();
   }
 
-  /** One pass, resolved whatever happens; schedules the next. */
-  async pass(): Promise<void> {
+  /** One pass; never rejects. Resolves with the delay before the next one. */
+  private async pass(): Promise<number> {
     try {
       await this.reconcile();
       this.attempt = 0;
       this.o.status.set('services', 'ok');
-      this.kick(this.o.resyncMs ?? 60_000);
+      return this.o.resyncMs ?? 60_000;
     } catch (e) {
       const delay = backoffDelayMs(this.attempt++, this.o.backoff ?? { initialMs: 1000, maxMs: 60_000, random: Math.random });
       const reason = describeKubeError(e);
       this.o.status.set('services', 'unavailable', reason, delay);
       this.o.log.warn({ reason, retryInMs: delay }, 'pod-to-service targets could not be reconciled; retrying');
-      this.kick(delay);
+      return delay;
     }
   }
 

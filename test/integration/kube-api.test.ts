@@ -1,18 +1,37 @@
 /**
  * How the aggregator finds the Kubernetes API, against a real kube-apiserver: in a pod (the
  * service account's token, CA and namespace files plus KUBERNETES_SERVICE_HOST/PORT), from a
- * kubeconfig outside, not at all when off, and a clear error when `on` has neither.
+ * kubeconfig outside, not at all when off, and a clear error when `on` has neither. And how
+ * often it calls it: once per resync when all is well, at the backoff's pace when refused.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connectKube } from '../../aggregator/kube/client.js';
+import pino from 'pino';
+import { AgentRegistry } from '../../aggregator/agents.js';
+import { connectKube, type KubeClient } from '../../aggregator/kube/client.js';
+import { ServiceDirectory } from '../../aggregator/kube/services.js';
+import { KubeStatus } from '../../aggregator/kube/status.js';
 import { missingK8sTools, startKubeCluster, type KubeCluster } from '../helpers/kube-cluster.js';
 import { describeWith } from '../helpers/requirements.js';
 
-describeWith({ check: missingK8sTools }, 'finding the Kubernetes API', () => {
+/** The real client, with its list calls counted. */
+function counting(client: KubeClient): { client: KubeClient; lists: () => number } {
+  let n = 0;
+  const counted = Object.create(client) as KubeClient;
+  counted.listServices = (selector) => {
+    n++;
+    return client.listServices(selector);
+  };
+  return { client: counted, lists: () => n };
+}
+
+/** Let time pass: the point is that nothing happens during it. */
+const idle = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describeWith({ check: missingK8sTools }, 'finding the Kubernetes API, and the pace of its calls', () => {
   let cluster: KubeCluster;
   let root: string;
   let saToken: string;
@@ -79,5 +98,44 @@ describeWith({ check: missingK8sTools }, 'finding the Kubernetes API', () => {
     expect(() => connectKube({ kubernetes: 'on', kubeconfig: undefined, namespace: undefined }, {}, root + '-absent')).toThrow(
       'NETMATRIX_KUBERNETES=on, but there is no in-cluster service account and no NETMATRIX_KUBECONFIG',
     );
+  });
+
+  const directory = (client: KubeClient, status: KubeStatus) =>
+    new ServiceDirectory({
+      client,
+      agents: new AgentRegistry(),
+      status,
+      log: pino({ level: 'silent' }),
+      instance: 'pace',
+      staleGraceMs: 60_000,
+      resyncMs: 60_000,
+      backoff: { initialMs: 400, maxMs: 400, random: () => 0 },
+    });
+
+  it('lists its Services once per resync period when the API answers', async () => {
+    const real = connectKube({ kubernetes: 'on', kubeconfig: cluster.kubeconfigPath, namespace: 'in-pod' }, {});
+    const { client, lists } = counting(real as KubeClient);
+    const status = new KubeStatus(client.source);
+    const d = directory(client, status);
+    d.start();
+    await idle(2000);
+    await d.stop();
+    expect(status.get('services')?.state).toBe('ok');
+    expect(lists()).toBe(1);
+  });
+
+  it('retries a refusing API at the backoff pace, not in a loop, and says why', async () => {
+    const kubeconfig = await cluster.kubeconfigFor(saToken, 'refused');
+    const real = connectKube({ kubernetes: 'on', kubeconfig, namespace: 'in-pod' }, {});
+    const { client, lists } = counting(real as KubeClient);
+    const status = new KubeStatus(client.source);
+    const d = directory(client, status);
+    d.start();
+    await idle(2000);
+    await d.stop();
+    // 200 ms between attempts (the backoff's lower half with random 0): about 10 in 2 s.
+    expect(lists()).toBeGreaterThanOrEqual(3);
+    expect(lists()).toBeLessThanOrEqual(12);
+    expect(status.get('services')).toMatchObject({ state: 'unavailable', reason: expect.stringMatching(/^403 Forbidden/) as unknown });
   });
 });
