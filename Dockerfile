@@ -62,6 +62,8 @@ RUN --mount=type=secret,id=extra-ca,required=false \
     npm ci --omit=dev --no-audit --no-fund --cache /tmp/npm-cache && rm -rf /tmp/npm-cache
 COPY bin bin
 COPY --from=build /src/dist dist
+# The live page's static files (tsc copies only what it compiles).
+COPY aggregator/page dist/aggregator/page
 
 # Numeric, so that Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001

@@ -24,4 +24,21 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-call': 'off',
     },
   },
+  // The live page's browser script: plain JS with vega's UMD globals, outside the TypeScript project.
+  {
+    files: ['aggregator/page/**/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        fetch: 'readonly',
+        console: 'readonly',
+        setTimeout: 'readonly',
+        vega: 'readonly',
+        vegaLite: 'readonly',
+      },
+    },
+  },
 );

@@ -11,6 +11,7 @@ import type { TestResult } from '../shared/result.js';
 import { AgentRegistry } from './agents.js';
 import { registerAgentSocket } from './agent-socket.js';
 import { registerApi } from './api.js';
+import { registerPage } from './page.js';
 import { Broker } from './broker.js';
 import { detectDataplane } from './dataplane.js';
 import { captureEnvironment } from './environment.js';
@@ -142,6 +143,7 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
     }),
     topology,
   });
+  registerPage(app);
 
   return {
     app,

@@ -115,6 +115,7 @@ netmatrix is measuring ${o.nodes} nodes: node-to-node, pod-to-pod${lab ? ', pod-
         ? `\nlab profile: pod network ${o.profile.podNetwork}, service proxy ${o.profile.serviceProxy}${o.profile.linkRate ? `, links ${o.profile.linkRate}` : ''}`
         : ''
     }
+  page     http://localhost:${config.port}/   (the live matrix)
   matrix   curl -s localhost:${config.port}/api/matrix
   metrics  curl -s localhost:${config.port}/metrics | grep '^netmatrix_path'
   results  curl -s 'localhost:${config.port}/api/results?limit=5'
