@@ -32,6 +32,15 @@ function setMedians(g: Gauge<string>, rows: Array<[Record<string, string>, numbe
   for (const { labels, values } of groups.values()) g.set(labels, median(values) as number);
 }
 
+/** Most `netmatrix_pair_consecutive_failures` series exported at once. */
+export const PAIR_FAILURES_MAX_SERIES = 100;
+
+/**
+ * Results carry bits per second (iperf3's unit); metrics use Prometheus's base unit, bytes
+ * (promtool rejects `_bits`). Dashboards multiply by 8 to show bit/s.
+ */
+const bytes = (bitsPerSecond: number | null) => (bitsPerSecond === null ? null : bitsPerSecond / 8);
+
 const ratio = (pct: number | undefined) => (pct === undefined ? undefined : pct / 100);
 
 export class Metrics {
@@ -127,15 +136,16 @@ export class Metrics {
       });
 
     gauge(
-      'netmatrix_path_throughput_bits_per_second',
-      'Throughput at the receiver over all pairs of a path and protocol (latest successful test per pair): stat is min, median or max.',
+      'netmatrix_path_throughput_bytes_per_second',
+      'Throughput at the receiver in bytes per second (bits / 8) over all pairs of a path and protocol (latest successful test per pair): stat is min, median or max.',
       ['path', 'protocol', 'stat'],
       (g) => {
         const by = new Map<string, { path: string; protocol: string; v: number[] }>();
         for (const c of ok()) {
           const k = `${c.path}/${c.protocol}`;
           const e = by.get(k) ?? { path: c.path, protocol: c.protocol, v: [] };
-          if (c.r.throughputBitsPerSecond !== null) e.v.push(c.r.throughputBitsPerSecond);
+          const v = bytes(c.r.throughputBitsPerSecond);
+          if (v !== null) e.v.push(v);
           by.set(k, e);
         }
         for (const { path, protocol, v } of by.values()) {
@@ -147,28 +157,29 @@ export class Metrics {
       },
     );
     gauge(
-      'netmatrix_node_throughput_bits_per_second',
-      "Median throughput of a node's pairs: direction out (node is the client) or in (node is the server).",
+      'netmatrix_node_throughput_bytes_per_second',
+      "Median throughput of a node's pairs in bytes per second: direction out (node is the client) or in (node is the server).",
       ['path', 'protocol', 'node', 'direction'],
       (g) =>
         setMedians(
           g,
           ok().flatMap((c) => [
-            [{ path: c.path, protocol: c.protocol, node: c.source, direction: 'out' }, c.r.throughputBitsPerSecond],
-            [{ path: c.path, protocol: c.protocol, node: c.target, direction: 'in' }, c.r.throughputBitsPerSecond],
+            [{ path: c.path, protocol: c.protocol, node: c.source, direction: 'out' }, bytes(c.r.throughputBitsPerSecond)],
+            [{ path: c.path, protocol: c.protocol, node: c.target, direction: 'in' }, bytes(c.r.throughputBitsPerSecond)],
           ]),
         ),
     );
     const perPair = () => o.perPair === 'always' || (o.perPair === 'auto' && agents.nodes().length <= o.perPairMaxNodes);
     gauge(
-      'netmatrix_pair_throughput_bits_per_second',
-      'Throughput of one ordered pair (only up to NETMATRIX_PER_PAIR_MAX_NODES nodes, or with NETMATRIX_PER_PAIR_METRICS=always).',
+      'netmatrix_pair_throughput_bytes_per_second',
+      'Throughput of one ordered pair in bytes per second (only up to NETMATRIX_PER_PAIR_MAX_NODES nodes, or with NETMATRIX_PER_PAIR_METRICS=always).',
       ['path', 'protocol', 'source', 'target'],
       (g) => {
         if (!perPair()) return;
-        for (const c of ok())
-          if (c.r.throughputBitsPerSecond !== null)
-            g.set({ path: c.path, protocol: c.protocol, source: c.source, target: c.target }, c.r.throughputBitsPerSecond);
+        for (const c of ok()) {
+          const v = bytes(c.r.throughputBitsPerSecond);
+          if (v !== null) g.set({ path: c.path, protocol: c.protocol, source: c.source, target: c.target }, v);
+        }
       },
     );
 
@@ -291,6 +302,21 @@ export class Metrics {
           }
         }
         for (const { labels, t } of latest.values()) g.set(labels, t);
+      },
+    );
+    gauge(
+      'netmatrix_pair_consecutive_failures',
+      `Failed tests in a row of one ordered pair, up to its latest test; only pairs whose latest test failed, at most ${PAIR_FAILURES_MAX_SERIES} series (the longest runs).`,
+      ['path', 'protocol', 'source', 'target'],
+      (g) => {
+        // Not subject to the per-pair node limit: on a healthy cluster there is no series at all,
+        // and the cap keeps a cluster-wide outage from exporting N^2 of them.
+        const failing = store
+          .matrix()
+          .filter((c) => c.consecutiveFailures > 0)
+          .sort((a, b) => b.consecutiveFailures - a.consecutiveFailures)
+          .slice(0, PAIR_FAILURES_MAX_SERIES);
+        for (const c of failing) g.set({ path: c.path, protocol: c.protocol, source: c.source, target: c.target }, c.consecutiveFailures);
       },
     );
     gauge('netmatrix_pairs_measured', 'Ordered pairs with a successful result in the current matrix.', ['path', 'protocol'], (g) => {

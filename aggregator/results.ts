@@ -15,6 +15,8 @@ export interface MatrixCell {
   latest: TestResult;
   /** The newest successful result, if any. */
   lastSuccess: TestResult | null;
+  /** Failed results in a row up to the newest (0 when the newest succeeded). */
+  consecutiveFailures: number;
 }
 
 function cellKey(path: string, protocol: string, source: string, target: string): string {
@@ -44,6 +46,7 @@ export class ResultStore {
       target: r.target.node,
       latest: r,
       lastSuccess: r.ok ? r : (prev?.lastSuccess ?? null),
+      consecutiveFailures: r.ok ? 0 : (prev?.consecutiveFailures ?? 0) + 1,
     });
     for (const l of this.listeners) l(r);
   }

@@ -137,7 +137,7 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3'] }, 'the measur
     for (const path of PATHS) {
       for (const protocol of PROTOCOLS) {
         expect(
-          sampleValue(s, 'netmatrix_path_throughput_bits_per_second', { path, protocol, stat: 'median' }),
+          sampleValue(s, 'netmatrix_path_throughput_bytes_per_second', { path, protocol, stat: 'median' }),
           `${path}/${protocol}`,
         ).toBeGreaterThan(0);
         expect(sampleValue(s, 'netmatrix_path_cpu_busy_ratio', { path, protocol, side: 'server' })).toBeGreaterThan(0);
@@ -149,7 +149,7 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3'] }, 'the measur
     }
     // 3 nodes is under the default per-pair limit: pair series are there.
     expect(
-      sampleValue(s, 'netmatrix_pair_throughput_bits_per_second', { path: 'pod', protocol: 'tcp', source: 'node1', target: 'node2' }),
+      sampleValue(s, 'netmatrix_pair_throughput_bytes_per_second', { path: 'pod', protocol: 'tcp', source: 'node1', target: 'node2' }),
     ).toBeGreaterThan(0);
   });
 
