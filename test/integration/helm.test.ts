@@ -5,7 +5,7 @@
  * their own tokens: everything the aggregator needs is allowed, and nothing more.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_SETTINGS } from '../../agent/config.js';
 import { AGGREGATOR_SETTINGS } from '../../aggregator/config.js';
+import { DEFAULT_ALERT_SETTINGS, ruleFile, type AlertSettings } from '../../dashboards/alerts.js';
+import { dashboards, generatedFiles, REPO_ROOT } from '../../dashboards/generate.js';
 import { exec } from '../../sys/exec.js';
 import { k8sTools, missingK8sTools, startKubeCluster, type KubeCluster } from '../helpers/kube-cluster.js';
 import { describeWith } from '../helpers/requirements.js';
@@ -101,6 +103,7 @@ const workloads = (objs: Obj[]) => [...ofKind<V1Deployment>(objs, 'Deployment'),
 
 const DEFAULT_KINDS = [
   'ClusterRole',
+  'ConfigMap',
   'ClusterRoleBinding',
   'DaemonSet',
   'DaemonSet',
@@ -137,7 +140,27 @@ const OTHER_VALUES = {
     host: { enabled: false },
   },
   serviceMonitor: { enabled: true, labels: { release: 'kube-prometheus-stack' }, interval: '1m' },
+  grafana: {
+    dashboards: {
+      labels: { grafana_dashboard: 'yes', team: 'network' },
+      annotations: { grafana_folder: 'netmatrix' },
+      namespace: 'monitoring',
+    },
+  },
+  prometheusRule: {
+    enabled: true,
+    labels: { release: 'kube-prometheus-stack' },
+    throughputDrop: { percent: 30, baselineWindow: '7d' },
+    nodeStale: { seconds: 2_000_000 },
+  },
 };
+/** The alert settings OTHER_VALUES asks for. */
+const OTHER_ALERTS: AlertSettings = {
+  ...DEFAULT_ALERT_SETTINGS,
+  throughputDrop: { ...DEFAULT_ALERT_SETTINGS.throughputDrop, percent: 30, baselineWindow: '7d' },
+  nodeStale: { ...DEFAULT_ALERT_SETTINGS.nodeStale, seconds: 2_000_000 },
+};
+type PrometheusRule = Obj & { spec: unknown };
 
 let helmHome = '';
 const helm = makeHelm(() => helmHome);
@@ -179,6 +202,24 @@ describe('chart documentation', () => {
   });
 });
 
+describe('files generated into the chart', () => {
+  it('are the dashboards and rules dashboards/ generates now (run `npm run dashboards` after changing them)', async () => {
+    for (const [path, text] of Object.entries(await generatedFiles())) {
+      expect(await readFile(join(REPO_ROOT, path), 'utf8'), path).toBe(text);
+    }
+  });
+
+  it('has no dashboard the generator does not make', async () => {
+    expect((await readdir(join(CHART, 'dashboards'))).sort()).toEqual(Object.keys(dashboards()).sort());
+  });
+
+  it("uses the generator's default alert thresholds in values.yaml", async () => {
+    const values = loadAllYaml(await readFile(join(CHART, 'values.yaml'), 'utf8'))[0] as { prometheusRule: Record<string, unknown> };
+    const { enabled: _enabled, labels: _labels, ...thresholds } = values.prometheusRule;
+    expect(thresholds).toEqual(DEFAULT_ALERT_SETTINGS);
+  });
+});
+
 const helmMissing = () => (existsSync(k8sTools().helm) ? undefined : `needs ${k8sTools().helm} (build it with: bash scripts/k8s-tools.sh)`);
 
 describeWith({ check: helmMissing }, 'the Helm chart, rendered', () => {
@@ -208,6 +249,7 @@ describeWith({ check: helmMissing }, 'the Helm chart, rendered', () => {
     it('renders exactly the aggregator, two agent DaemonSets, their ServiceAccounts, RBAC and the token Secret', () => {
       expect(kinds(objs)).toEqual(DEFAULT_KINDS);
       expect(objs.filter((o) => o.kind === 'ServiceMonitor')).toEqual([]);
+      expect(objs.filter((o) => o.kind === 'PrometheusRule')).toEqual([]);
       expect(aggregator().spec?.replicas).toBe(1);
     });
 
@@ -387,6 +429,32 @@ describeWith({ check: helmMissing }, 'the Helm chart, rendered', () => {
       expect(podSpec(aggregator()).serviceAccountName).toBe(`${FULLNAME}-aggregator`);
     });
 
+    it('ships every generated dashboard in a ConfigMap labelled for the Grafana sidecar', async () => {
+      const cm = named<Obj & { data: Record<string, string> }>(objs, 'ConfigMap', `${FULLNAME}-dashboards`);
+      expect(cm.metadata?.namespace).toBe(NAMESPACE);
+      expect(cm.metadata?.labels).toMatchObject({ grafana_dashboard: '1', 'app.kubernetes.io/component': 'dashboards' });
+      expect(cm.metadata?.annotations).toBeUndefined();
+      expect(Object.keys(cm.data).sort()).toEqual(Object.keys(dashboards()).sort());
+      for (const [name, d] of Object.entries(dashboards())) {
+        expect(cm.data[name], name).toBe(await readFile(join(CHART, 'dashboards', name), 'utf8'));
+        expect((JSON.parse(cm.data[name] ?? '{}') as { uid?: string }).uid, name).toBe(d.uid);
+      }
+    });
+
+    it('renders the dashboards ConfigMap only when grafana.dashboards.enabled', async () => {
+      expect(ofKind(await helm.render('--set', 'grafana.dashboards.enabled=false'), 'ConfigMap')).toEqual([]);
+    });
+
+    it("renders the PrometheusRule, when enabled where the cluster serves monitoring.coreos.com/v1, with the generator's rules", async () => {
+      const rules = ofKind<PrometheusRule>(
+        await helm.render('--set', 'prometheusRule.enabled=true', '--api-versions', 'monitoring.coreos.com/v1'),
+        'PrometheusRule',
+      );
+      expect(rules).toHaveLength(1);
+      expect(rules[0]?.spec).toEqual(ruleFile(DEFAULT_ALERT_SETTINGS));
+      expect(ofKind(await helm.render('--set', 'prometheusRule.enabled=true'), 'PrometheusRule'), 'without the CRD').toEqual([]);
+    });
+
     it('labels every object with the standard labels', () => {
       for (const o of objs) {
         expect(o.metadata?.labels, `${o.kind} ${o.metadata?.name}`).toMatchObject({
@@ -460,6 +528,30 @@ describeWith({ check: helmMissing }, 'the Helm chart, rendered', () => {
       expect(ofKind(enabledByDefault, 'ServiceMonitor'), 'serviceMonitor.enabled defaults to false').toEqual([]);
     });
 
+    it('puts the dashboards ConfigMap in the configured namespace with the configured labels and annotations', async () => {
+      const cm = named<Obj>(await render(), 'ConfigMap', 'matrix-dashboards');
+      expect(cm.metadata?.namespace).toBe('monitoring');
+      expect(cm.metadata?.labels).toMatchObject({ grafana_dashboard: 'yes', team: 'network', 'app.kubernetes.io/instance': RELEASE });
+      expect(cm.metadata?.annotations).toEqual({ grafana_folder: 'netmatrix' });
+    });
+
+    it('renders the PrometheusRule with the configured labels and thresholds only where the cluster serves monitoring.coreos.com/v1', async () => {
+      const rules = ofKind<PrometheusRule>(await render('--api-versions', 'monitoring.coreos.com/v1'), 'PrometheusRule');
+      expect(rules).toHaveLength(1);
+      const rule = rules[0] as PrometheusRule;
+      expect(rule.metadata?.name).toBe('matrix-aggregator');
+      expect(rule.metadata?.namespace).toBe(NAMESPACE);
+      expect(rule.metadata?.labels).toMatchObject({ release: 'kube-prometheus-stack', 'app.kubernetes.io/instance': RELEASE });
+      // A large threshold stays an integer (not 2e+06), and Prometheus's own templates survive Helm's.
+      expect(rule.spec).toEqual(ruleFile(OTHER_ALERTS));
+      expect(JSON.stringify(rule.spec)).toContain('> 2000000');
+      expect(JSON.stringify(rule.spec)).toContain('{{ $labels.node }}');
+
+      expect(ofKind(await render(), 'PrometheusRule')).toEqual([]);
+      const enabledByDefault = await helm.render('--api-versions', 'monitoring.coreos.com/v1');
+      expect(ofKind(enabledByDefault, 'PrometheusRule'), 'prometheusRule.enabled defaults to false').toEqual([]);
+    });
+
     it('drops the kube-system Role and the FelixConfiguration rule when dataplane detection is off', async () => {
       const objs = await render();
       const clusterRole = ofKind<V1ClusterRole>(objs, 'ClusterRole')[0];
@@ -486,6 +578,13 @@ describeWith({ check: helmMissing }, 'the Helm chart, rendered', () => {
       ['a string where a number belongs', ['--set-string', 'aggregator.service.port=http'], /\/aggregator\/service\/port/],
       ['a bad CIDR', ['--set', 'agents.allowedTargetCidrs={10.0.0.0/33}'], /\/agents\/allowedTargetCidrs\/0/],
       ['maxUnavailable 0', ['--set', 'agents.updateStrategy.maxUnavailable=0'], /\/agents\/updateStrategy\/maxUnavailable/],
+      [
+        'a zero throughput-drop percentage',
+        ['--set', 'prometheusRule.throughputDrop.percent=0'],
+        /\/prometheusRule\/throughputDrop\/percent/,
+      ],
+      ['a duration Prometheus cannot read', ['--set', 'prometheusRule.nodeStale.for=10 minutes'], /\/prometheusRule\/nodeStale\/for/],
+      ['a bad dashboards namespace', ['--set', 'grafana.dashboards.namespace=Monitoring'], /\/grafana\/dashboards\/namespace/],
       [
         'a bitrate cap the sweep exceeds',
         ['--set', 'agents.maxBitrateBitsPerSecond=1000000'],

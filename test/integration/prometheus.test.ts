@@ -1,0 +1,388 @@
+/**
+ * The dashboards and alerts against a real Prometheus (Debian's /usr/bin/prometheus) scraping
+ * the aggregator of a 3-node lab every second: every query of every dashboard panel and template
+ * variable, read back from the chart's JSON, parses and returns data; the aggregator's /metrics
+ * passes `promtool check metrics`; the rules pass `promtool check rules`, every rule evaluates
+ * without error, and alerts fire for real: NetmatrixPairFailing for a node whose host agent
+ * refuses every node-to-node test (a bitrate cap below the sweep's), NetmatrixAgentsMissing and
+ * NetmatrixAgentModesUnequal once a pod agent is stopped.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentRegistry } from '../../aggregator/agents.js';
+import { buildAggregator, type Aggregator } from '../../aggregator/app.js';
+import { loadAggregatorConfig } from '../../aggregator/config.js';
+import { Metrics, PAIR_FAILURES_MAX_SERIES } from '../../aggregator/metrics.js';
+import { ResultStore } from '../../aggregator/results.js';
+import { DEFAULT_ALERT_SETTINGS, ruleFile, ruleFileYaml, type AlertSettings } from '../../dashboards/alerts.js';
+import { AgentProcesses, labAgentSpecs } from '../../lab/agents.js';
+import { labDown, labUp } from '../../lab/lab.js';
+import { planLab } from '../../lab/plan.js';
+import type { TestResult } from '../../shared/result.js';
+import { parseExposition } from '../helpers/prometheus-text.js';
+import { describeWith, waitFor } from '../helpers/requirements.js';
+
+const DASHBOARDS = fileURLToPath(new URL('../../charts/netmatrix/dashboards', import.meta.url));
+const TOKEN = 'prometheus-test-token';
+
+/** Short windows and no `for:`, so the alerts can fire within the test. */
+const TEST_ALERTS: AlertSettings = {
+  throughputDrop: { percent: 50, baselineWindow: '10m', for: '0s' },
+  pairFailing: { consecutiveFailures: 2, for: '0s' },
+  nodeStale: { seconds: 120, for: '0s' },
+  agentsMissing: { window: '10m', for: '0s' },
+};
+
+/**
+ * What Grafana would put in place of the template variables: one path, protocol and node, and
+ * fixed intervals (`$__rate_interval` is 4 scrape intervals at least; scrapes here are 1 s).
+ */
+const VARIABLES: Record<string, string> = {
+  path: 'node',
+  protocol: 'tcp',
+  node: 'node1',
+  __rate_interval: '5s',
+  __interval: '1s',
+  __range: '10m',
+};
+
+function substitute(expr: string): string {
+  return expr.replace(/\$\{(\w+)\}|\$(\w+)/g, (whole, braced: string | undefined, bare: string | undefined) => {
+    const value = VARIABLES[braced ?? bare ?? ''];
+    if (value === undefined) throw new Error(`unknown variable ${whole} in ${expr}`);
+    return value;
+  });
+}
+
+interface PanelJson {
+  title?: string;
+  type?: string;
+  targets?: { expr?: string; refId?: string }[];
+  panels?: PanelJson[];
+}
+interface DashboardJson {
+  title: string;
+  panels?: PanelJson[];
+  templating?: { list?: { name: string; type: string; query?: unknown }[] };
+}
+
+/** Every query of every panel and variable of the chart's dashboards, named for messages. */
+function dashboardQueries(): { what: string; expr: string }[] {
+  const out: { what: string; expr: string }[] = [];
+  const files = readdirSync(DASHBOARDS).filter((f) => f.endsWith('.json'));
+  expect(files.length).toBeGreaterThanOrEqual(4);
+  for (const file of files) {
+    const d = JSON.parse(readFileSync(join(DASHBOARDS, file), 'utf8')) as DashboardJson;
+    const walk = (panels: PanelJson[]) => {
+      for (const p of panels) {
+        for (const t of p.targets ?? []) if (t.expr) out.push({ what: `${d.title} / ${p.title} (${t.refId})`, expr: t.expr });
+        walk(p.panels ?? []);
+      }
+    };
+    walk(d.panels ?? []);
+    for (const v of d.templating?.list ?? []) {
+      if (v.type !== 'query') continue;
+      // label_values(metric, label): the values Grafana lists are the groups of this query.
+      const m = /^label_values\((\w+),\s*(\w+)\)$/.exec(String(v.query));
+      if (!m) throw new Error(`${d.title}: variable ${v.name} has a query this test cannot run: ${String(v.query)}`);
+      out.push({ what: `${d.title} / variable ${v.name}`, expr: `group by (${m[2]}) (${m[1]})` });
+    }
+  }
+  return out;
+}
+
+/** Run a command with `input` on stdin; resolves with its exit code and output. */
+function run(argv: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describeWith({ binaries: ['promtool'] }, 'the alerting rules, checked by promtool', () => {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'netmatrix-rules-'));
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('passes promtool check rules with the default thresholds and with the test thresholds', async () => {
+    for (const [name, settings] of [
+      ['default', DEFAULT_ALERT_SETTINGS],
+      ['test', TEST_ALERTS],
+    ] as const) {
+      const file = join(dir, `${name}.yaml`);
+      await writeFile(file, ruleFileYaml(ruleFile(settings)));
+      const r = await run(['promtool', 'check', 'rules', file]);
+      expect(r.code, `${name}: ${r.stdout}\n${r.stderr}`).toBe(0);
+      expect(r.stdout).toContain(`SUCCESS: ${ruleFile(settings).groups[0]?.rules.length} rules found`);
+    }
+  });
+});
+
+interface ApiAnswer<T> {
+  status: 'success' | 'error';
+  data: T;
+  errorType?: string;
+  error?: string;
+}
+interface Alert {
+  labels: Record<string, string>;
+  state: 'pending' | 'firing';
+}
+
+describeWith(
+  { root: true, binaries: ['ip', 'iptables', 'iperf3', 'prometheus', 'promtool'] },
+  'dashboards and alerts against a real Prometheus scraping a 3-node lab',
+  () => {
+    const plan = planLab(3);
+    let agg: Aggregator;
+    let aggregatorUrl = '';
+    /** Every agent but the two below. */
+    let agents: AgentProcesses | undefined;
+    /** node3's host agent, capped below the sweep's bitrates: it refuses every node-to-node test. */
+    let refusing: AgentProcesses | undefined;
+    /** node2's pod agent, stopped to make the agent alerts fire. */
+    let stoppable: AgentProcesses | undefined;
+    let prometheus: ChildProcess | undefined;
+    let prometheusLog = '';
+    let promUrl = '';
+    let dir = '';
+
+    const api = async <T>(path: string): Promise<ApiAnswer<T>> => (await fetch(`${promUrl}${path}`)).json() as Promise<ApiAnswer<T>>;
+    const query = (expr: string) => api<{ result: unknown[] }>(`/api/v1/query?query=${encodeURIComponent(expr)}`);
+    const alerts = async () => (await api<{ alerts: Alert[] }>('/api/v1/alerts')).data.alerts;
+    const firing = async (alertname: string, labels: Record<string, string> = {}) =>
+      (await alerts()).some(
+        (a) => a.state === 'firing' && a.labels.alertname === alertname && Object.entries(labels).every(([k, v]) => a.labels[k] === v),
+      );
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'netmatrix-prometheus-'));
+      await labUp(plan);
+      const config = loadAggregatorConfig(
+        {
+          NETMATRIX_TOKEN: TOKEN,
+          NETMATRIX_LISTEN_HOST: plan.aggregatorIp,
+          NETMATRIX_LISTEN_PORT: '0',
+          NETMATRIX_TEST_DURATION_SECONDS: '1',
+          NETMATRIX_ROUND_PAUSE_MS: '100',
+          NETMATRIX_UDP_BITRATE_BITS_PER_SECOND: '200000000',
+          NETMATRIX_SERVICE_ADDRESSES: plan.nodes.map((n) => `${n.name}=${n.serviceIp}`).join(','),
+        },
+        [],
+      );
+      agg = await buildAggregator({ config, log: pino({ level: 'silent' }) });
+      await agg.listen();
+      const port = (agg.app.server.address() as AddressInfo).port;
+      aggregatorUrl = `http://${plan.aggregatorIp}:${port}`;
+      const options = { aggregatorUrl: `ws://${plan.aggregatorIp}:${port}/ws/agent`, token: TOKEN };
+      const specs = labAgentSpecs(plan);
+      const isRefusing = (s: (typeof specs)[number]) => s.nodeName === 'node3' && s.mode === 'host';
+      const isStoppable = (s: (typeof specs)[number]) => s.nodeName === 'node2' && s.mode === 'pod';
+      agents = new AgentProcesses(options);
+      agents.start(specs.filter((s) => !isRefusing(s) && !isStoppable(s)));
+      // 100 Mbit/s: below the sweep's UDP rate, and an uncapped TCP test counts as above any cap.
+      refusing = new AgentProcesses({ ...options, env: { NETMATRIX_MAX_BITRATE_BITS_PER_SECOND: '100000000' } });
+      refusing.start(specs.filter(isRefusing));
+      stoppable = new AgentProcesses(options);
+      stoppable.start(specs.filter(isStoppable));
+      // Six agents each start their own tsx: slow on a loaded 2-core machine.
+      await waitFor(() => agg.agents.all().length === 6, 60_000, 'six agents to connect');
+
+      const rules = join(dir, 'rules.yaml');
+      await writeFile(rules, ruleFileYaml(ruleFile(TEST_ALERTS)));
+      const configFile = join(dir, 'prometheus.yml');
+      await writeFile(
+        configFile,
+        JSON.stringify({
+          global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
+          rule_files: [rules],
+          scrape_configs: [
+            { job_name: 'netmatrix', metrics_path: '/metrics', static_configs: [{ targets: [new URL(aggregatorUrl).host] }] },
+          ],
+        }),
+      );
+      const promPort = await freePort();
+      promUrl = `http://127.0.0.1:${promPort}`;
+      prometheus = spawn(
+        'prometheus',
+        [
+          `--config.file=${configFile}`,
+          `--storage.tsdb.path=${join(dir, 'data')}`,
+          `--web.listen-address=127.0.0.1:${promPort}`,
+          '--log.level=warn',
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      prometheus.stderr?.on('data', (b: Buffer) => (prometheusLog = (prometheusLog + b.toString()).slice(-4000)));
+      await waitFor(
+        async () => {
+          if (prometheus?.exitCode !== null) throw new Error(`prometheus exited: ${prometheusLog}`);
+          return (await fetch(`${promUrl}/-/ready`)).ok;
+        },
+        30_000,
+        'prometheus to be ready',
+        200,
+      );
+    }, 120_000);
+
+    afterAll(async () => {
+      const p = prometheus;
+      if (p && p.exitCode === null) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => p.kill('SIGKILL'), 5000);
+          p.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          p.kill('SIGTERM');
+        });
+      }
+      await Promise.all([agents?.stop(), refusing?.stop(), stoppable?.stop()]);
+      await agg?.close();
+      await labDown();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
+
+    it('runs every dashboard query against Prometheus: each parses and returns data', async () => {
+      const queries = dashboardQueries();
+      expect(queries.length).toBeGreaterThan(30);
+      let empty: string[] = [];
+      let refused: string[] = [];
+      let complete = false;
+      await waitFor(
+        async () => {
+          complete = false;
+          empty = [];
+          refused = [];
+          for (const q of queries) {
+            const expr = substitute(q.expr);
+            const r = await query(expr);
+            if (r.status !== 'success') refused.push(`${q.what}: ${expr}: ${r.errorType}: ${r.error}`);
+            else if (r.data.result.length === 0) empty.push(`${q.what}: ${expr}`);
+          }
+          complete = true;
+          // A query Prometheus refuses fails at once; one without data yet is waited for.
+          return refused.length > 0 || empty.length === 0;
+        },
+        150_000,
+        'data for every dashboard query',
+        2000,
+      ).catch(() => undefined);
+      expect(complete, 'every query was sent').toBe(true);
+      expect(refused, 'queries Prometheus refused').toEqual([]);
+      expect(empty, 'queries still without data after 150 s').toEqual([]);
+    }, 180_000);
+
+    it("passes promtool check metrics on the aggregator's /metrics", async () => {
+      const text = await (await fetch(`${aggregatorUrl}/metrics`)).text();
+      expect(text).toContain('netmatrix_pair_consecutive_failures{');
+      const r = await run(['promtool', 'check', 'metrics'], text);
+      expect(`${r.stdout}${r.stderr}`).toBe('');
+      expect(r.code).toBe(0);
+    });
+
+    it('evaluates every alerting rule without error, and each expression parses and runs as a query', async () => {
+      const rules = ruleFile(TEST_ALERTS).groups.flatMap((g) => g.rules);
+      for (const r of rules) {
+        const answer = await query(r.expr);
+        expect(answer.status, `${r.alert}: ${answer.error}`).toBe('success');
+      }
+      type Rule = { name: string; health: string; lastError?: string };
+      const loaded = async () => (await api<{ groups: { rules: Rule[] }[] }>('/api/v1/rules')).data.groups.flatMap((g) => g.rules);
+      await waitFor(async () => (await loaded()).every((r) => r.health !== 'unknown'), 10_000, 'every rule to be evaluated');
+      const evaluated = await loaded();
+      expect(evaluated.map((r) => r.name).sort()).toEqual(rules.map((r) => r.alert).sort());
+      for (const r of evaluated) expect(r.health, `${r.name}: ${r.lastError}`).toBe('ok');
+    });
+
+    it('fires NetmatrixPairFailing for the refused pairs, and the agent alerts once an agent stops', async () => {
+      await waitFor(() => firing('NetmatrixPairFailing', { path: 'node', target: 'node3' }), 60_000, 'NetmatrixPairFailing to fire');
+      expect(await firing('NetmatrixAgentsMissing'), 'no agent is missing yet').toBe(false);
+      expect(await firing('NetmatrixAgentModesUnequal'), 'as many pod as host agents yet').toBe(false);
+
+      await stoppable?.stop();
+      await waitFor(() => agg.agents.all().length === 5, 10_000, 'the aggregator to see the agent leave');
+      await waitFor(() => firing('NetmatrixAgentsMissing', { mode: 'pod' }), 20_000, 'NetmatrixAgentsMissing{mode="pod"} to fire');
+      await waitFor(() => firing('NetmatrixAgentModesUnequal'), 20_000, 'NetmatrixAgentModesUnequal to fire');
+      expect(await firing('NetmatrixAgentsMissing', { mode: 'host' })).toBe(false);
+      expect(await firing('NetmatrixMetricsAbsent')).toBe(false);
+    }, 120_000);
+  },
+);
+
+describe('netmatrix_pair_consecutive_failures (what NetmatrixPairFailing reads)', () => {
+  let n = 0;
+  const result = (source: string, target: string, ok: boolean): TestResult => ({
+    id: `r${++n}`,
+    runId: null,
+    label: null,
+    path: 'pod',
+    protocol: 'tcp',
+    spec: { protocol: 'tcp', durationSeconds: 1, bitrateBitsPerSecond: 0, streams: 1, reverse: false },
+    source: { node: source, pod: `p-${source}`, topology: null, cpu: null, cpuSecondsPerGigabyte: null },
+    target: { node: target, pod: `p-${target}`, topology: null, cpu: null, cpuSecondsPerGigabyte: null, address: '198.19.2.2', port: 5201 },
+    startedAt: '2026-11-24T10:00:00.000Z',
+    endedAt: '2026-11-24T10:00:01.000Z',
+    ok,
+    error: ok ? null : { code: 'connection-refused', message: 'refused' },
+    throughputBitsPerSecond: ok ? 8e9 : null,
+    iperf: null,
+    serverIperf: null,
+  });
+  const series = async (registry: Registry) =>
+    parseExposition(await registry.metrics()).filter((x) => x.name === 'netmatrix_pair_consecutive_failures');
+
+  it('counts failures in a row per pair, resets on success, and exports only pairs whose latest test failed', async () => {
+    const registry = new Registry();
+    const store = new ResultStore(100);
+    new Metrics(registry, store, new AgentRegistry(), { perPair: 'never', perPairMaxNodes: 0 });
+    expect(await series(registry)).toEqual([]);
+    for (const ok of [true, false, false, false]) store.add(result('a', 'b', ok));
+    store.add(result('b', 'a', false));
+    store.add(result('a', 'c', false));
+    store.add(result('a', 'c', true));
+    // Exported whatever the per-pair setting ('never' here).
+    expect(await series(registry)).toEqual([
+      { name: 'netmatrix_pair_consecutive_failures', labels: { path: 'pod', protocol: 'tcp', source: 'a', target: 'b' }, value: 3 },
+      { name: 'netmatrix_pair_consecutive_failures', labels: { path: 'pod', protocol: 'tcp', source: 'b', target: 'a' }, value: 1 },
+    ]);
+    // The thousands of failing pairs of a cluster-wide outage: only the longest runs are exported.
+    for (let i = 0; i < 2 * PAIR_FAILURES_MAX_SERIES; i++) store.add(result(`n${i}`, 'z', false));
+    const capped = await series(registry);
+    expect(capped).toHaveLength(PAIR_FAILURES_MAX_SERIES);
+    expect(capped[0]?.value).toBe(3);
+  });
+});
+
+describe('test variables', () => {
+  it('substitutes every template variable and refuses unknown ones', () => {
+    expect(substitute('rate(x{path=~"$path", node="${node}"}[$__rate_interval])')).toBe('rate(x{path=~"node", node="node1"}[5s])');
+    expect(() => substitute('$nope')).toThrow(/unknown variable/);
+  });
+});
