@@ -202,6 +202,15 @@ describeWith({ root: true, binaries: ['podman', 'debootstrap'] }, 'the container
       expect(await podman(['exec', aggregator, 'sh', '-c', children])).toBe('node');
     }, 40_000);
 
+    it('serves the live page and its scripts (the page folder is in the image)', async () => {
+      const page = await fetch(`http://127.0.0.1:${port}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('/assets/page.js');
+      for (const asset of ['page.js', 'page.css', 'vega.min.js', 'vega-lite.min.js']) {
+        expect((await fetch(`http://127.0.0.1:${port}/assets/${asset}`)).status, asset).toBe(200);
+      }
+    });
+
     it('connects the agent, which reports the image iperf3', async () => {
       const iperf3Port = await freePort(
         '0.0.0.0',
