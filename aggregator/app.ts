@@ -2,6 +2,7 @@
  * Builds the aggregator without listening (tests use `inject` or listen on port 0):
  * registry, broker, result store, metrics, scheduler, the REST API and the agent socket.
  */
+import { readFile } from 'node:fs/promises';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import type { Logger } from 'pino';
@@ -45,15 +46,34 @@ export interface BuildOptions {
   env?: Record<string, string | undefined>;
 }
 
+/** The certificate and key to serve TLS with, or null for plain HTTP. Throws one clear line on a half or unreadable pair. */
+export async function loadTls(config: Pick<AggregatorConfig, 'tlsCertFile' | 'tlsKeyFile'>): Promise<{ cert: Buffer; key: Buffer } | null> {
+  const { tlsCertFile, tlsKeyFile } = config;
+  if (!tlsCertFile && !tlsKeyFile) return null;
+  if (!tlsCertFile || !tlsKeyFile) throw new Error('NETMATRIX_TLS_CERT_FILE and NETMATRIX_TLS_KEY_FILE must be set together');
+  const read = async (what: string, file: string) => {
+    try {
+      return await readFile(file);
+    } catch (e) {
+      throw new Error(`cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+  };
+  return { cert: await read('NETMATRIX_TLS_CERT_FILE', tlsCertFile), key: await read('NETMATRIX_TLS_KEY_FILE', tlsKeyFile) };
+}
+
 export async function buildAggregator({ config, log, ...o }: BuildOptions): Promise<Aggregator> {
-  const app: FastifyInstance = fastify({
+  const tls = await loadTls(config);
+  // With `https` fastify's instance is typed for an https.Server; our routes take the plain
+  // instance, which has the same API.
+  const app = fastify({
+    ...(tls ? { https: tls } : {}),
     // pino's Logger is wider than FastifyBaseLogger; without the cast the instance type carries
     // pino's type and no longer matches the plain FastifyInstance our route modules take.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
-  });
+  }) as unknown as FastifyInstance;
   // ws enforces a hard cap; frames between MAX_FRAME_BYTES and this are refused by our own
   // parser with a policy-violation close (1008), above it ws closes with 1009.
   await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES * 4 } });

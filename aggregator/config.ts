@@ -40,6 +40,19 @@ export const AGGREGATOR_SETTINGS = {
     help: 'bearer token for agents and POST /api/runs',
     secret: true,
   },
+  tlsCertFile: {
+    env: 'NETMATRIX_TLS_CERT_FILE',
+    flag: 'tls-cert-file',
+    schema: setting.optionalString(),
+    help: 'PEM certificate (chain): serve HTTPS and wss:// instead of HTTP (with --tls-key-file)',
+  },
+  tlsKeyFile: {
+    env: 'NETMATRIX_TLS_KEY_FILE',
+    flag: 'tls-key-file',
+    schema: setting.optionalString(),
+    help: 'PEM private key of that certificate',
+    secret: true,
+  },
   continuous: { env: 'NETMATRIX_CONTINUOUS', flag: 'continuous', schema: setting.bool(true), help: 'run the background sweep', bare: true },
   paths: {
     env: 'NETMATRIX_PATHS',

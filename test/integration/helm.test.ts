@@ -4,6 +4,7 @@
  * aggregator's and the agents' ServiceAccounts are put to the test with real API calls under
  * their own tokens: everything the aggregator needs is allowed, and nothing more.
  */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -562,6 +563,62 @@ describeWith({ check: helmMissing }, 'the Helm chart, rendered', () => {
           kind,
         ).toEqual([NAMESPACE]);
       }
+    });
+  });
+
+  describe('with TLS', () => {
+    const svcName = `${FULLNAME}-aggregator.${NAMESPACE}.svc`;
+
+    it('generates a CA and a certificate for the aggregator Service, serves HTTPS, and gives the agents only the CA', async () => {
+      const objs = await helm.render(
+        '--set',
+        'tls.enabled=true',
+        '--set',
+        'serviceMonitor.enabled=true',
+        '--api-versions',
+        'monitoring.coreos.com/v1',
+      );
+      const secret = named<V1Secret>(objs, 'Secret', `${FULLNAME}-tls`);
+      expect(secret.type).toBe('kubernetes.io/tls');
+      const pem = (k: string) => Buffer.from(secret.data?.[k] ?? '', 'base64').toString();
+      const cert = new X509Certificate(pem('tls.crt'));
+      const ca = new X509Certificate(pem('ca.crt'));
+      expect(cert.verify(ca.publicKey)).toBe(true);
+      expect(cert.subjectAltName).toContain(`DNS:${svcName}`);
+      expect(cert.subjectAltName).toContain('DNS:localhost');
+      expect(cert.checkPrivateKey(createPrivateKey(pem('tls.key')))).toBe(true);
+
+      const agg = named<V1Deployment>(objs, 'Deployment', `${FULLNAME}-aggregator`);
+      const c = container(agg);
+      expect(envValue(c, 'NETMATRIX_TLS_CERT_FILE')).toBe('/etc/netmatrix/tls/tls.crt');
+      expect(envValue(c, 'NETMATRIX_TLS_KEY_FILE')).toBe('/etc/netmatrix/tls/tls.key');
+      expect(c.livenessProbe?.httpGet?.scheme).toBe('HTTPS');
+      expect(c.readinessProbe?.httpGet?.scheme).toBe('HTTPS');
+      for (const ds of ofKind<V1DaemonSet>(objs, 'DaemonSet')) {
+        const a = container(ds);
+        expect(envValue(a, 'NETMATRIX_AGGREGATOR_URL')).toBe(`wss://${svcName}:8080/ws/agent`);
+        expect(envValue(a, 'NODE_EXTRA_CA_CERTS')).toBe('/etc/netmatrix/tls/ca.crt');
+        const tlsVolume = podSpec(ds).volumes?.find((v) => v.secret?.secretName === `${FULLNAME}-tls`);
+        expect(tlsVolume?.secret?.items?.map((i) => i.key)).toEqual(['ca.crt']);
+      }
+      const sm = named<Obj>(objs, 'ServiceMonitor', `${FULLNAME}-aggregator`);
+      expect(sm.spec).toMatchObject({
+        endpoints: [{ scheme: 'https', tlsConfig: { serverName: svcName, ca: { secret: { name: `${FULLNAME}-tls`, key: 'ca.crt' } } } }],
+      });
+    });
+
+    it('uses an existing TLS Secret and generates none', async () => {
+      const objs = await helm.render('--set', 'tls.enabled=true', '--set', 'tls.existingSecret=my-certs');
+      expect(ofKind<V1Secret>(objs, 'Secret').map((x) => x.metadata?.name)).toEqual([`${FULLNAME}-token`]);
+      const agg = named<V1Deployment>(objs, 'Deployment', `${FULLNAME}-aggregator`);
+      expect(podSpec(agg).volumes?.find((v) => v.name === 'tls')?.secret?.secretName).toBe('my-certs');
+    });
+
+    it('keeps plain HTTP and no TLS Secret by default', async () => {
+      const objs = await helm.render();
+      expect(ofKind<V1Secret>(objs, 'Secret').map((x) => x.metadata?.name)).toEqual([`${FULLNAME}-token`]);
+      for (const ds of ofKind<V1DaemonSet>(objs, 'DaemonSet'))
+        expect(envValue(container(ds), 'NETMATRIX_AGGREGATOR_URL')).toMatch(/^ws:\/\//);
     });
   });
 

@@ -93,9 +93,14 @@ token
       key: {{ include "netmatrix.tokenSecretKey" . }}
 {{- end -}}
 
-{{/* ws://<fullname>-aggregator.<namespace>.svc:<port>/ws/agent */}}
+{{/* ws://<fullname>-aggregator.<namespace>.svc:<port>/ws/agent (wss:// with TLS) */}}
 {{- define "netmatrix.aggregatorUrl" -}}
-{{- printf "ws://%s.%s.svc:%d/ws/agent" (include "netmatrix.aggregator.fullname" .) .Release.Namespace (int .Values.aggregator.service.port) -}}
+{{- printf "%s://%s.%s.svc:%d/ws/agent" (ternary "wss" "ws" .Values.tls.enabled) (include "netmatrix.aggregator.fullname" .) .Release.Namespace (int .Values.aggregator.service.port) -}}
+{{- end -}}
+
+{{/* The Secret with tls.crt, tls.key and ca.crt: the user's, or the one the chart generates. */}}
+{{- define "netmatrix.tlsSecretName" -}}
+{{- .Values.tls.existingSecret | default (printf "%s-tls" (include "netmatrix.fullname" .)) -}}
 {{- end -}}
 
 {{/*
