@@ -7,7 +7,14 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { failure, type Failure } from '../shared/errors.js';
 import { checkPort, checkSpec, checkTarget } from '../shared/limits.js';
-import type { AgentLimits, ProbeCommand, ResultMessage, ServeCommand } from '../shared/protocol.js';
+import {
+  ProbeSchema,
+  ServeSchema,
+  type AgentLimits,
+  type ProbeCommand,
+  type ResultMessage,
+  type ServeCommand,
+} from '../shared/protocol.js';
 import type { CpuReport } from '../shared/cpu.js';
 import type { CpuSampler } from './cpu-sampler.js';
 import type { Iperf3Runner, RunOutcome } from './iperf3-runner.js';
@@ -21,6 +28,17 @@ export interface ExecutorDeps {
   /** The server of `testId` listens. */
   onReady: (testId: string) => void;
   log: Logger;
+}
+
+/**
+ * Commands normally arrive parsed (shared/protocol.ts), but the executor is the last line
+ * before a process starts, so it checks the shape again: a NaN port or a zero stream count
+ * would pass the limit comparisons and then throw inside the runner, after the test started.
+ */
+function malformed(parsed: { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } }): Failure | undefined {
+  if (parsed.success) return undefined;
+  const first = parsed.error?.issues[0];
+  return failure('spec-refused', `malformed command: ${first ? `${first.path.map(String).join('.')}: ${first.message}` : 'invalid'}`);
 }
 
 interface Running {
@@ -38,12 +56,16 @@ export class Executor {
   }
 
   serve(cmd: ServeCommand): void {
-    const refused = checkPort(this.d.limits, cmd.port) ?? checkSpec(this.d.limits, cmd.spec);
+    const refused = malformed(ServeSchema.safeParse(cmd)) ?? checkPort(this.d.limits, cmd.port) ?? checkSpec(this.d.limits, cmd.spec);
     this.start(cmd.testId, 'server', refused, (signal) => this.d.runner.server(cmd, signal, () => this.d.onReady(cmd.testId)));
   }
 
   probe(cmd: ProbeCommand): void {
-    const refused = checkPort(this.d.limits, cmd.port) ?? checkSpec(this.d.limits, cmd.spec) ?? checkTarget(this.d.limits, cmd.target);
+    const refused =
+      malformed(ProbeSchema.safeParse(cmd)) ??
+      checkPort(this.d.limits, cmd.port) ??
+      checkSpec(this.d.limits, cmd.spec) ??
+      checkTarget(this.d.limits, cmd.target);
     this.start(cmd.testId, 'client', refused, (signal) => this.d.runner.client(cmd, signal));
   }
 

@@ -1,8 +1,10 @@
 /**
- * The agents' WebSocket endpoint. Refuses connections without the token before the upgrade;
+ * The agents' WebSocket endpoint. Refuses connections without the token before the upgrade,
+ * and an address that keeps presenting bad tokens with 429 before comparing anything;
  * parses every frame once (shared/protocol.ts) and closes a connection that sends a
- * malformed, oversized, unknown or out-of-order frame with a policy-violation code, counting
- * it, without touching any other agent. Heartbeats with ws pings.
+ * malformed, oversized, unknown or out-of-order frame, or a hello for an address it does not
+ * connect from, with a policy-violation code, counting it, without touching any other agent.
+ * Heartbeats with ws pings.
  */
 import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -32,7 +34,87 @@ export interface AgentSocketDeps {
   metrics: Metrics;
   log: Logger;
   heartbeatMs: number;
+  /** Which hellos must come from the address they claim (default all). */
+  addressCheck?: AddressCheck;
   helloTimeoutMs?: number;
+  /** Clock of the bad-token limiter, ms (a parameter so tests need not wait a minute). */
+  now?: () => number;
+}
+
+/**
+ * Which agents' hellos must come from the address they claim: `pod` agents only (the default:
+ * pod IPs are not rewritten between pods, while a host-network agent's packets may leave from a
+ * tunnel address under IPIP/VXLAN overlays or be SNATed), `all`, or `off`.
+ */
+export type AddressCheck = 'all' | 'pod' | 'off';
+
+/** Bad tokens one remote address may present within AUTH_FAILURE_WINDOW_MS before it gets 429. */
+export const AUTH_FAILURE_LIMIT = 10;
+export const AUTH_FAILURE_WINDOW_MS = 60_000;
+/** Addresses the limiter remembers at most; the stalest are forgotten first. */
+const LIMITER_MAX_KEYS = 10_000;
+
+/**
+ * A sliding-window counter of events per key (a remote address, a token holder): `blocked`
+ * says for how many more ms a key that reached `limit` events within `windowMs` must wait.
+ */
+export class WindowLimiter {
+  private readonly events = new Map<string, number[]>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** ms until `key` may try again, or 0 when it is not blocked. */
+  blockedFor(key: string): number {
+    const times = this.recent(key);
+    if (times.length < this.limit) return 0;
+    // The window slides: the key is free again once its oldest counted event leaves it.
+    return Math.max(1, (times[times.length - this.limit] ?? 0) + this.windowMs - this.now());
+  }
+
+  record(key: string): void {
+    const times = this.recent(key);
+    times.push(this.now());
+    // Only the newest `limit` events can matter.
+    if (times.length > this.limit) times.splice(0, times.length - this.limit);
+    this.events.delete(key);
+    this.events.set(key, times);
+    if (this.events.size > LIMITER_MAX_KEYS) {
+      const stalest = this.events.keys().next().value;
+      if (stalest !== undefined) this.events.delete(stalest);
+    }
+  }
+
+  private recent(key: string): number[] {
+    const since = this.now() - this.windowMs;
+    return (this.events.get(key) ?? []).filter((t) => t > since);
+  }
+}
+
+/** The peer's IPv4 address as agents announce theirs (an IPv4-mapped IPv6 address unwrapped). */
+export function remoteIpv4(address: string | undefined): string | undefined {
+  return address?.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
+}
+
+function isLoopback(address: string): boolean {
+  return address.startsWith('127.') || address === '::1';
+}
+
+/**
+ * Why a hello must be refused as an impersonation, or undefined. The address an agent claims
+ * for its mode (podIp for pod, hostIp for host) is where the aggregator sends other agents'
+ * test traffic, so it must be the address the agent connects from. Loopback peers are exempt:
+ * local agents (the loopback demo, tests) all connect from 127.0.0.1 whatever they announce.
+ */
+export function impersonation(identity: AgentIdentity, remote: string | undefined, check: AddressCheck = 'all'): string | undefined {
+  if (check === 'off' || (check === 'pod' && identity.mode !== 'pod')) return undefined;
+  const claimed = identity.mode === 'pod' ? identity.podIp : identity.hostIp;
+  if (remote !== undefined && (isLoopback(remote) || remote === claimed)) return undefined;
+  const field = identity.mode === 'pod' ? 'podIp' : 'hostIp';
+  return `impersonation: hello claims ${field} ${claimed} but connects from ${remote ?? 'an unknown address'}`;
 }
 
 /** Compare secrets in constant time (hashing first makes the lengths equal). */
@@ -54,8 +136,21 @@ function reason(text: string): string {
 }
 
 export function registerAgentSocket(app: FastifyInstance, d: AgentSocketDeps): void {
+  const badTokens = new WindowLimiter(AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS, d.now);
   const preValidation = async (req: FastifyRequest, reply: FastifyReply) => {
+    const remote = remoteIpv4(req.socket.remoteAddress) ?? 'unknown';
+    // Checked before the token: a guesser learns nothing more, not even from timing.
+    const waitMs = badTokens.blockedFor(remote);
+    if (waitMs > 0) {
+      d.metrics.protocolError('rate-limited');
+      d.log.warn({ remote }, 'agent refused: too many bad tokens from this address');
+      return reply
+        .code(429)
+        .header('retry-after', String(Math.ceil(waitMs / 1000)))
+        .send({ error: 'too-many-requests', message: 'too many bad tokens from this address; try again later' });
+    }
     if (!tokenMatches(bearer(req), d.token)) {
+      badTokens.record(remote);
       d.metrics.protocolError('unauthorized');
       d.log.warn({ remote: req.ip }, 'agent refused: bad or missing token');
       return reply.code(401).send({ error: 'unauthorized', message: 'a valid bearer token is required' });
@@ -129,6 +224,8 @@ export function registerAgentSocket(app: FastifyInstance, d: AgentSocketDeps): v
             CloseCode.protocolVersionMismatch,
           );
         }
+        const impostor = impersonation(m.agent, remoteIpv4(req.socket.remoteAddress), d.addressCheck);
+        if (impostor) return violation(impostor);
         return accept(m.agent);
       }
       switch (m.type) {

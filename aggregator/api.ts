@@ -1,15 +1,15 @@
 /**
- * The REST API. Bad input gets a 400 with a message that says what is wrong; writes
- * (POST /api/runs) need the bearer token.
+ * The REST API. Bad input gets a 400 with a message that says what is wrong (413 for a body
+ * over the limit); writes (POST /api/runs) need the bearer token and are rate-limited.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { RunRequestSchema } from '../shared/api.js';
 import type { Environment } from '../shared/environment.js';
 import type { TestResult, Topology } from '../shared/result.js';
 import type { AgentRegistry } from './agents.js';
-import { bearer, tokenMatches } from './agent-socket.js';
+import { bearer, tokenMatches, WindowLimiter } from './agent-socket.js';
 import type { MatrixCell, ResultStore } from './results.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -25,10 +25,26 @@ export interface ApiDeps {
   status: () => unknown;
   /** A node's zone, region and instance type, when known. */
   topology: (node: string) => Topology | null;
+  /** Clock of the run limiter, ms (a parameter so tests need not wait a minute). */
+  now?: () => number;
 }
 
-const LimitQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(10_000).default(100) });
+/** Runs POST /api/runs accepts per RUNS_WINDOW_MS. There is one token, so one budget for all its holders. */
+export const RUNS_PER_WINDOW = 10;
+export const RUNS_WINDOW_MS = 60_000;
+
+// Digits only: Number() alone would also take "0x10", " 5" and "1e3".
+const LimitQuery = z.strictObject({
+  limit: z
+    .string()
+    .regex(/^\d{1,6}$/, 'expected a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(10_000))
+    .default(100),
+});
 const RunParams = z.strictObject({ id: z.uuid() });
+/** Endpoints without parameters refuse any: a typo (`?limt=5`) should not pass silently. */
+const NoQuery = z.strictObject({});
 
 function problem(e: z.ZodError): string {
   return e.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
@@ -67,15 +83,38 @@ function cellView(c: MatrixCell) {
   };
 }
 
+/**
+ * fastify's own refusals (body not JSON, unsupported content type, body too large) in the API's
+ * shape; an unsupported content type is bad input like any other (400, not 415).
+ */
+function apiError(e: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  const status = e.statusCode ?? 500;
+  // A bug, not bad input: fastify's own handler answers it, as before.
+  if (status >= 500) throw e;
+  if (status === 413) return reply.code(413).send({ error: 'payload-too-large', message: e.message });
+  if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    const type = req.headers['content-type'] ?? 'none';
+    return reply.code(400).send({ error: 'bad-request', message: `content type ${type} is not accepted: send application/json` });
+  }
+  return reply.code(status === 429 ? 429 : 400).send({ error: status === 429 ? 'too-many-requests' : 'bad-request', message: e.message });
+}
+
 export function registerApi(app: FastifyInstance, d: ApiDeps): void {
-  app.get('/healthz', async () => ({ ok: true }));
+  app.setErrorHandler(apiError);
+  const noQuery = async (req: FastifyRequest, reply: FastifyReply) => {
+    const q = NoQuery.safeParse(req.query);
+    if (!q.success) return reply.code(400).send({ error: 'bad-request', message: problem(q.error) });
+  };
+  const runs = new WindowLimiter(RUNS_PER_WINDOW, RUNS_WINDOW_MS, d.now);
+
+  app.get('/healthz', { preValidation: noQuery }, async () => ({ ok: true }));
 
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', d.registry.contentType);
     return d.registry.metrics();
   });
 
-  app.get('/api/agents', async () =>
+  app.get('/api/agents', { preValidation: noQuery }, async () =>
     d.agents.all().map((s) => ({ sessionId: s.id, connectedAt: s.connectedAt.toISOString(), ...s.identity })),
   );
 
@@ -85,7 +124,7 @@ export function registerApi(app: FastifyInstance, d: ApiDeps): void {
     return d.store.latest(q.data.limit);
   });
 
-  app.get('/api/matrix', async () => ({
+  app.get('/api/matrix', { preValidation: noQuery }, async () => ({
     generatedAt: new Date().toISOString(),
     nodes: d.agents.nodes().map((name) => ({
       name,
@@ -104,19 +143,30 @@ export function registerApi(app: FastifyInstance, d: ApiDeps): void {
       return reply.code(401).send({ error: 'unauthorized', message: 'POST /api/runs needs the bearer token' });
     }
   };
-  app.post('/api/runs', { onRequest: requireToken }, async (req, reply) => {
+  // Also before the body: a caller over its budget is told so however it wrote the request.
+  const limitRuns = async (_req: FastifyRequest, reply: FastifyReply) => {
+    const waitMs = runs.blockedFor('token');
+    if (waitMs > 0) {
+      return reply
+        .code(429)
+        .header('retry-after', String(Math.ceil(waitMs / 1000)))
+        .send({ error: 'too-many-requests', message: `at most ${RUNS_PER_WINDOW} runs per ${RUNS_WINDOW_MS / 1000} s; try again later` });
+    }
+  };
+  app.post('/api/runs', { onRequest: [requireToken, limitRuns], preValidation: noQuery }, async (req, reply) => {
     const body = RunRequestSchema.safeParse(req.body);
     if (!body.success) return reply.code(400).send({ error: 'bad-request', message: problem(body.error) });
     const run = d.scheduler.submit(body.data);
+    runs.record('token');
     return reply.code(202).send(run);
   });
 
-  app.get('/api/environment', async () => d.environment());
-  app.get('/api/status', async () => d.status());
+  app.get('/api/environment', { preValidation: noQuery }, async () => d.environment());
+  app.get('/api/status', { preValidation: noQuery }, async () => d.status());
 
-  app.get('/api/runs', async () => d.scheduler.allRuns());
+  app.get('/api/runs', { preValidation: noQuery }, async () => d.scheduler.allRuns());
 
-  app.get('/api/runs/:id', async (req, reply) => {
+  app.get('/api/runs/:id', { preValidation: noQuery }, async (req, reply) => {
     const p = RunParams.safeParse(req.params);
     if (!p.success) return reply.code(400).send({ error: 'bad-request', message: `run id: ${problem(p.error)}` });
     const run = d.scheduler.run(p.data.id);

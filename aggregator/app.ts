@@ -149,6 +149,7 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
     metrics,
     log: log.child({ component: 'agents' }),
     heartbeatMs: config.heartbeatMs,
+    addressCheck: config.agentAddressCheck,
   });
   registerApi(app, {
     token: config.token,

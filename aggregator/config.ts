@@ -53,6 +53,12 @@ export const AGGREGATOR_SETTINGS = {
     help: 'PEM private key of that certificate',
     secret: true,
   },
+  agentAddressCheck: {
+    env: 'NETMATRIX_AGENT_ADDRESS_CHECK',
+    flag: 'agent-address-check',
+    schema: z.enum(['pod', 'all', 'off']).default('pod'),
+    help: 'whose hello must come from the IP it claims: pod agents, all (host agents too: breaks where host traffic is tunnelled or SNATed), off',
+  },
   continuous: { env: 'NETMATRIX_CONTINUOUS', flag: 'continuous', schema: setting.bool(true), help: 'run the background sweep', bare: true },
   paths: {
     env: 'NETMATRIX_PATHS',

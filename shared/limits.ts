@@ -64,7 +64,8 @@ export function checkSpec(limits: AgentLimits, spec: TestSpec): Failure | undefi
 }
 
 export function checkPort(limits: AgentLimits, port: number): Failure | undefined {
-  if (port < limits.portMin || port > limits.portMax) {
+  // Written so that NaN and fractions are refused too (every comparison with NaN is false).
+  if (!Number.isInteger(port) || port < limits.portMin || port > limits.portMax) {
     return failure('spec-refused', `port ${port} is outside the agent's range ${limits.portMin}-${limits.portMax}`);
   }
   return undefined;
