@@ -75,8 +75,14 @@ export function agentFlags(s: AgentSpec, podName = `netmatrix-${s.mode}-${s.node
   return flags;
 }
 
+/** One agent process and the spec it was started from (so it can be started again). */
+interface RunningAgentProcess {
+  spec: AgentSpec;
+  child: ChildProcess;
+}
+
 export class AgentProcesses {
-  private readonly children: ChildProcess[] = [];
+  private readonly children: RunningAgentProcess[] = [];
 
   constructor(private readonly o: LabAgentOptions) {}
 
@@ -85,43 +91,76 @@ export class AgentProcesses {
    * killed; those started before keep running until stop()).
    */
   start(specs: readonly AgentSpec[]): void {
-    for (const s of specs) {
-      const argv = [...netmatrixCommand(), ...agentFlags(s)];
-      const full = s.netns ? netnsExec(s.netns, argv) : argv;
-      const child = spawn(full[0] as string, full.slice(1), {
-        stdio: ['ignore', 'inherit', 'inherit'],
-        env: {
-          ...process.env,
-          NETMATRIX_AGGREGATOR_URL: this.o.aggregatorUrl,
-          NETMATRIX_TOKEN: this.o.token,
-          NETMATRIX_LOG_LEVEL: this.o.logLevel ?? 'error',
-          NETMATRIX_ALLOWED_TARGET_CIDRS: '198.18.0.0/15,127.0.0.0/8',
-          ...this.o.env,
-        },
-      });
-      this.children.push(child);
-      // Into the cgroup before the agent has even loaded its modules, long before it spawns an
-      // iperf3 (which inherits the cgroup) or opens a socket the Service proxy must see.
-      if (s.cgroup !== undefined && child.pid !== undefined) {
-        try {
-          writeFileSync(join(s.cgroup, 'cgroup.procs'), String(child.pid));
-        } catch (e) {
-          child.kill('SIGKILL');
-          throw new Error(`cannot put the ${s.mode} agent of ${s.nodeName} into cgroup ${s.cgroup}: ${(e as Error).message}`);
-        }
+    for (const s of specs) this.children.push({ spec: s, child: this.spawnAgent(s) });
+  }
+
+  private spawnAgent(s: AgentSpec): ChildProcess {
+    const argv = [...netmatrixCommand(), ...agentFlags(s)];
+    const full = s.netns ? netnsExec(s.netns, argv) : argv;
+    const child = spawn(full[0] as string, full.slice(1), {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: {
+        ...process.env,
+        NETMATRIX_AGGREGATOR_URL: this.o.aggregatorUrl,
+        NETMATRIX_TOKEN: this.o.token,
+        NETMATRIX_LOG_LEVEL: this.o.logLevel ?? 'error',
+        NETMATRIX_ALLOWED_TARGET_CIDRS: '198.18.0.0/15,127.0.0.0/8',
+        ...this.o.env,
+      },
+    });
+    // Into the cgroup before the agent has even loaded its modules, long before it spawns an
+    // iperf3 (which inherits the cgroup) or opens a socket the Service proxy must see.
+    if (s.cgroup !== undefined && child.pid !== undefined) {
+      try {
+        writeFileSync(join(s.cgroup, 'cgroup.procs'), String(child.pid));
+      } catch (e) {
+        child.kill('SIGKILL');
+        throw new Error(`cannot put the ${s.mode} agent of ${s.nodeName} into cgroup ${s.cgroup}: ${(e as Error).message}`);
       }
     }
+    return child;
+  }
+
+  private entry(nodeName: string, mode: AgentSpec['mode']): RunningAgentProcess {
+    const e = this.children.find((c) => c.spec.nodeName === nodeName && c.spec.mode === mode);
+    if (!e) throw new Error(`no ${mode} agent of ${nodeName} was started`);
+    return e;
+  }
+
+  /**
+   * The pid of the running `mode` agent of `nodeName` (`ip netns exec` execs the agent, so it is
+   * the agent's own process), or undefined when it has exited.
+   */
+  pid(nodeName: string, mode: AgentSpec['mode']): number | undefined {
+    const { child } = this.entry(nodeName, mode);
+    return child.exitCode === null && child.signalCode === null ? child.pid : undefined;
+  }
+
+  /** Send `signal` to the `mode` agent of `nodeName` and resolve once it has exited. */
+  async kill(nodeName: string, mode: AgentSpec['mode'], signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const { child } = this.entry(nodeName, mode);
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(signal);
+    await exited;
+  }
+
+  /** Start the `mode` agent of `nodeName` again from its spec (after kill, or a crash). */
+  restart(nodeName: string, mode: AgentSpec['mode']): void {
+    const e = this.entry(nodeName, mode);
+    if (e.child.exitCode === null && e.child.signalCode === null) throw new Error(`the ${mode} agent of ${nodeName} is still running`);
+    e.child = this.spawnAgent(e.spec);
   }
 
   get pids(): number[] {
-    return this.children.flatMap((c) => (c.pid !== undefined && c.exitCode === null ? [c.pid] : []));
+    return this.children.flatMap(({ child: c }) => (c.pid !== undefined && c.exitCode === null ? [c.pid] : []));
   }
 
   /** SIGTERM every agent, SIGKILL those still there after `graceMs`. */
   async stop(graceMs = 3000): Promise<void> {
     await Promise.all(
       this.children.map(
-        (c) =>
+        ({ child: c }) =>
           new Promise<void>((resolve) => {
             if (c.exitCode !== null || c.signalCode !== null) return resolve();
             const timer = setTimeout(() => c.kill('SIGKILL'), graceMs);
