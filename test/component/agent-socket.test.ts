@@ -16,9 +16,8 @@ import {
   PROTOCOL_VERSION,
   type AgentIdentity,
   type AggregatorMessage,
-  type ResultMessage,
 } from '../../shared/protocol.js';
-import { testIdentity } from '../helpers/identity.js';
+import { testIdentity, testResult } from '../helpers/identity.js';
 import { waitFor } from '../helpers/requirements.js';
 
 const TOKEN = 'socket-test-token';
@@ -105,23 +104,10 @@ async function agent(nodeName: string, mode: AgentIdentity['mode'] = 'pod'): Pro
   return c;
 }
 
-function result(resultId: string, testId = 'never-given'): ResultMessage {
-  return {
-    type: 'result',
-    resultId,
-    testId,
-    role: 'client',
-    startedAtMs: 1,
-    endedAtMs: 2,
-    ok: false,
-    error: { code: 'cancelled', message: 'x' },
-  };
-}
-
 /** The good agent still answers: a result it sends is acknowledged. */
 async function stillAnswers(c: Client, resultId: string): Promise<void> {
   expect(c.ws.readyState).toBe(WebSocket.OPEN);
-  c.send(result(resultId));
+  c.send(testResult(resultId));
   await waitFor(() => c.frames.some((f) => f.type === 'ack' && f.resultIds.includes(resultId)), 5000, `ack of ${resultId}`, 10);
 }
 
@@ -262,12 +248,12 @@ describe('results', () => {
     const unknownBefore = await counter('netmatrix_results_ignored_total', { reason: 'unknown-test' });
     const dupBefore = await counter('netmatrix_results_ignored_total', { reason: 'duplicate' });
 
-    c.send(result('result-1'));
+    c.send(testResult('result-1'));
     await waitFor(() => c.frames.some((f) => f.type === 'ack' && f.resultIds.includes('result-1')), 5000, 'first ack', 10);
     expect(c.frames.find((f) => f.type === 'ack')).toEqual({ type: 'ack', resultIds: ['result-1'] });
     expect(await counter('netmatrix_results_ignored_total', { reason: 'unknown-test' })).toBe(unknownBefore + 1);
 
-    c.send(result('result-1'));
+    c.send(testResult('result-1'));
     await waitFor(() => c.frames.filter((f) => f.type === 'ack').length === 2, 5000, 'second ack', 10);
     expect(await counter('netmatrix_results_ignored_total', { reason: 'duplicate' })).toBe(dupBefore + 1);
     expect(await counter('netmatrix_results_ignored_total', { reason: 'unknown-test' })).toBe(unknownBefore + 1);

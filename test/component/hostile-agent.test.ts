@@ -35,9 +35,8 @@ import {
   PROTOCOL_VERSION,
   type AgentIdentity,
   type AggregatorMessage,
-  type ResultMessage,
 } from '../../shared/protocol.js';
-import { testIdentity } from '../helpers/identity.js';
+import { testIdentity, testResult } from '../helpers/identity.js';
 import { waitFor } from '../helpers/requirements.js';
 
 const TOKEN = 'hostile-test-token';
@@ -127,25 +126,12 @@ async function welcomed(a: Aggregated, agent: AgentIdentity, from: string = LOOP
   return c;
 }
 
-function result(resultId: string, testId = 'never-given'): ResultMessage {
-  return {
-    type: 'result',
-    resultId,
-    testId,
-    role: 'client',
-    startedAtMs: 1,
-    endedAtMs: 2,
-    ok: false,
-    error: { code: 'cancelled', message: 'x' },
-  };
-}
-
 /** The good agent is unaffected: still open, still listed, and a result it sends is acknowledged. */
 async function unaffected(a: Aggregated, c: Client, node: string): Promise<void> {
   expect(c.ws.readyState, `${node}'s socket was closed`).toBe(WebSocket.OPEN);
   expect((await listed(a)).map((x) => x.nodeName)).toContain(node);
   const id = `still-here-${Date.now()}-${Math.random().toString(36).slice(2)}`;
-  c.send(result(id));
+  c.send(testResult(id));
   await waitFor(() => c.frames.some((f) => f.type === 'ack' && f.resultIds.includes(id)), 5000, `ack of ${id}`, 10);
 }
 
@@ -252,7 +238,7 @@ describe.skipIf(LOCAL === undefined)(`a hostile agent (aggregator on ${LOCAL ?? 
         helloFirst: false,
         frame: () => JSON.stringify(hello(goodIdentity)).replace(/}$/, `,"x":${'['.repeat(50_000)}${']'.repeat(50_000)}}`),
       },
-      { name: 'a result before hello', reason: 'out-of-order', helloFirst: false, frame: () => result('r-early') },
+      { name: 'a result before hello', reason: 'out-of-order', helloFirst: false, frame: () => testResult('r-early') },
       { name: 'a ready before hello', reason: 'out-of-order', helloFirst: false, frame: () => ({ type: 'ready', testId: 't1' }) },
       {
         name: 'a hello whose podIp is another pod (mode pod)',
@@ -322,7 +308,7 @@ describe.skipIf(LOCAL === undefined)(`a hostile agent (aggregator on ${LOCAL ?? 
       good = await welcomed(a, goodIdentity, local);
       const bad = await welcomed(a, testIdentity({ nodeName: 'node-bad', mode: 'pod', podIp: local }), local);
       const unknown = await counter(a, 'netmatrix_results_ignored_total', { reason: 'unknown-test' });
-      bad.send({ ...result('forged-1', 'test-of-someone-else'), ok: true });
+      bad.send({ ...testResult('forged-1', 'test-of-someone-else'), ok: true });
       await waitFor(() => bad.frames.some((f) => f.type === 'ack' && f.resultIds.includes('forged-1')), 5000, 'ack', 10);
       expect(await counter(a, 'netmatrix_results_ignored_total', { reason: 'unknown-test' })).toBe(unknown + 1);
       expect(a.agg.store.latest(10)).toEqual([]);

@@ -1,5 +1,5 @@
 /** A valid agent identity for tests, with the fields a test cares about overridden. */
-import type { AgentIdentity } from '../../shared/protocol.js';
+import type { AgentIdentity, ResultMessage } from '../../shared/protocol.js';
 
 export function testIdentity(o: Partial<AgentIdentity> & Pick<AgentIdentity, 'nodeName'>): AgentIdentity {
   return {
@@ -20,5 +20,19 @@ export function testIdentity(o: Partial<AgentIdentity> & Pick<AgentIdentity, 'no
       allowedTargetCidrs: ['198.18.0.0/15'],
     },
     ...o,
+  };
+}
+
+/** A well-formed client result for test `testId` (by default one the aggregator never gave). */
+export function testResult(resultId: string, testId = 'never-given'): ResultMessage {
+  return {
+    type: 'result',
+    resultId,
+    testId,
+    role: 'client',
+    startedAtMs: 1,
+    endedAtMs: 2,
+    ok: false,
+    error: { code: 'cancelled', message: 'x' },
   };
 }
