@@ -6,22 +6,13 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { expect, it } from 'vitest';
 import { netmatrixCommand } from '../../lab/agents.js';
 import { exec } from '../../sys/exec.js';
+import { freeLoopbackPort } from '../helpers/ports.js';
 import { describeWith, waitFor } from '../helpers/requirements.js';
 
 const FIXTURE = new URL('../fixtures/processes/serve-forever.ts', import.meta.url).pathname;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** iperf3 processes whose command line has this port. */
 async function iperf3On(port: number): Promise<number[]> {
@@ -41,7 +32,7 @@ async function iperf3On(port: number): Promise<number[]> {
 
 describeWith({ binaries: ['iperf3', 'setpriv', 'pgrep'] }, 'no orphan iperf3', () => {
   it('takes iperf3 down with an agent killed by SIGKILL', async () => {
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const [node, ...args] = netmatrixCommand().slice(0, 3);
     const child = spawn(node as string, [...args, FIXTURE, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';

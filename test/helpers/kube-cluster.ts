@@ -10,10 +10,10 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeLoopbackPort } from './ports.js';
 import { waitFor } from './requirements.js';
 
 const TOOLS_DIR = fileURLToPath(new URL('../k8s/tools/', import.meta.url));
@@ -68,17 +68,6 @@ export interface KubeCluster {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 function startProcess(binary: string, args: string[], logFile: string): ChildProcess {
   const out = openSync(logFile, 'a');
   return spawn(binary, args, { stdio: ['ignore', out, out] });
@@ -130,7 +119,7 @@ export async function startKubeCluster(): Promise<KubeCluster> {
   if (why) throw new Error(`kube-apiserver test cluster: ${why}`);
   const tools = k8sTools();
   const dir = await mkdtemp(join(tmpdir(), 'netmatrix-kube-'));
-  const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const [etcdClient, etcdPeer, apiPort] = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
   const adminToken = randomBytes(24).toString('hex');
   await writeFile(join(dir, 'tokens.csv'), `${adminToken},admin,admin-uid,system:masters\n`, { mode: 0o600 });
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });

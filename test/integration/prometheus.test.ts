@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,7 @@ import { labDown, labUp } from '../../lab/lab.js';
 import { planLab } from '../../lab/plan.js';
 import type { TestResult } from '../../shared/result.js';
 import { parseExposition } from '../helpers/prometheus-text.js';
+import { freeLoopbackPort } from '../helpers/ports.js';
 import { describeWith, waitFor } from '../helpers/requirements.js';
 
 const DASHBOARDS = fileURLToPath(new URL('../../charts/netmatrix/dashboards', import.meta.url));
@@ -111,14 +112,6 @@ function run(argv: string[], input = ''): Promise<{ code: number | null; stdout:
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(input);
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describeWith({ binaries: ['promtool'] }, 'the alerting rules, checked by promtool', () => {
@@ -227,7 +220,7 @@ describeWith(
           ],
         }),
       );
-      const promPort = await freePort();
+      const promPort = await freeLoopbackPort();
       promUrl = `http://127.0.0.1:${promPort}`;
       prometheus = spawn(
         'prometheus',
