@@ -20,7 +20,7 @@ export interface LinkOptions {
   log: Logger;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
-  /** Reconnect when no ping arrived for this long, ms. */
+  /** Reconnect when no ping arrived for this long, ms (default: three of the aggregator's heartbeats, or 45 s). */
   deadAfterMs?: number;
   random?: () => number;
 }
@@ -32,6 +32,9 @@ export class AggregatorLink {
   private retryTimer: NodeJS.Timeout | undefined;
   private deadTimer: NodeJS.Timeout | undefined;
   private welcomed = false;
+  /** Heartbeats the aggregator may miss in a row before the connection is taken for dead. */
+  private static readonly missedPings = 3;
+  private deadAfterMs = 45_000;
 
   constructor(private readonly o: LinkOptions) {}
 
@@ -89,6 +92,8 @@ export class AggregatorLink {
       }
       if (m.type === 'welcome') {
         this.welcomed = true;
+        if (m.heartbeatMs !== undefined) this.deadAfterMs = AggregatorLink.missedPings * m.heartbeatMs;
+        this.armDeadTimer();
         this.attempt = 0;
         this.o.log.info({ sessionId: m.sessionId }, 'connected to aggregator');
         this.o.onConnected();
@@ -121,7 +126,7 @@ export class AggregatorLink {
     this.deadTimer = setTimeout(() => {
       this.o.log.warn('no ping from aggregator, reconnecting');
       this.ws?.terminate();
-    }, this.o.deadAfterMs ?? 45_000);
+    }, this.o.deadAfterMs ?? this.deadAfterMs);
   }
 
   private scheduleReconnect(): void {

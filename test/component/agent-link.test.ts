@@ -10,11 +10,13 @@ import { pino } from 'pino';
 import { afterAll, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { startAgent, type RunningAgent } from '../../agent/agent.js';
+import { AggregatorLink } from '../../agent/link.js';
 import { loadAgentConfig } from '../../agent/config.js';
 import { AGENT_SOCKET_PATH } from '../../aggregator/agent-socket.js';
 import { buildAggregator, type Aggregator } from '../../aggregator/app.js';
 import { loadAggregatorConfig } from '../../aggregator/config.js';
 import { parseAgentMessage, PROTOCOL_VERSION, type AgentMessage, type ResultMessage } from '../../shared/protocol.js';
+import { testIdentity } from '../helpers/identity.js';
 import { describeWith, waitFor } from '../helpers/requirements.js';
 
 const TOKEN = 'link-test-token';
@@ -113,4 +115,42 @@ describeWith({ binaries: ['iperf3'] }, 'agent link across aggregator restarts', 
     expect(a2.store.firstSighting(first.resultId)).toBe(true);
     expect(await counter(a2, 'netmatrix_results_ignored_total', 'duplicate')).toBe(0);
   });
+
+  it('takes the aggregator for dead after three of the heartbeats its welcome announced, and reconnects', async () => {
+    const HEARTBEAT_MS = 200;
+    const welcomedAt: number[] = [];
+    const silent = new WebSocketServer({ host: '127.0.0.1', port: 0, path: AGENT_SOCKET_PATH, autoPong: true });
+    await new Promise((resolve) => silent.once('listening', resolve));
+    // This server never pings: only the agent's dead timer can end a connection.
+    silent.on('connection', (ws) =>
+      ws.on('message', () => {
+        welcomedAt.push(Date.now());
+        ws.send(JSON.stringify({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, sessionId: 'silent', heartbeatMs: HEARTBEAT_MS }));
+      }),
+    );
+    const link = new AggregatorLink({
+      url: `ws://127.0.0.1:${(silent.address() as AddressInfo).port}${AGENT_SOCKET_PATH}`,
+      token: TOKEN,
+      hello: () => ({ type: 'hello', protocolVersion: PROTOCOL_VERSION, agent: testIdentity({ nodeName: 'node-silent' }) }),
+      onMessage: () => undefined,
+      onConnected: () => undefined,
+      onDisconnected: () => undefined,
+      log,
+      initialBackoffMs: 10,
+      maxBackoffMs: 10,
+    });
+    try {
+      link.start();
+      await waitFor(() => welcomedAt.length >= 3, 10_000, 'two reconnects after missed heartbeats');
+      const gaps = welcomedAt.slice(1).map((t, i) => t - (welcomedAt[i] as number));
+      // Not before three intervals, and far sooner than the 45 s of an aggregator that says nothing.
+      for (const gap of gaps) {
+        expect(gap).toBeGreaterThanOrEqual(3 * HEARTBEAT_MS);
+        expect(gap).toBeLessThan(5000);
+      }
+    } finally {
+      await link.stop();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  }, 20_000);
 });

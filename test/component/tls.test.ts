@@ -6,8 +6,10 @@
  * either process, even at debug level.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +17,8 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { buildAggregator, loadTls, type Aggregator } from '../../aggregator/app.js';
+import { buildAggregator, type Aggregator } from '../../aggregator/app.js';
+import { loadTls } from '../../aggregator/tls.js';
 import { loadAggregatorConfig } from '../../aggregator/config.js';
 import { agentFlags, netmatrixCommand } from '../../lab/agents.js';
 import { describeWith, waitFor } from '../helpers/requirements.js';
@@ -122,6 +125,7 @@ describeWith({ binaries: ['openssl', 'iperf3'] }, 'TLS and secrets', () => {
         NETMATRIX_CONTINUOUS: 'false',
         NETMATRIX_TLS_CERT_FILE: join(dir, 'tls.crt'),
         NETMATRIX_TLS_KEY_FILE: join(dir, 'tls.key'),
+        NETMATRIX_TLS_RELOAD_SECONDS: '1',
       },
       [],
     );
@@ -177,4 +181,36 @@ describeWith({ binaries: ['openssl', 'iperf3'] }, 'TLS and secrets', () => {
       'cannot read NETMATRIX_TLS_CERT_FILE /nonexistent/tls.crt: ENOENT',
     );
   });
+
+  it('serves a rotated certificate to new connections without a restart, and keeps the running one while the new pair is broken', async () => {
+    /** The SHA-256 fingerprint of the certificate a new TLS connection is given. */
+    const served = () =>
+      new Promise<string>((resolve, reject) => {
+        const s = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+          resolve(s.getPeerCertificate().fingerprint256);
+          s.end();
+        });
+        s.on('error', reject);
+      });
+    const fingerprint = async (file: string) => new X509Certificate(await readFile(file)).fingerprint256;
+    const before = await served();
+    expect(before).toBe(await fingerprint(join(dir, 'tls.crt')));
+
+    const next = join(dir, 'next');
+    await mkdir(next);
+    await makeCertificates(next);
+    // Mid-rotation: the new certificate is there but the key is still the old one.
+    await writeFile(join(dir, 'tls.crt'), await readFile(join(next, 'tls.crt')));
+    await waitFor(() => aggregatorLogs.join('').includes('tls certificate not reloaded'), 10_000, 'the mismatched pair to be refused');
+    expect(await served()).toBe(before);
+
+    await writeFile(join(dir, 'tls.key'), await readFile(join(next, 'tls.key')));
+    const after = await fingerprint(join(next, 'tls.crt'));
+    await waitFor(async () => (await served()) === after, 10_000, 'the new certificate to be served');
+    expect(aggregatorLogs.join('')).toContain('tls certificate reloaded');
+    // The agent connected over the old certificate is not dropped by the rotation.
+    expect(agg.agents.nodes()).toContain('trusting');
+    const newKey = (await readFile(join(next, 'tls.key'), 'utf8')).split('\n')[1] as string;
+    expect(aggregatorLogs.join('')).not.toContain(newKey);
+  }, 30_000);
 });

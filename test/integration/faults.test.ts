@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import pino from 'pino';
 import { buildAggregator, type Aggregator } from '../../aggregator/app.js';
 import { loadAggregatorConfig } from '../../aggregator/config.js';
-import { AgentProcesses, labAgentSpecs } from '../../lab/agents.js';
+import type { AgentProcesses } from '../../lab/agents.js';
 import { labDown, labUp } from '../../lab/lab.js';
 import { planLab, uplinkName, podLinkName, type LabNode } from '../../lab/plan.js';
 import { tbfBurstBytes, rateBitsPerSecond } from '../../lab/shaping.js';
@@ -21,6 +21,7 @@ import type { Path, Protocol } from '../../shared/protocol.js';
 import type { TestResult } from '../../shared/result.js';
 import { exec, execChecked } from '../../sys/exec.js';
 import { parseExposition, type Sample } from '../helpers/prometheus-text.js';
+import { runOnDemand as runLabRun, startLabAgents } from '../helpers/lab-runs.js';
 import { describeWith, waitFor } from '../helpers/requirements.js';
 
 const TOKEN = 'faults-test-token';
@@ -68,6 +69,10 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3', 'tc', 'nft'] }
         NETMATRIX_SERVER_READY_TIMEOUT_MS: String(READY_TIMEOUT_MS),
         NETMATRIX_RESULT_TIMEOUT_MARGIN_MS: String(RESULT_MARGIN_MS),
         NETMATRIX_IDLE_SAMPLE_MS: '0',
+        // iperf3's faults; latency tests under faults are test/integration/latency.test.ts.
+        NETMATRIX_LATENCY_ROUNDS: '0',
+        // The lab's service proxy in front of each pod agent: on-demand runs test the service path too.
+        NETMATRIX_SERVICE_ADDRESSES: plan.nodes.map((n) => `${n.name}=${n.serviceIp}`).join(','),
       },
       [],
     );
@@ -110,43 +115,15 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3', 'tc', 'nft'] }
   const nft = (netns: string, script: string) => execChecked(['ip', 'netns', 'exec', netns, 'nft', script]);
 
   /** An on-demand run over `paths` x `protocols`, waited to its end; its results. */
-  const runOnDemand = async (
-    label: string,
-    paths: Path[],
-    protocols: Protocol[],
-    extra: Record<string, number> = {},
-  ): Promise<TestResult[]> => {
-    const res = await agg.app.inject({
-      method: 'POST',
-      url: '/api/runs',
-      headers: { authorization: `Bearer ${TOKEN}` },
-      payload: { label, paths, protocols, ...extra },
-    });
-    expect(res.statusCode).toBe(202);
-    const { id } = res.json<{ id: string }>();
-    return waitFor(
-      async () => {
-        const r = (await agg.app.inject({ method: 'GET', url: `/api/runs/${id}` })).json<{ status: string; results: TestResult[] }>();
-        return r.status === 'done' ? r.results : undefined;
-      },
-      120_000,
-      `run ${label} to finish`,
-      250,
-    );
-  };
+  const runOnDemand = (label: string, paths: Path[], protocols: Protocol[], extra: Record<string, number> = {}) =>
+    runLabRun(agg, TOKEN, { label, paths, protocols, ...extra });
 
   beforeAll(async () => {
     await labUp(plan);
     agg = await build(0);
     port = (agg.app.server.address() as AddressInfo).port;
-    agents = new AgentProcesses({
-      aggregatorUrl: `ws://${plan.aggregatorIp}:${port}/ws/agent`,
-      token: TOKEN,
-      logLevel: process.env.FAULTS_AGENT_LOG ?? 'error',
-    });
-    agents.start(labAgentSpecs(plan));
-    await waitFor(() => agg.agents.all().length === 6, 60_000, 'six agents to connect');
-  }, 90_000);
+    agents = await startLabAgents(plan, agg, TOKEN, process.env.FAULTS_AGENT_LOG ?? 'error');
+  }, 180_000);
 
   afterAll(async () => {
     await agents?.stop();
@@ -339,7 +316,7 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3', 'tc', 'nft'] }
     }
   }, 180_000);
 
-  it("20% UDP packet loss injected into one pod: tests to it report that loss, and only that node's pairs", async () => {
+  it("20% UDP packet loss injected into one pod: tests to it, direct and through its service, report that loss, and only that node's pairs", async () => {
     const victim = node2;
     await nft(victim.podNetns, 'add table inet nmfault');
     try {
@@ -349,17 +326,19 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3', 'tc', 'nft'] }
       // deadline (seen here as a failed test, not as loss).
       await nft(victim.podNetns, 'add rule inet nmfault in udp length > 100 numgen random mod 100 < 20 drop');
       // 100 Mbit/s: well below where this shared 2-core machine starts to lose datagrams itself.
-      const udp = await runOnDemand('udp-loss', ['pod'], ['udp'], { udpBitrateBitsPerSecond: 100_000_000 });
+      const udp = await runOnDemand('udp-loss', ['pod', 'service'], ['udp'], { udpBitrateBitsPerSecond: 100_000_000 });
+      expect(udp.filter((r) => r.path === 'service')).toHaveLength(6);
       expect(udp.filter((r) => !r.ok).map((r) => `${r.source.node}->${r.target.node}: ${r.error?.message}`)).toEqual([]);
       const loss: Record<string, number> = {};
       for (const r of udp) {
         const ratio = r.iperf?.udp?.lossRatio;
-        loss[`${r.source.node}->${r.target.node}`] = ratio ?? NaN;
+        const pair = `${r.path} ${r.source.node}->${r.target.node}`;
+        loss[pair] = ratio ?? NaN;
         if (r.target.node === victim.name) {
-          expect(ratio, `${r.source.node}->${r.target.node}`).toBeGreaterThan(0.1);
+          expect(ratio, pair).toBeGreaterThan(0.1);
           expect(ratio).toBeLessThan(0.35);
         } else {
-          expect(ratio, `${r.source.node}->${r.target.node}`).toBeLessThan(0.1);
+          expect(ratio, pair).toBeLessThan(0.1);
         }
       }
       measured.udpLossRatio = loss;
@@ -410,7 +389,7 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3', 'tc', 'nft'] }
     }
   }, 120_000);
 
-  it('an iperf3 that hangs (the target accepts TCP but never speaks): killed at the agent deadline, iperf3-timeout, the rest unaffected', async () => {
+  it('an iperf3 that hangs (the target accepts TCP but never speaks), direct and through its service: killed at the agent deadline, iperf3-timeout, the rest unaffected', async () => {
     const victim = node3;
     await nft(victim.podNetns, 'add table inet nmhang');
     try {
@@ -418,9 +397,9 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3', 'tc', 'nft'] }
       // The handshake passes (SYN and bare ACKs are at most 60 bytes); every segment with data
       // (iperf3's cookie first) is dropped, so the client waits for an answer that never comes.
       await nft(victim.podNetns, 'add rule inet nmhang in tcp dport 5201 ip length > 64 drop');
-      const tcp = await runOnDemand('hang', ['pod'], ['tcp']);
+      const tcp = await runOnDemand('hang', ['pod', 'service'], ['tcp']);
       const hung = tcp.filter((r) => r.target.node === victim.name);
-      expect(hung).toHaveLength(2);
+      expect(hung.map((r) => r.path).sort()).toEqual(['pod', 'pod', 'service', 'service']);
       measured.hangReasons = hung.map((r) => `${r.error?.code} after ${Date.parse(r.endedAt) - Date.parse(r.startedAt)} ms`);
       for (const r of hung) {
         expect(r.ok).toBe(false);

@@ -1,0 +1,76 @@
+/**
+ * The aggregator's side of one test (runTest) against in-memory agent sessions that answer on a
+ * script: how long it waits for a client's verdict. The real agents and iperf3 are in
+ * test/integration/faults.test.ts ("an iperf3 that hangs").
+ */
+import { pino } from 'pino';
+import { expect, it } from 'vitest';
+import type { AgentSession } from '../../aggregator/agents.js';
+import { Broker } from '../../aggregator/broker.js';
+import { resultMarginMs, runTest } from '../../aggregator/test-runner.js';
+import type { AgentIdentity, AggregatorMessage, ResultMessage } from '../../shared/protocol.js';
+import { testIdentity } from '../helpers/identity.js';
+
+const log = pino({ level: 'silent' });
+const spec = { protocol: 'tcp' as const, durationSeconds: 1, bitrateBitsPerSecond: 0, streams: 1, reverse: false };
+
+/** An in-memory session whose agent answers commands through the broker as `answer` says. */
+function session(id: string, identity: AgentIdentity, answer: (m: AggregatorMessage) => void): AgentSession {
+  return { id, identity, connectedAt: new Date(), send: (m) => (answer(m), true), close: () => undefined };
+}
+
+/** A client that reports its own deadline kill `afterMs` after the probe, and a server that is ready at once. */
+async function testWithLateClient(clientSlackMs: number | undefined, afterMs: number, marginMs: number) {
+  const broker = new Broker();
+  const limits = { ...testIdentity({ nodeName: 'x' }).limits, ...(clientSlackMs === undefined ? {} : { deadlineSlackMs: clientSlackMs }) };
+  const verdict = (testId: string, role: 'client' | 'server'): ResultMessage => ({
+    type: 'result',
+    resultId: `${testId}-${role}`,
+    testId,
+    role,
+    startedAtMs: Date.now(),
+    endedAtMs: Date.now(),
+    ok: false,
+    error: { code: 'iperf3-timeout', message: 'killed by the agent' },
+  });
+  const server = session('s', testIdentity({ nodeName: 'target' }), (m) => {
+    if (m.type === 'serve') setImmediate(() => broker.ready('s', m.testId));
+  });
+  const client = session('c', testIdentity({ nodeName: 'source', limits }), (m) => {
+    if (m.type === 'probe') setTimeout(() => broker.result('c', verdict(m.testId, 'client')), afterMs);
+  });
+  const plan = {
+    kind: 'throughput' as const,
+    path: 'pod' as const,
+    protocol: 'tcp' as const,
+    spec,
+    client,
+    server,
+    targetAddress: '198.19.1.2',
+    runId: null,
+    label: null,
+  };
+  return runTest(plan, broker, { readyTimeoutMs: 1000, resultMarginMs: marginMs, serverAfterClientMs: 10 }, log);
+}
+
+it("waits for the client agent's own deadline even when the configured margin is shorter, so its reason is recorded", async () => {
+  // Margin 50 ms, but the agent may take 400 ms past the duration before it kills its client.
+  const r = await testWithLateClient(400, 1000 + 300, 50);
+  expect(r.error?.code).toBe('iperf3-timeout');
+});
+
+it('gives up with test-timeout at the configured margin when the agent announced no slack', async () => {
+  const r = await testWithLateClient(undefined, 1000 + 300, 50);
+  expect(r.error?.code).toBe('test-timeout');
+});
+
+it('uses the larger of the configured margin and the agent slack plus a grace', () => {
+  const identity = (deadlineSlackMs?: number) =>
+    testIdentity({
+      nodeName: 'n',
+      limits: { ...testIdentity({ nodeName: 'n' }).limits, ...(deadlineSlackMs === undefined ? {} : { deadlineSlackMs }) },
+    });
+  expect(resultMarginMs({ resultMarginMs: 15_000 }, identity(8000))).toBe(15_000);
+  expect(resultMarginMs({ resultMarginMs: 1000 }, identity(8000))).toBe(10_000);
+  expect(resultMarginMs({ resultMarginMs: 1000 }, identity())).toBe(1000);
+});
