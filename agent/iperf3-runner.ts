@@ -3,24 +3,23 @@
  * wall-clock deadline (a 3.12 client hangs forever against a peer that accepts TCP but never
  * speaks), and success decided from the parsed report, never from the exit code (3.12 exits
  * 0 on errors with -J).
- *
- * iperf3 is started through `setpriv --pdeathsig KILL` when this machine has it (util-linux, in
- * every Debian image): an agent killed with SIGKILL (OOM killer, `kubectl delete --force`, a
- * crash) cannot kill its child, and Node has no prctl. Without it the orphaned iperf3 kept
- * serving (or holding the port) until its own idle timeout, so the restarted agent's next test
- * on that port failed with port-in-use (test/integration/faults.test.ts).
+ * It is started so that it dies with the agent (tool-process.ts).
  */
-import { exec, ExecError, type ExecOptions, type ExecResult } from '../sys/exec.js';
+import { exec, ExecError, type ExecResult } from '../sys/exec.js';
+import { ToolProcess } from './tool-process.js';
 import { failure, type Failure } from '../shared/errors.js';
 import { iperf3ClientArgs, iperf3ServerArgs, parseIperf3Output, parseIperf3Version } from '../shared/iperf3.js';
 import type { IperfResult } from '../shared/iperf3-result.js';
+import type { LatencyResult } from '../shared/sockperf.js';
 import type { ProbeCommand, ServeCommand } from '../shared/protocol.js';
 import { isListening } from './listening.js';
 
+/** What one side of a test produced; a measuring unit fills in its own report (iperf3's or sockperf's). */
 export interface RunOutcome {
   startedAtMs: number;
   endedAtMs: number;
   iperf?: IperfResult;
+  latency?: LatencyResult;
   failure?: Failure;
 }
 
@@ -38,11 +37,8 @@ export interface RunnerOptions {
   dieWithAgent?: boolean;
 }
 
-/** The argv prefix that makes the kernel SIGKILL the program when its parent (the agent) dies. */
-export const PARENT_DEATH_PREFIX: readonly string[] = Object.freeze(['setpriv', '--pdeathsig', 'KILL', '--']);
-
-/** setpriv's exit codes when it cannot exec the program (util-linux: 126 failed, 127 not found). */
-const WRAPPER_EXEC_FAILED = new Set([126, 127]);
+/** Slack over duration + connect timeout before the agent kills a test's process, ms. */
+export const DEADLINE_MARGIN_MS = 5000;
 
 function outcomeOf(r: ExecResult, startedAtMs: number, cancelReason: () => string): RunOutcome {
   const endedAtMs = Date.now();
@@ -74,30 +70,10 @@ async function spawnFailure(e: unknown, startedAtMs: number): Promise<RunOutcome
 }
 
 export class Iperf3Runner {
-  private prefix: Promise<readonly string[]> | undefined;
+  private readonly tool: ToolProcess;
 
-  constructor(private readonly o: RunnerOptions) {}
-
-  /** PARENT_DEATH_PREFIX if setpriv can set it here (checked once), else nothing. */
-  private wrapper(): Promise<readonly string[]> {
-    if (this.o.dieWithAgent === false) return Promise.resolve([]);
-    this.prefix ??= exec([...PARENT_DEATH_PREFIX, 'true'], { timeoutMs: 5000 }).then(
-      (r) => (r.exitCode === 0 ? PARENT_DEATH_PREFIX : []),
-      () => [],
-    );
-    return this.prefix;
-  }
-
-  /** Run iperf3's `argv` (argv[0] replaced by the binary) under the wrapper; ExecError as exec's. */
-  private async run(argv: string[], options: ExecOptions): Promise<ExecResult> {
-    argv[0] = this.o.binary;
-    const prefix = await this.wrapper();
-    const r = await exec([...prefix, ...argv], options);
-    // The wrapper started but could not exec iperf3: the same as exec failing to spawn it.
-    if (prefix.length > 0 && r.exitCode !== null && WRAPPER_EXEC_FAILED.has(r.exitCode) && r.stdout.trim() === '') {
-      throw new ExecError(`cannot run ${this.o.binary}: ${r.stderr.trim().split('\n')[0] ?? ''}`, argv, r.exitCode, r.stderr);
-    }
-    return { ...r, argv };
+  constructor(private readonly o: RunnerOptions) {
+    this.tool = new ToolProcess(o.binary, o.dieWithAgent !== false);
   }
 
   /** `iperf3 --version`, e.g. "3.12". */
@@ -118,7 +94,7 @@ export class Iperf3Runner {
     const startedAtMs = Date.now();
     const timeoutMs = cmd.spec.durationSeconds * 1000 + this.o.connectTimeoutMs + this.o.deadlineMarginMs;
     try {
-      const r = await this.run(argv, { timeoutMs, signal });
+      const r = await this.tool.run(argv, { timeoutMs, signal });
       return outcomeOf(r, startedAtMs, () => String(signal.reason ?? 'cancelled'));
     } catch (e) {
       return spawnFailure(e, startedAtMs);
@@ -155,7 +131,7 @@ export class Iperf3Runner {
       }
     };
     try {
-      const r = await this.run(argv, { timeoutMs, signal, onSpawn: () => void watchReady() });
+      const r = await this.tool.run(argv, { timeoutMs, signal, onSpawn: () => void watchReady() });
       exited = true;
       const out = outcomeOf(r, startedAtMs, () => String(signal.reason ?? 'cancelled'));
       // A server that never got a client exits on its idle timeout with no report at all.
