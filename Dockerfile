@@ -26,11 +26,11 @@ COPY cli cli
 COPY client client
 RUN npm run build
 
-# Stage 2: the runtime, with iperf3 and tini from Debian and the production dependencies only.
+# Stage 2: the runtime, with iperf3, sockperf and tini from Debian and the production dependencies only.
 FROM ${NODE_IMAGE}
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="netmatrix" \
-      org.opencontainers.image.description="Continuous iperf3 network matrix for Kubernetes: node-to-node, pod-to-pod and pod-to-service throughput and node CPU for every pair of nodes. Command: aggregator (default) or agent." \
+      org.opencontainers.image.description="Continuous iperf3 network matrix for Kubernetes: node-to-node, pod-to-pod and pod-to-service throughput, round-trip latency and node CPU for every pair of nodes. Command: aggregator (default) or agent." \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.base.name="docker.io/library/node:20-bookworm-slim"
@@ -48,7 +48,7 @@ RUN --mount=type=secret,id=extra-ca,required=false \
       ca="-o Acquire::https::CaInfo=/tmp/apt-ca.pem"; \
     fi; \
     apt-get $ca update; \
-    DEBIAN_FRONTEND=noninteractive apt-get $ca install -y --no-install-recommends iperf3 tini; \
+    DEBIAN_FRONTEND=noninteractive apt-get $ca install -y --no-install-recommends iperf3 sockperf tini; \
     apt-get clean; \
     rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log /tmp/apt-ca.pem; \
     groupadd --gid 10001 netmatrix; \
@@ -67,8 +67,8 @@ COPY aggregator/page dist/aggregator/page
 
 # Numeric, so that Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001
-# 8080: the aggregator's HTTP API, /metrics and agent WebSocket. 5201: the agent's iperf3 server.
+# 8080: the aggregator's HTTP API, /metrics and agent WebSocket. 5201: the agent's iperf3 server (and its sockperf server for latency tests, never at once).
 EXPOSE 8080 5201
-# tini is PID 1: it forwards SIGTERM to node (which stops cleanly) and reaps iperf3 children.
+# tini is PID 1: it forwards SIGTERM to node (which stops cleanly) and reaps iperf3 and sockperf children.
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/cli/main.js"]
 CMD ["aggregator"]

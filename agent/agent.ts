@@ -10,7 +10,8 @@ import { AGENT_SETTINGS, type AgentConfig } from './config.js';
 import { CpuSampler } from './cpu-sampler.js';
 import { Executor } from './executor.js';
 import { readNodeFacts } from './facts.js';
-import { Iperf3Runner } from './iperf3-runner.js';
+import { DEADLINE_MARGIN_MS, Iperf3Runner } from './iperf3-runner.js';
+import { SockperfRunner } from './sockperf-runner.js';
 import { AggregatorLink } from './link.js';
 import { Outbox } from './outbox.js';
 import { startHealthServer } from './health.js';
@@ -24,8 +25,25 @@ export interface RunningAgent {
 
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
   log.info({ config: redacted(AGENT_SETTINGS, config) }, 'agent starting');
-  const runner = new Iperf3Runner({ binary: config.iperf3Binary, connectTimeoutMs: config.connectTimeoutMs, deadlineMarginMs: 5000 });
-  const [iperf3Version, { facts, address }] = await Promise.all([runner.version(), readNodeFacts()]);
+  const runner = new Iperf3Runner({
+    binary: config.iperf3Binary,
+    connectTimeoutMs: config.connectTimeoutMs,
+    deadlineMarginMs: DEADLINE_MARGIN_MS,
+  });
+  const sockperf = new SockperfRunner({
+    binary: config.sockperfBinary,
+    connectTimeoutMs: config.connectTimeoutMs,
+    deadlineMarginMs: DEADLINE_MARGIN_MS,
+  });
+  const [iperf3Version, sockperfVersion, { facts, address }] = await Promise.all([
+    runner.version(),
+    // Latency tests are optional: an agent without sockperf still measures throughput.
+    sockperf.version().catch((e: unknown) => {
+      log.warn({ err: e instanceof Error ? e.message : String(e) }, 'sockperf not usable, this agent takes no latency tests');
+      return null;
+    }),
+    readNodeFacts(),
+  ]);
   const podIp = config.podIp ?? address;
   if (!podIp) throw new Error("cannot tell this agent's IP: set NETMATRIX_POD_IP (or --pod-ip)");
   const identity: AgentIdentity = {
@@ -36,6 +54,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     mode: config.mode,
     agentVersion: AGENT_VERSION,
     iperf3Version,
+    sockperfVersion,
     iperf3Port: config.iperf3Port,
     facts,
     limits: {
@@ -45,6 +64,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
       portMin: config.portMin,
       portMax: config.portMax,
       allowedTargetCidrs: [...config.allowedTargets],
+      deadlineSlackMs: config.connectTimeoutMs + DEADLINE_MARGIN_MS,
     },
   };
 
@@ -58,6 +78,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     limits: identity.limits,
     sampler,
     runner,
+    latencyRunner: sockperfVersion === null ? null : sockperf,
     log,
     onReady: (testId) => link.send({ type: 'ready', testId }),
     onResult: (r) => {
@@ -71,6 +92,10 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
         return executor.serve(m);
       case 'probe':
         return executor.probe(m);
+      case 'serve-latency':
+        return executor.serveLatency(m);
+      case 'probe-latency':
+        return executor.probeLatency(m);
       case 'cancel':
         return executor.cancel(m.testId, m.reason);
       case 'ack':

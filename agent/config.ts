@@ -33,6 +33,12 @@ export const AGENT_SETTINGS = {
     help: 'port of the iperf3 server during a test',
   },
   iperf3Binary: { env: 'NETMATRIX_IPERF3_BINARY', flag: 'iperf3-binary', schema: setting.string('iperf3'), help: 'iperf3 executable' },
+  sockperfBinary: {
+    env: 'NETMATRIX_SOCKPERF_BINARY',
+    flag: 'sockperf-binary',
+    schema: setting.string('sockperf'),
+    help: 'sockperf executable, for latency tests (without it the agent takes none)',
+  },
   maxDurationSeconds: {
     env: 'NETMATRIX_MAX_TEST_DURATION_SECONDS',
     flag: 'max-test-duration-seconds',

@@ -6,23 +6,30 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { failure, type Failure } from '../shared/errors.js';
-import { checkPort, checkSpec, checkTarget } from '../shared/limits.js';
+import { checkLatencySpec, checkPort, checkSpec, checkTarget } from '../shared/limits.js';
 import {
+  ProbeLatencySchema,
   ProbeSchema,
+  ServeLatencySchema,
   ServeSchema,
   type AgentLimits,
   type ProbeCommand,
+  type ProbeLatencyCommand,
   type ResultMessage,
   type ServeCommand,
+  type ServeLatencyCommand,
 } from '../shared/protocol.js';
 import type { CpuReport } from '../shared/cpu.js';
 import type { CpuSampler } from './cpu-sampler.js';
 import type { Iperf3Runner, RunOutcome } from './iperf3-runner.js';
+import type { SockperfRunner } from './sockperf-runner.js';
 
 export interface ExecutorDeps {
   limits: AgentLimits;
   sampler: Pick<CpuSampler, 'begin'>;
   runner: Pick<Iperf3Runner, 'client' | 'server'>;
+  /** Runs latency tests; null when this node has no sockperf (every latency command is then refused). */
+  latencyRunner: Pick<SockperfRunner, 'probe' | 'serve'> | null;
   /** A finished result (kept until acknowledged by the caller's outbox). */
   onResult: (r: ResultMessage) => void;
   /** The server of `testId` listens. */
@@ -44,6 +51,8 @@ function malformed(parsed: { success: boolean; error?: { issues: { path: Propert
 interface Running {
   testId: string;
   controller: AbortController;
+  /** Settles when the test's process has exited and the slot is free. */
+  done: Promise<void>;
 }
 
 export class Executor {
@@ -69,6 +78,31 @@ export class Executor {
     this.start(cmd.testId, 'client', refused, (signal) => this.d.runner.client(cmd, signal));
   }
 
+  serveLatency(cmd: ServeLatencyCommand): void {
+    const refused =
+      malformed(ServeLatencySchema.safeParse(cmd)) ??
+      this.noSockperf() ??
+      checkPort(this.d.limits, cmd.port) ??
+      checkLatencySpec(this.d.limits, cmd.spec);
+    this.start(cmd.testId, 'server', refused, (signal) =>
+      (this.d.latencyRunner as SockperfRunner).serve(cmd, signal, () => this.d.onReady(cmd.testId)),
+    );
+  }
+
+  probeLatency(cmd: ProbeLatencyCommand): void {
+    const refused =
+      malformed(ProbeLatencySchema.safeParse(cmd)) ??
+      this.noSockperf() ??
+      checkPort(this.d.limits, cmd.port) ??
+      checkLatencySpec(this.d.limits, cmd.spec) ??
+      checkTarget(this.d.limits, cmd.target);
+    this.start(cmd.testId, 'client', refused, (signal) => (this.d.latencyRunner as SockperfRunner).probe(cmd, signal));
+  }
+
+  private noSockperf(): Failure | undefined {
+    return this.d.latencyRunner ? undefined : failure('spec-refused', 'this agent has no sockperf: it takes no latency tests');
+  }
+
   /** Kill the running test if it is `testId` (or any, when testId is undefined). No result is sent. */
   cancel(testId: string | undefined, reason: string): void {
     if (this.running && (testId === undefined || this.running.testId === testId)) {
@@ -90,13 +124,19 @@ export class Executor {
       return fail(refused);
     }
     if (this.running) {
+      // A cancelled test is already on its way out (its process being killed): the next command
+      // waits for it rather than failing. The aggregator cancels a latency server as soon as its
+      // client reports and may send this node its next test at once.
+      if (this.running.controller.signal.aborted) {
+        void this.running.done.then(() => this.start(testId, role, refused, run));
+        return;
+      }
       return fail(failure('agent-busy', `agent is busy with test ${this.running.testId}`));
     }
     const controller = new AbortController();
-    this.running = { testId, controller };
     const log = this.d.log.child({ testId, role });
     log.debug('test started');
-    void this.execute(testId, role, controller, run, log);
+    this.running = { testId, controller, done: this.execute(testId, role, controller, run, log) };
   }
 
   private async execute(
@@ -129,6 +169,7 @@ export class Executor {
         ok,
         ...(outcome.failure ? { error: outcome.failure } : {}),
         ...(outcome.iperf ? { iperf: outcome.iperf } : {}),
+        ...(outcome.latency ? { latency: outcome.latency } : {}),
         ...(cpu ? { cpu } : {}),
       });
       log.debug({ ok, code: outcome.failure?.code }, 'test finished');

@@ -201,7 +201,7 @@ export function registerAgentSocket(app: FastifyInstance, d: AgentSocketDeps): v
       session = s;
       const replaced = d.agents.add(s);
       replaced?.close(CloseCode.duplicateAgent, 'replaced by a newer connection from the same node and mode');
-      s.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, sessionId });
+      s.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, sessionId, heartbeatMs: d.heartbeatMs });
       log.info({ node: identity.nodeName, mode: identity.mode, podIp: identity.podIp }, 'agent connected');
     };
 

@@ -50,6 +50,32 @@ function problem(e: z.ZodError): string {
   return e.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
 }
 
+/** A latency cell in the compact form the API and the page use: the latest successful test's round-trip times. */
+function latencyCellView(c: MatrixCell) {
+  const r: TestResult = c.latest;
+  const l = c.lastSuccess?.latency ?? null;
+  return {
+    path: c.path,
+    protocol: c.protocol,
+    source: c.source,
+    target: c.target,
+    ok: r.ok,
+    error: r.error,
+    consecutiveFailures: c.consecutiveFailures,
+    lastTestAt: r.endedAt,
+    lastSuccessAt: c.lastSuccess?.endedAt ?? null,
+    /** Full round trips, µs, of the latest successful test. */
+    rttMicroseconds: l
+      ? { min: l.rttMicroseconds.min, p50: l.rttMicroseconds.p50, p90: l.rttMicroseconds.p90, p99: l.rttMicroseconds.p99, p999: l.rttMicroseconds.p999, max: l.rttMicroseconds.max }
+      : null,
+    /** Requests without a reply over those sent (UDP); null without a successful test. */
+    droppedRatio: l ? (l.sentMessages > 0 ? l.droppedMessages / l.sentMessages : 0) : null,
+    /** Median TCP connection setup time, µs; null when not measured. */
+    connectP50Microseconds: l?.connect?.p50Microseconds ?? null,
+    targetAddress: r.target.address,
+  };
+}
+
 /** A matrix cell in the compact form the API and the page use. */
 function cellView(c: MatrixCell) {
   const r: TestResult = c.latest;
@@ -87,7 +113,7 @@ function cellView(c: MatrixCell) {
  * fastify's own refusals (body not JSON, unsupported content type, body too large) in the API's
  * shape; an unsupported content type is bad input like any other (400, not 415).
  */
-function apiError(e: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+export function httpErrorHandler(e: FastifyError, req: FastifyRequest, reply: FastifyReply) {
   const status = e.statusCode ?? 500;
   // A bug, not bad input: fastify's own handler answers it, as before.
   if (status >= 500) throw e;
@@ -100,7 +126,6 @@ function apiError(e: FastifyError, req: FastifyRequest, reply: FastifyReply) {
 }
 
 export function registerApi(app: FastifyInstance, d: ApiDeps): void {
-  app.setErrorHandler(apiError);
   const noQuery = async (req: FastifyRequest, reply: FastifyReply) => {
     const q = NoQuery.safeParse(req.query);
     if (!q.success) return reply.code(400).send({ error: 'bad-request', message: problem(q.error) });
@@ -134,7 +159,8 @@ export function registerApi(app: FastifyInstance, d: ApiDeps): void {
         .filter((s) => s.identity.nodeName === name)
         .map((s) => ({ mode: s.identity.mode, pod: s.identity.podName, ip: s.identity.podIp })),
     })),
-    cells: d.store.matrix().map(cellView),
+    cells: d.store.matrix('throughput').map(cellView),
+    latency: d.store.matrix('latency').map(latencyCellView),
   }));
 
   // The token is checked before the body is parsed: a caller without it learns nothing.

@@ -2,16 +2,16 @@
  * Builds the aggregator without listening (tests use `inject` or listen on port 0):
  * registry, broker, result store, metrics, scheduler, the REST API and the agent socket.
  */
-import { readFile } from 'node:fs/promises';
+import type { Server as TlsServer } from 'node:tls';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { MAX_FRAME_BYTES, type Path, type Protocol } from '../shared/protocol.js';
+import { MAX_FRAME_BYTES, type Path, type Protocol, type TestKind } from '../shared/protocol.js';
 import type { TestResult } from '../shared/result.js';
 import { AgentRegistry } from './agents.js';
 import { registerAgentSocket } from './agent-socket.js';
-import { registerApi } from './api.js';
+import { httpErrorHandler, registerApi } from './api.js';
 import { registerPage } from './page.js';
 import { Broker } from './broker.js';
 import { detectDataplane } from './dataplane.js';
@@ -22,6 +22,7 @@ import { ResultStore } from './results.js';
 import { Scheduler, type SchedulerDeps } from './scheduler.js';
 import { runTest, unrunnableResult } from './test-runner.js';
 import { createKubeIntegration, type KubeIntegration } from './kube/integration.js';
+import { loadTls, watchTls } from './tls.js';
 
 export interface Aggregator {
   app: FastifyInstance;
@@ -46,21 +47,6 @@ export interface BuildOptions {
   env?: Record<string, string | undefined>;
 }
 
-/** The certificate and key to serve TLS with, or null for plain HTTP. Throws one clear line on a half or unreadable pair. */
-export async function loadTls(config: Pick<AggregatorConfig, 'tlsCertFile' | 'tlsKeyFile'>): Promise<{ cert: Buffer; key: Buffer } | null> {
-  const { tlsCertFile, tlsKeyFile } = config;
-  if (!tlsCertFile && !tlsKeyFile) return null;
-  if (!tlsCertFile || !tlsKeyFile) throw new Error('NETMATRIX_TLS_CERT_FILE and NETMATRIX_TLS_KEY_FILE must be set together');
-  const read = async (what: string, file: string) => {
-    try {
-      return await readFile(file);
-    } catch (e) {
-      throw new Error(`cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-    }
-  };
-  return { cert: await read('NETMATRIX_TLS_CERT_FILE', tlsCertFile), key: await read('NETMATRIX_TLS_KEY_FILE', tlsKeyFile) };
-}
-
 export async function buildAggregator({ config, log, ...o }: BuildOptions): Promise<Aggregator> {
   const tls = await loadTls(config);
   // With `https` fastify's instance is typed for an https.Server; our routes take the plain
@@ -77,6 +63,8 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
   // ws enforces a hard cap; frames between MAX_FRAME_BYTES and this are refused by our own
   // parser with a policy-violation close (1008), above it ws closes with 1009.
   await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES * 4 } });
+  // One error shape for every route, the API's and the page's alike.
+  app.setErrorHandler(httpErrorHandler);
 
   const agents = new AgentRegistry();
   const broker = new Broker();
@@ -87,6 +75,8 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
     perPair: config.perPairMetrics,
     perPairMaxNodes: config.perPairMaxNodes,
     kube: kube?.status ?? null,
+    // Read at scrape time, when the scheduler below exists.
+    staleness: () => scheduler.staleness(),
   });
   // A static address (the lab's, or set by hand) wins; otherwise the ClusterIP the aggregator keeps.
   const serviceAddress = (node: string) => config.services[node] ?? kube?.serviceAddress(node);
@@ -105,6 +95,7 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
   const schedLog = log.child({ component: 'scheduler' });
   const scheduler = new Scheduler({
     agents,
+    topology,
     settings: config,
     serviceAddress,
     runTest:
@@ -128,9 +119,9 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
           'test failed',
         );
     },
-    onSweepCompleted: (path: Path, protocol: Protocol) => {
-      metrics.sweepCompleted(path, protocol);
-      schedLog.info({ path, protocol }, 'sweep completed');
+    onSweepCompleted: (path: Path, protocol: Protocol, kind: TestKind) => {
+      metrics.sweepCompleted(path, protocol, kind);
+      schedLog.info({ kind, path, protocol }, 'sweep completed');
     },
     // unref: an idle or pause timer must not keep the process alive after close().
     onRunStart: async (run) => {
@@ -166,6 +157,7 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
   });
   registerPage(app);
 
+  let stopTlsWatch = () => {};
   return {
     app,
     agents,
@@ -175,11 +167,20 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
     kube,
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port });
+      if (tls && config.tlsReloadSeconds > 0)
+        stopTlsWatch = watchTls(
+          app.server as unknown as TlsServer,
+          config,
+          tls,
+          config.tlsReloadSeconds * 1000,
+          log.child({ component: 'tls' }),
+        );
       kube?.start();
       scheduler.start();
       return address;
     },
     async close() {
+      stopTlsWatch();
       await scheduler.stop();
       await kube?.stop();
       await app.close();

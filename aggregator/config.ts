@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { LAB_STATE_FILE } from '../shared/lab-profile.js';
 import { PathSchema, ProtocolSchema } from '../shared/protocol.js';
 import { LOG_SETTINGS, loadSettings, setting, type SettingsOf } from '../shared/settings.js';
+import { parseQuietHours, type QuietHours } from './coverage/pacing.js';
 
 const listOf = <T extends string>(schema: z.ZodType<T, string>, def: T[]) =>
   setting.list(def).pipe(z.array(schema).min(1, 'at least one value'));
@@ -30,6 +31,20 @@ const serviceMap = z
     return out;
   });
 
+/** "HH:MM-HH:MM" in UTC, or unset for none. */
+const quietHours = z
+  .string()
+  .optional()
+  .transform((v, ctx): QuietHours | null => {
+    if (v === undefined || v.trim() === '') return null;
+    const parsed = parseQuietHours(v);
+    if (typeof parsed === 'string') {
+      ctx.addIssue({ code: 'custom', message: parsed });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+
 export const AGGREGATOR_SETTINGS = {
   host: { env: 'NETMATRIX_LISTEN_HOST', flag: 'host', schema: setting.string('0.0.0.0'), help: 'address to listen on' },
   port: { env: 'NETMATRIX_LISTEN_PORT', flag: 'port', schema: setting.int(8080, 0, 65535), help: 'HTTP and WebSocket port' },
@@ -52,6 +67,12 @@ export const AGGREGATOR_SETTINGS = {
     schema: setting.optionalString(),
     help: 'PEM private key of that certificate',
     secret: true,
+  },
+  tlsReloadSeconds: {
+    env: 'NETMATRIX_TLS_RELOAD_SECONDS',
+    flag: 'tls-reload-seconds',
+    schema: setting.int(60, 0, 86400),
+    help: 'how often the certificate files are re-read; a changed valid pair is served to new connections (0 = never)',
   },
   agentAddressCheck: {
     env: 'NETMATRIX_AGENT_ADDRESS_CHECK',
@@ -102,6 +123,102 @@ export const AGGREGATOR_SETTINGS = {
     flag: 'round-pause-ms',
     schema: setting.int(1000, 0, 3_600_000),
     help: 'pause between rounds',
+  },
+  latencyRounds: {
+    env: 'NETMATRIX_LATENCY_ROUNDS',
+    flag: 'latency-rounds',
+    schema: setting.int(2, 0, 100),
+    help: 'background latency rounds (sockperf) after each throughput round; 0 = no latency tests',
+  },
+  latencyDurationSeconds: {
+    env: 'NETMATRIX_LATENCY_DURATION_SECONDS',
+    flag: 'latency-duration-seconds',
+    schema: setting.int(2, 1, 600),
+    help: 'length of one latency test (sockperf adds about 2 s of warm-up)',
+  },
+  latencyMessageSizeBytes: {
+    env: 'NETMATRIX_LATENCY_MESSAGE_SIZE_BYTES',
+    flag: 'latency-message-size-bytes',
+    schema: setting.int(64, 14, 65000),
+    help: 'payload of each latency request and reply',
+  },
+  latencyMessagesPerSecond: {
+    env: 'NETMATRIX_LATENCY_MESSAGES_PER_SECOND',
+    flag: 'latency-messages-per-second',
+    schema: setting.int(1000, 1, 100000),
+    help: 'request/response exchanges per second in a latency test (64 B at 1000/s is 0.5 Mbit/s each way)',
+  },
+  latencyConnectSamples: {
+    env: 'NETMATRIX_LATENCY_CONNECT_SAMPLES',
+    flag: 'latency-connect-samples',
+    schema: setting.int(20, 0, 1000),
+    help: 'TCP latency tests: connections opened one after another first, to time connection setup (0 = none)',
+  },
+  coverage: {
+    env: 'NETMATRIX_COVERAGE',
+    flag: 'coverage',
+    schema: z.enum(['full', 'budget', 'auto']).default('auto'),
+    help: 'background sweep: full (every ordered pair), budget (pairs within a zone, reference peers, a rotating cross-zone sample), auto (full up to the node limit)',
+  },
+  coverageFullMaxNodes: {
+    env: 'NETMATRIX_COVERAGE_FULL_MAX_NODES',
+    flag: 'coverage-full-max-nodes',
+    schema: setting.int(20, 2, 65535),
+    help: 'auto coverage: full sweep up to this many nodes on a path, budget above',
+  },
+  referencePeers: {
+    env: 'NETMATRIX_REFERENCE_PEERS',
+    flag: 'reference-peers',
+    schema: setting.int(3, 0, 64),
+    help: 'budget coverage: fixed peers in other zones each node is measured against, both ways',
+  },
+  crossZonePeers: {
+    env: 'NETMATRIX_CROSS_ZONE_PEERS',
+    flag: 'cross-zone-peers',
+    schema: setting.int(1, 0, 64),
+    help: 'budget coverage: other-zone peers per node in each rotation of the cross-zone sample',
+  },
+  testsPerHour: {
+    env: 'NETMATRIX_TESTS_PER_HOUR',
+    flag: 'tests-per-hour',
+    schema: setting.int(0, 0, 10_000_000),
+    help: 'background tests started in any hour across the cluster, paced evenly (0 = unlimited)',
+  },
+  nodeBytesPerHour: {
+    env: 'NETMATRIX_NODE_BYTES_PER_HOUR',
+    flag: 'node-bytes-per-hour',
+    schema: setting.int(0, 0, 1e15),
+    help: 'bytes through any one node (sent + received) by background tests in any hour (0 = unlimited)',
+  },
+  assumedTcpBitsPerSecond: {
+    env: 'NETMATRIX_ASSUMED_TCP_BITS_PER_SECOND',
+    flag: 'assumed-tcp-bits-per-second',
+    schema: setting.int(10_000_000_000, 1, 1e13),
+    help: 'byte budget: what an uncapped TCP test is assumed to move per second until its result says',
+  },
+  quietHours: {
+    env: 'NETMATRIX_QUIET_HOURS',
+    flag: 'quiet-hours',
+    schema: quietHours,
+    help: 'HH:MM-HH:MM (UTC): no background tests in this daily window (on-demand runs still run)',
+  },
+  pauseJitterPercent: {
+    env: 'NETMATRIX_ROUND_PAUSE_JITTER_PERCENT',
+    flag: 'round-pause-jitter-percent',
+    schema: setting.int(10, 0, 100),
+    help: 'pauses between background rounds vary at random by up to this many percent either way',
+  },
+  busyNodeCpuPercent: {
+    env: 'NETMATRIX_BUSY_NODE_CPU_PERCENT',
+    flag: 'busy-node-cpu-percent',
+    schema: setting.int(0, 0, 100),
+    help: 'a node whose idle CPU before a test was above this (%) rests from background tests (0 = never)',
+  },
+  busyNodeRestSeconds: {
+    env: 'NETMATRIX_BUSY_NODE_REST_SECONDS',
+    flag: 'busy-node-rest-seconds',
+    schema: setting.int(600, 1, 86400),
+    help: 'how long a busy node rests from background tests',
   },
   readyTimeoutMs: {
     env: 'NETMATRIX_SERVER_READY_TIMEOUT_MS',

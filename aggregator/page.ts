@@ -2,8 +2,8 @@
  * The live matrix page at `/`: a static HTML page whose script polls the read-only GET API and
  * draws the heatmaps with Vega-Lite in the browser. Read-only like the GET API, so no token.
  *
- * Only an allowlist of files is served (the page's own three files, an icon, and the two
- * browser builds of vega and vega-lite); anything else under /assets is a plain 404, so no
+ * Only an allowlist of files is served (the page's own scripts and stylesheet, an icon, and the
+ * two browser builds of vega and vega-lite); anything else under /assets is a plain 404, so no
  * request path ever reaches the file system.
  */
 import { readFile } from 'node:fs/promises';
@@ -46,6 +46,8 @@ const JS = 'text/javascript; charset=utf-8';
 /** URL path -> file. The only files the page serves. */
 const ASSETS: Record<string, Asset> = {
   '/assets/page.js': { file: () => join(PAGE_DIR, 'page.js'), type: JS },
+  '/assets/heatmap.js': { file: () => join(PAGE_DIR, 'heatmap.js'), type: JS },
+  '/assets/latency.js': { file: () => join(PAGE_DIR, 'latency.js'), type: JS },
   '/assets/page.css': { file: () => join(PAGE_DIR, 'page.css'), type: 'text/css; charset=utf-8' },
   '/assets/favicon.svg': { file: () => join(PAGE_DIR, 'favicon.svg'), type: 'image/svg+xml' },
   '/assets/vega.min.js': { file: () => packageFile('vega', 'build/vega.min.js'), type: JS },

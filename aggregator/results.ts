@@ -1,12 +1,13 @@
 /**
  * Recent results in memory (history lives in Prometheus). Owns three things: a bounded list of
- * recent results, the latest result per (path, protocol, source, target) — the matrix — and
+ * recent results, the latest result per (kind, path, protocol, source, target) — the matrix — and
  * the recently seen agent result ids, so a result delivered twice is kept once.
  */
-import type { Path, Protocol } from '../shared/protocol.js';
+import type { Path, Protocol, TestKind } from '../shared/protocol.js';
 import type { TestResult } from '../shared/result.js';
 
 export interface MatrixCell {
+  kind: TestKind;
   path: Path;
   protocol: Protocol;
   source: string;
@@ -19,8 +20,8 @@ export interface MatrixCell {
   consecutiveFailures: number;
 }
 
-function cellKey(path: string, protocol: string, source: string, target: string): string {
-  return `${path}\u0000${protocol}\u0000${source}\u0000${target}`;
+function cellKey(kind: string, path: string, protocol: string, source: string, target: string): string {
+  return `${kind}\u0000${path}\u0000${protocol}\u0000${source}\u0000${target}`;
 }
 
 export class ResultStore {
@@ -37,9 +38,10 @@ export class ResultStore {
   add(r: TestResult): void {
     this.recent.push(r);
     if (this.recent.length > this.keep) this.recent.splice(0, this.recent.length - this.keep);
-    const key = cellKey(r.path, r.protocol, r.source.node, r.target.node);
+    const key = cellKey(r.kind, r.path, r.protocol, r.source.node, r.target.node);
     const prev = this.cells.get(key);
     this.cells.set(key, {
+      kind: r.kind,
       path: r.path,
       protocol: r.protocol,
       source: r.source.node,
@@ -60,8 +62,10 @@ export class ResultStore {
     return this.recent.filter((r) => r.runId === runId);
   }
 
-  matrix(): MatrixCell[] {
-    return [...this.cells.values()];
+  /** The latest result per pair, of one kind of test (or of every kind). */
+  matrix(kind?: TestKind): MatrixCell[] {
+    const cells = [...this.cells.values()];
+    return kind ? cells.filter((c) => c.kind === kind) : cells;
   }
 
   /** Forget a node that left: its cells would otherwise keep exporting stale figures. */

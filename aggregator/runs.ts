@@ -6,12 +6,13 @@ import { randomUUID } from 'node:crypto';
 import type { RunSummary } from '../shared/api.js';
 import type { Environment } from '../shared/environment.js';
 import type { RunSpec } from '../shared/results-file.js';
-import type { Path, Protocol } from '../shared/protocol.js';
+import type { Path, Protocol, TestKind } from '../shared/protocol.js';
 import type { TestResult } from '../shared/result.js';
 import { roundRobinRounds, type Pair } from './sweep.js';
 
-/** One round of one path and protocol: disjoint pairs. */
+/** One round of one kind, path and protocol: disjoint pairs. */
 export interface PlannedRound {
+  kind: TestKind;
   path: Path;
   protocol: Protocol;
   pairs: Pair[];
@@ -35,15 +36,17 @@ export class Run {
   ) {}
 
   /**
-   * Plan every ordered pair of each path's members, `repeat` times. Rounds of different paths
+   * Plan every ordered pair of each path's members, for each kind of test, `repeat` times. Rounds of different paths
    * and protocols are interleaved so a partial run already shows every kind of figure, and
    * repetitions are whole passes over the matrix so slow drift spreads over every pair.
    */
-  start(members: (path: Path) => string[], now: Date): void {
+  start(members: (path: Path, kind: TestKind) => string[], now: Date): void {
     const perKey: PlannedRound[][] = [];
-    for (const path of this.spec.paths) {
-      for (const protocol of this.spec.protocols) {
-        perKey.push(roundRobinRounds(members(path)).map((pairs) => ({ path, protocol, pairs })));
+    for (const kind of this.spec.kinds) {
+      for (const path of this.spec.paths) {
+        for (const protocol of this.spec.protocols) {
+          perKey.push(roundRobinRounds(members(path, kind)).map((pairs) => ({ kind, path, protocol, pairs })));
+        }
       }
     }
     const longest = Math.max(0, ...perKey.map((k) => k.length));

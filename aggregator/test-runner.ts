@@ -1,29 +1,34 @@
 /**
  * Runs one test between two agents, step by step (DESIGN.md "One test"): the target serves,
  * says ready, the source probes, both report; any step that does not happen in time fails the
- * test with a reason, and both agents are told to stop.
+ * test with a reason, and both agents are told to stop. A latency test goes the same way with
+ * sockperf, except that its server never ends by itself: it is cancelled once the client has
+ * reported, and owes no result.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { failure, type Failure } from '../shared/errors.js';
-import type { Path, Protocol, ResultMessage, TestSpec } from '../shared/protocol.js';
+import type { AgentIdentity, LatencySpec, Path, Protocol, ResultMessage, TestSpec } from '../shared/protocol.js';
 import { sideCost, type TestResult } from '../shared/result.js';
+import { SOCKPERF_CLIENT_OVERHEAD_MS } from '../shared/sockperf.js';
 import type { AgentSession } from './agents.js';
 import { within, type Broker } from './broker.js';
 
-export interface TestPlan {
+/** What kind of test, with its spec. */
+export type KindAndSpec = { kind: 'throughput'; spec: TestSpec } | { kind: 'latency'; spec: LatencySpec };
+
+export type TestPlan = KindAndSpec & {
   path: Path;
   protocol: Protocol;
-  spec: TestSpec;
-  /** The iperf3 client side. */
+  /** The client side (iperf3 -c, sockperf ping-pong). */
   client: AgentSession;
-  /** The iperf3 server side. */
+  /** The server side. */
   server: AgentSession;
   /** What the client dials: node IP, pod IP or service address. */
   targetAddress: string;
   runId: string | null;
   label: string | null;
-}
+};
 
 export interface RunnerTimeouts {
   readyTimeoutMs: number;
@@ -51,9 +56,13 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
   let fail: Failure | undefined;
   try {
     // The idle timeout bounds a server whose client never comes (e.g. the probe was lost).
-    const idleTimeoutSeconds = Math.ceil((t.readyTimeoutMs + t.resultMarginMs) / 1000);
+    const idleTimeoutSeconds = Math.ceil((t.readyTimeoutMs + resultMarginMs(t, client.identity)) / 1000);
     const bindAddress = plan.path === 'node' ? server.identity.hostIp : server.identity.podIp;
-    server.send({ type: 'serve', testId, bindAddress, port, spec, idleTimeoutSeconds });
+    server.send(
+      plan.kind === 'latency'
+        ? { type: 'serve-latency', testId, bindAddress, port, spec: plan.spec, idleTimeoutSeconds }
+        : { type: 'serve', testId, bindAddress, port, spec: plan.spec, idleTimeoutSeconds },
+    );
     const ready = await within(
       active.ready.promise,
       t.readyTimeoutMs,
@@ -62,14 +71,26 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
     if (!ready.ok) {
       fail = ready.failure;
     } else {
-      client.send({ type: 'probe', testId, target: plan.targetAddress, port, spec });
-      const limit = spec.durationSeconds * 1000 + t.resultMarginMs;
+      const target = plan.targetAddress;
+      client.send(
+        plan.kind === 'latency'
+          ? { type: 'probe-latency', testId, target, port, spec: plan.spec }
+          : { type: 'probe', testId, target, port, spec: plan.spec },
+      );
+      // sockperf spends a fixed warm-up and drain beyond its -t.
+      const overheadMs = plan.kind === 'latency' ? SOCKPERF_CLIENT_OVERHEAD_MS : 0;
+      const limit = spec.durationSeconds * 1000 + overheadMs + resultMarginMs(t, client.identity);
       const c = await within(active.clientResult.promise, limit, failure('test-timeout', `no client result within ${limit} ms`));
       if (c.ok) clientMsg = c.value;
       else fail = c.failure;
     }
-    const s = await within(active.serverResult.promise, fail ? 1000 : t.serverAfterClientMs, failure('test-timeout', 'no server result'));
-    if (s.ok) serverMsg = s.value;
+    if (plan.kind === 'latency') {
+      // The sockperf server runs until told: done with it. It reports only a failure to start.
+      if (!fail) server.send({ type: 'cancel', testId, reason: 'done' });
+    } else {
+      const s = await within(active.serverResult.promise, fail ? 1000 : t.serverAfterClientMs, failure('test-timeout', 'no server result'));
+      if (s.ok) serverMsg = s.value;
+    }
   } finally {
     broker.close(testId);
   }
@@ -83,16 +104,18 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
   }
   const iperf = clientMsg?.iperf ?? null;
   const serverIperf = serverMsg?.iperf ?? null;
-  const ok = !fail && iperf !== null;
+  const latency = plan.kind === 'latency' ? (clientMsg?.latency ?? null) : null;
+  const ok = !fail && (plan.kind === 'latency' ? latency !== null : iperf !== null);
   const clientCpu = clientMsg?.cpu ?? null;
   const serverCpu = serverMsg?.cpu ?? null;
   return {
     id: testId,
     runId: plan.runId,
     label: plan.label,
+    kind: plan.kind,
     path: plan.path,
     protocol: plan.protocol,
-    spec,
+    spec: plan.spec,
     source: {
       node: client.identity.nodeName,
       pod: client.identity.podName,
@@ -112,16 +135,32 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
     startedAt: new Date(clientMsg?.startedAtMs ?? startedAt.getTime()).toISOString(),
     endedAt: new Date(clientMsg?.endedAtMs ?? Date.now()).toISOString(),
     ok,
-    error: ok ? null : (fail ?? failure('iperf3-bad-output', 'no iperf3 report')),
+    error: ok
+      ? null
+      : (fail ?? (plan.kind === 'latency' ? failure('sockperf-bad-output', 'no sockperf report') : failure('iperf3-bad-output', 'no iperf3 report'))),
     throughputBitsPerSecond: ok && iperf ? iperf.receivedBitsPerSecond : null,
     iperf,
     serverIperf,
+    latency: ok ? latency : null,
   };
+}
+
+/** Time the agent gets to report after the end of its own deadline (the frame in flight), ms. */
+const AGENT_VERDICT_GRACE_MS = 2000;
+
+/**
+ * How long past the duration the aggregator waits for the client's result: the configured
+ * margin, but never less than the client agent's own deadline slack plus a grace, so the
+ * agent's verdict (iperf3-timeout, connect-timeout) is what gets recorded, not test-timeout.
+ */
+export function resultMarginMs(t: Pick<RunnerTimeouts, 'resultMarginMs'>, client: AgentIdentity): number {
+  const slack = client.limits.deadlineSlackMs;
+  return slack === undefined ? t.resultMarginMs : Math.max(t.resultMarginMs, slack + AGENT_VERDICT_GRACE_MS);
 }
 
 /** The recorded result of a test that could not start (an agent gone, no target address). */
 export function unrunnableResult(
-  t: { path: Path; protocol: Protocol; spec: TestSpec; source: string; target: string; runId: string | null; label: string | null },
+  t: KindAndSpec & { path: Path; protocol: Protocol; source: string; target: string; runId: string | null; label: string | null },
   f: Failure,
   now = new Date(),
 ): TestResult {
@@ -130,6 +169,7 @@ export function unrunnableResult(
     id: randomUUID(),
     runId: t.runId,
     label: t.label,
+    kind: t.kind,
     path: t.path,
     protocol: t.protocol,
     spec: t.spec,
@@ -142,5 +182,6 @@ export function unrunnableResult(
     throughputBitsPerSecond: null,
     iperf: null,
     serverIperf: null,
+    latency: null,
   };
 }

@@ -29,8 +29,10 @@ const USAGE = `usage: netmatrix <command>
                              build the network-namespace lab with a dataplane profile (root)
   lab down                   remove everything the lab made
   lab status                 show the lab
-  run --label NAME --out FILE [--aggregator URL] [--paths ..] [--protocols ..] [--duration S] [--repeat K] [--csv FILE]
-                             an on-demand labelled run with progress, written to a results file
+  run --label NAME --out FILE [--aggregator URL] [--kinds throughput,latency]
+      [--paths ..] [--protocols ..] [--duration S] [--repeat K] [--csv FILE]
+                             an on-demand labelled run with progress (iperf3 throughput, sockperf
+                             latency or both), written to a results file
   run --lab [lab flags] ...  the same on a lab built with that profile, torn down after (root)
   compare A.json B.json [...] [--report FILE] [--svg-dir DIR]
                              compare runs: tables per path and protocol, HTML report and SVG charts

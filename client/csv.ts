@@ -1,5 +1,10 @@
-/** One row per test, for spreadsheets. Pure. */
+/**
+ * One row per test, for spreadsheets. Pure. Columns are only ever appended, so a consumer
+ * that reads them by position keeps working; a cell that does not apply to a test's kind
+ * (throughput figures of a latency test, round trips of a throughput test) is empty.
+ */
 import type { TestResult } from '../shared/result.js';
+import { droppedRatio } from '../shared/results-file.js';
 
 const COLUMNS = [
   'label',
@@ -27,6 +32,15 @@ const COLUMNS = [
   'duration_seconds',
   'streams',
   'bitrate_bits_per_second',
+  // Added with latency tests (sockperf); times are full round trips.
+  'kind',
+  'rtt_p50_us',
+  'rtt_p99_us',
+  'rtt_p999_us',
+  'dropped_ratio',
+  'connect_p50_us',
+  'message_size_bytes',
+  'messages_per_second',
 ] as const;
 
 function cell(v: string | number | boolean | null | undefined): string {
@@ -61,8 +75,16 @@ export function resultsCsv(results: readonly TestResult[]): string {
       r.iperf?.udp?.jitterSeconds,
       r.iperf?.udp?.lossRatio,
       r.spec.durationSeconds,
-      r.spec.streams,
-      r.spec.bitrateBitsPerSecond,
+      'streams' in r.spec ? r.spec.streams : null,
+      'bitrateBitsPerSecond' in r.spec ? r.spec.bitrateBitsPerSecond : null,
+      r.kind,
+      r.latency?.rttMicroseconds.p50,
+      r.latency?.rttMicroseconds.p99,
+      r.latency?.rttMicroseconds.p999,
+      droppedRatio(r),
+      r.latency?.connect?.p50Microseconds,
+      'messageSizeBytes' in r.spec ? r.spec.messageSizeBytes : null,
+      'messagesPerSecond' in r.spec ? r.spec.messagesPerSecond : null,
     ]
       .map(cell)
       .join(','),

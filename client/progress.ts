@@ -1,6 +1,6 @@
 /**
- * A progress line for long runs: tests done / total, the current pair, elapsed and an
- * estimate. Redrawn in place on a terminal; on a pipe, one line whenever a test finishes.
+ * A progress line for long runs: tests done / total, the current test's kind and pair, elapsed
+ * and an estimate. Redrawn in place on a terminal; on a pipe, one line whenever a test finishes.
  */
 import type { RunSummary } from '../shared/api.js';
 
@@ -16,7 +16,8 @@ export function progressLine(run: RunSummary, elapsedMs: number, width = 24): st
   const filled = Math.round(frac * width);
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
   const eta = run.done > 0 && run.done < run.total ? ` eta ${clock((elapsedMs / run.done) * (run.total - run.done))}` : '';
-  const cur = run.current ? `  ${run.current.path} ${run.current.protocol} ${run.current.source} -> ${run.current.target}` : '';
+  const c = run.current;
+  const cur = c ? `  ${c.kind} ${c.path} ${c.protocol} ${c.source} -> ${c.target}` : '';
   const failed = run.failed > 0 ? `  ${run.failed} failed` : '';
   return `${bar} ${run.done}/${run.total} tests${cur}  elapsed ${clock(elapsedMs)}${eta}${failed}`;
 }

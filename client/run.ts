@@ -1,15 +1,18 @@
 /**
- * `netmatrix run`: start an on-demand labelled run on an aggregator, show its progress, and
- * write the results file (JSON, and CSV on request) that `netmatrix compare` reads.
+ * `netmatrix run`: start an on-demand labelled run on an aggregator (throughput tests, latency
+ * tests or both), show its progress, and write the results file (JSON, and CSV on request)
+ * that `netmatrix compare` reads.
  */
 import { rename, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { RunRequest } from '../shared/api.js';
-import { PathSchema, ProtocolSchema } from '../shared/protocol.js';
+import { PathSchema, ProtocolSchema, TestKindSchema, type TestKind } from '../shared/protocol.js';
 import { RESULTS_FORMAT, RESULTS_VERSION, ResultsFileSchema, summarizePairs, type ResultsFile } from '../shared/results-file.js';
+import type { TestResult } from '../shared/result.js';
 import { median } from '../shared/stats.js';
 import { loadSettings, setting, type SettingsOf } from '../shared/settings.js';
 import { AggregatorClient, type RunWithResults } from './api-client.js';
+import { formatRtt } from './compare/units.js';
 import { resultsCsv } from './csv.js';
 import { Progress } from './progress.js';
 
@@ -25,7 +28,9 @@ const optionalList = <T extends string>(schema: z.ZodType<T, string>) =>
             .map((s) => s.trim())
             .filter(Boolean),
     )
-    .pipe(z.array(schema).min(1, 'at least one value').optional());
+    .pipe(z.array(schema).min(1, 'at least one value').optional())
+    // A set, given as a list: "latency,latency" asks for latency once.
+    .transform((v) => (v === undefined ? undefined : [...new Set(v)]));
 
 export const RUN_SETTINGS = {
   aggregator: {
@@ -40,6 +45,12 @@ export const RUN_SETTINGS = {
     flag: 'label',
     schema: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, dot, dash, underscore (e.g. iptables, ebpf-dsr)'),
     help: 'what this run measures, e.g. iptables or ebpf',
+  },
+  kinds: {
+    env: 'NETMATRIX_RUN_KINDS',
+    flag: 'kinds',
+    schema: optionalList(TestKindSchema),
+    help: 'throughput,latency: iperf3 tests, sockperf round-trip tests, or both (default throughput)',
   },
   paths: {
     env: 'NETMATRIX_RUN_PATHS',
@@ -57,7 +68,7 @@ export const RUN_SETTINGS = {
     env: 'NETMATRIX_RUN_DURATION_SECONDS',
     flag: 'duration',
     schema: z.coerce.number().int().min(1).max(3600).optional(),
-    help: 'seconds per test',
+    help: "seconds per throughput test (latency tests take the aggregator's)",
   },
   repeat: {
     env: 'NETMATRIX_RUN_REPEAT',
@@ -106,21 +117,47 @@ export function toResultsFile(run: RunWithResults, source: string): ResultsFile 
   });
 }
 
-/** One line per path and protocol: median throughput and failures. */
+/**
+ * One line per kind, path and protocol: median throughput, or median p50 and p99 round trip,
+ * and failures.
+ */
 export function summaryLines(file: ResultsFile): string[] {
   const lines: string[] = [];
-  for (const path of file.spec.paths) {
-    for (const protocol of file.spec.protocols) {
-      const rs = file.results.filter((r) => r.path === path && r.protocol === protocol);
-      const ok = rs.flatMap((r) => (r.ok && r.throughputBitsPerSecond !== null ? [r.throughputBitsPerSecond] : []));
-      const m = median(ok);
-      const failed = rs.length - ok.length;
-      lines.push(
-        `  ${path.padEnd(8)}${protocol.padEnd(5)}${m === undefined ? '       -' : `${(m / 1e9).toFixed(2).padStart(8)} Gbit/s`} median of ${ok.length}${failed ? `, ${failed} failed` : ''}`,
-      );
+  for (const kind of file.spec.kinds) {
+    for (const path of file.spec.paths) {
+      for (const protocol of file.spec.protocols) {
+        const rs = file.results.filter((r) => r.kind === kind && r.path === path && r.protocol === protocol);
+        const head = `  ${path.padEnd(8)}${protocol.padEnd(5)}`;
+        lines.push(head + (kind === 'latency' ? latencySummary(rs) : throughputSummary(rs)));
+      }
     }
   }
   return lines;
+}
+
+function failedSuffix(failed: number): string {
+  return failed ? `, ${failed} failed` : '';
+}
+
+function throughputSummary(rs: readonly TestResult[]): string {
+  const ok = rs.flatMap((r) => (r.ok && r.throughputBitsPerSecond !== null ? [r.throughputBitsPerSecond] : []));
+  const m = median(ok);
+  const figure = m === undefined ? '       -' : `${(m / 1e9).toFixed(2).padStart(8)} Gbit/s`;
+  return `${figure} median of ${ok.length}${failedSuffix(rs.length - ok.length)}`;
+}
+
+function latencySummary(rs: readonly TestResult[]): string {
+  // The aggregator plans latency tests only between agents that have sockperf.
+  if (rs.length === 0) return 'latency: no tests (no two agents with sockperf?)';
+  const ok = rs.flatMap((r) => (r.ok && r.latency ? [r.latency.rttMicroseconds] : []));
+  const p50 = formatRtt(median(ok.map((t) => t.p50))).padStart(8);
+  const p99 = formatRtt(median(ok.map((t) => t.p99))).padStart(8);
+  return `round trip p50 ${p50}, p99 ${p99}  medians of ${ok.length}${failedSuffix(rs.length - ok.length)}`;
+}
+
+/** What the run measures, for its first line: "throughput (10 s tests) and latency". */
+function kindsText(kinds: readonly TestKind[], durationSeconds: number): string {
+  return kinds.map((k) => (k === 'throughput' ? `throughput (${durationSeconds} s tests)` : k)).join(' and ');
 }
 
 async function writeAtomically(file: string, text: string): Promise<void> {
@@ -136,15 +173,17 @@ export async function runOnAggregator(o: RunOptions, io: RunIo, token = o.token)
   const req: RunRequest = {
     label: o.label,
     repeat: o.repeat,
+    // Only when asked: an aggregator from before latency tests refuses the field.
+    ...(o.kinds ? { kinds: o.kinds } : {}),
     ...(o.paths ? { paths: o.paths } : {}),
     ...(o.protocols ? { protocols: o.protocols } : {}),
     ...(o.duration ? { durationSeconds: o.duration } : {}),
     ...(o.streams ? { streams: o.streams } : {}),
   };
   const started = await client.startRun(req);
-  io.stderr(
-    `run ${started.id} "${o.label}": ${started.spec.paths.join(',')} x ${started.spec.protocols.join(',')}, ${started.spec.durationSeconds} s tests, repeat ${started.spec.repeat}\n`,
-  );
+  const matrix = `${started.spec.paths.join(',')} x ${started.spec.protocols.join(',')}`;
+  const kinds = kindsText(o.kinds ?? ['throughput'], started.spec.durationSeconds);
+  io.stderr(`run ${started.id} "${o.label}": ${matrix}, ${kinds}, repeat ${started.spec.repeat}\n`);
   const t0 = Date.now();
   const progress = new Progress(io.stderr, io.tty);
   let run: RunWithResults;

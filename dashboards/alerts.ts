@@ -13,8 +13,15 @@ export interface AlertSettings {
     baselineWindow: string;
     for: string;
   };
+  /** NetmatrixLatencyRise. */
+  latencyRise: {
+    /** Fire when a node's p99 round trip is more than this many times its own average over `baselineWindow`. */
+    factor: number;
+    baselineWindow: string;
+    for: string;
+  };
   pairFailing: {
-    /** Failed tests in a row of one ordered pair. */
+    /** Failed tests in a row of one ordered pair and kind of test. */
     consecutiveFailures: number;
     for: string;
   };
@@ -36,6 +43,7 @@ export const DEFAULT_ALERT_SETTINGS: AlertSettings = {
   pairFailing: { consecutiveFailures: 3, for: '0s' },
   nodeStale: { seconds: 3600, for: '10m' },
   agentsMissing: { window: '1h', for: '10m' },
+  latencyRise: { factor: 3, baselineWindow: '1d', for: '15m' },
 };
 
 export interface AlertRule {
@@ -50,9 +58,10 @@ export interface RuleFile {
   groups: { name: string; rules: AlertRule[] }[];
 }
 
+type AllSettings = Required<AlertSettings>;
 type Setting = {
-  [G in keyof AlertSettings]: `${G}.${Extract<keyof AlertSettings[G], string>}`;
-}[keyof AlertSettings];
+  [G in keyof AllSettings]: `${G}.${Extract<keyof AllSettings[G], string>}`;
+}[keyof AllSettings];
 
 /** How thresholds and Prometheus template references are written into the rules. */
 interface Writer {
@@ -83,15 +92,32 @@ function rules(w: Writer): AlertRule[] {
       },
     },
     {
+      alert: 'NetmatrixLatencyRise',
+      // The node's own recent past is the baseline: round trips differ too much between clusters
+      // (and paths) for one absolute threshold.
+      expr:
+        `netmatrix_node_rtt_seconds{percentile="99"} > ${s('latencyRise.factor')}` +
+        ` * avg_over_time(netmatrix_node_rtt_seconds{percentile="99"}[${s('latencyRise.baselineWindow')}])`,
+      for: s('latencyRise.for'),
+      labels,
+      annotations: {
+        summary: `${pathProtocol} p99 round trip of ${t('$labels.node')} rose above ${s('latencyRise.factor')} times its own average`,
+        description:
+          `The median over ${t('$labels.node')}'s pairs of their 99th percentile full round trip (${pathProtocol}, sockperf ` +
+          `ping-pong) is ${t('$value | humanizeDuration')}, more than ${s('latencyRise.factor')} times its average over the last ` +
+          `${s('latencyRise.baselineWindow')}. See the latency row of the netmatrix Node dashboard.`,
+      },
+    },
+    {
       alert: 'NetmatrixPairFailing',
       expr: `netmatrix_pair_consecutive_failures >= ${s('pairFailing.consecutiveFailures')}`,
       for: s('pairFailing.for'),
       labels,
       annotations: {
-        summary: `${pathProtocol} tests from ${t('$labels.source')} to ${t('$labels.target')} failed ${t('$value')} times in a row`,
+        summary: `${pathProtocol} ${t('$labels.kind')} tests from ${t('$labels.source')} to ${t('$labels.target')} failed ${t('$value')} times in a row`,
         description:
-          `The last ${t('$value')} ${pathProtocol} tests of ${t('$labels.source')} -> ${t('$labels.target')} failed. ` +
-          "The error code of the latest is in the aggregator's /api/matrix; netmatrix_test_failures_total counts failures by reason.",
+          `The last ${t('$value')} ${pathProtocol} ${t('$labels.kind')} tests of ${t('$labels.source')} -> ${t('$labels.target')} failed. ` +
+          "The error code of the latest is in the aggregator's /api/matrix; netmatrix_test_failures_total counts failures by kind and reason.",
       },
     },
     {
@@ -152,9 +178,10 @@ const GROUP = 'netmatrix';
 
 /** The rules with concrete thresholds. */
 export function ruleFile(settings: AlertSettings = DEFAULT_ALERT_SETTINGS): RuleFile {
+  const all: AllSettings = settings;
   const setting = (name: Setting) => {
-    const [group, key] = name.split('.') as [keyof AlertSettings, string];
-    return String((settings[group] as unknown as Record<string, string | number>)[key]);
+    const [group, key] = name.split('.') as [keyof AllSettings, string];
+    return String((all[group] as unknown as Record<string, string | number>)[key]);
   };
   return { groups: [{ name: GROUP, rules: rules({ setting, template: (x) => `{{ ${x} }}` }) }] };
 }
@@ -166,7 +193,9 @@ export function ruleFile(settings: AlertSettings = DEFAULT_ALERT_SETTINGS): Rule
 export function helmRuleFile(): RuleFile {
   const integers = new Set<Setting>(['pairFailing.consecutiveFailures', 'nodeStale.seconds']);
   // Helm reads YAML numbers as float64: `int` keeps a large integer from printing as 1e+06.
-  const setting = (name: Setting) => `{{ ${integers.has(name) ? 'int ' : ''}.Values.prometheusRule.${name} }}`;
+  const setting = (name: Setting) => {
+    return `{{ ${integers.has(name) ? 'int ' : ''}.Values.prometheusRule.${name} }}`;
+  };
   const template = (x: string) => `{{\`{{\`}} ${x} {{\`}}\`}}`;
   return { groups: [{ name: GROUP, rules: rules({ setting, template }) }] };
 }

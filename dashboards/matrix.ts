@@ -1,11 +1,17 @@
 /**
  * netmatrix matrix: every ordered pair of nodes of one path and protocol, as a source x target
- * matrix of the latest throughput, over time, and the pairs that fail.
+ * matrix of the latest throughput and round trip, over time, and the pairs that fail.
  */
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { datasourceVariable, finish, heatmapPanel, labelVariable, matrixPanel, newDashboard, row, tablePanel } from './panels.js';
 import { MATRIX as Q, VARIABLE_QUERIES } from './queries.js';
 
+const RTT_NOTE =
+  'FULL round trips (request sent to reply received) measured by sockperf ping-pong, from the latest successful latency test of each pair.';
+/** The latency heatmaps fall back to per-node series; the note says so. */
+const PER_PAIR_OR_NODE_NOTE =
+  'Per-pair series grow as N²: above NETMATRIX_PER_PAIR_MAX_NODES nodes (default 10) the aggregator exports none, and each ' +
+  "row is then a node: the median over all its pairs. Every pair is always at the aggregator's /api/matrix.";
 const PER_PAIR_NOTE =
   'Per-pair series grow as N²: the aggregator exports them only up to NETMATRIX_PER_PAIR_MAX_NODES nodes (default 10; ' +
   'NETMATRIX_PER_PAIR_METRICS=always or never overrides). Above that this panel is empty, and the full matrix is at the ' +
@@ -16,7 +22,7 @@ export function matrixDashboard(): dashboard.Dashboard {
     newDashboard(
       'netmatrix-matrix',
       'netmatrix / Matrix',
-      'Throughput of every ordered pair of nodes (source x target) for one path and protocol, and the pairs that fail.',
+      'Throughput and round trip of every ordered pair of nodes (source x target) for one path and protocol, and the pairs that fail.',
     )
       .withVariable(datasourceVariable())
       .withVariable(labelVariable('path', 'Path', VARIABLE_QUERIES.path, false))
@@ -32,6 +38,17 @@ export function matrixDashboard(): dashboard.Dashboard {
           height: 12,
         }),
       )
+      .withPanel(
+        matrixPanel({
+          title: 'Round-trip matrix (p50): source (rows) x target (columns)',
+          description: `Median round trip of the latest successful latency test of each ordered pair. ${RTT_NOTE} ${PER_PAIR_NOTE}`,
+          queries: [Q.pairRttP50],
+          unit: 's',
+          lowerIsBetter: true,
+          width: 24,
+          height: 12,
+        }),
+      )
       .withRow(row('Over time'))
       .withPanel(
         heatmapPanel({
@@ -43,6 +60,28 @@ export function matrixDashboard(): dashboard.Dashboard {
           height: 12,
         }),
       )
+      .withPanel(
+        heatmapPanel({
+          title: 'Median round trip (p50) of each pair over time',
+          description: `One row per ordered pair (source → target), coloured by its median round trip. ${RTT_NOTE} ${PER_PAIR_OR_NODE_NOTE}`,
+          queries: [Q.pairRttP50OrNode],
+          unit: 's',
+          lowerIsBetter: true,
+          width: 12,
+          height: 12,
+        }),
+      )
+      .withPanel(
+        heatmapPanel({
+          title: 'p99 round trip of each pair over time',
+          description: `One row per ordered pair (source → target), coloured by its 99th percentile round trip. ${RTT_NOTE} ${PER_PAIR_OR_NODE_NOTE}`,
+          queries: [Q.pairRttP99OrNode],
+          unit: 's',
+          lowerIsBetter: true,
+          width: 12,
+          height: 12,
+        }),
+      )
       .withRow(row('Slow and failing pairs'))
       .withPanel(
         tablePanel({
@@ -50,16 +89,25 @@ export function matrixDashboard(): dashboard.Dashboard {
           description: `The five ordered pairs with the lowest latest throughput. ${PER_PAIR_NOTE}`,
           queries: [Q.slowestPairs],
           unit: 'bps',
-          width: 12,
+          width: 8,
+        }),
+      )
+      .withPanel(
+        tablePanel({
+          title: 'Five pairs with the longest p99 round trip',
+          description: `The five ordered pairs with the highest 99th percentile round trip. ${RTT_NOTE} ${PER_PAIR_NOTE}`,
+          queries: [Q.slowestRttPairs],
+          unit: 's',
+          width: 8,
         }),
       )
       .withPanel(
         tablePanel({
           title: 'Pairs failing now',
           description:
-            'Failed tests in a row of each ordered pair whose latest test failed (netmatrix_pair_consecutive_failures; exported whatever the per-pair limit, at most 100 series). The error code of each is in /api/matrix.',
+            'Failed tests in a row of each ordered pair and kind of test (throughput or latency) whose latest test failed (netmatrix_pair_consecutive_failures; exported whatever the per-pair limit, at most 100 series). The error code of each is in /api/matrix.',
           queries: [Q.failingPairs],
-          width: 12,
+          width: 8,
         }),
       ),
   );

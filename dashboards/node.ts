@@ -1,4 +1,7 @@
-/** netmatrix node: one node's throughput in and out, its pairs, its CPU, UDP loss and freshness. */
+/**
+ * netmatrix node: one node's throughput in and out, its pairs, its round trips (latency tests),
+ * its CPU, UDP loss and freshness.
+ */
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { datasourceVariable, finish, labelVariable, newDashboard, row, tablePanel, timeseriesPanel } from './panels.js';
 import { NODE_DRILLDOWN as Q, VARIABLE_QUERIES } from './queries.js';
@@ -8,7 +11,7 @@ export function nodeDashboard(): dashboard.Dashboard {
     newDashboard(
       'netmatrix-node',
       'netmatrix / Node',
-      "One node's throughput in and out, its pairs, its CPU during tests, UDP loss and when it last succeeded.",
+      "One node's throughput in and out, its pairs, its round trips, its CPU during tests, UDP loss and when it last succeeded.",
     )
       .withVariable(datasourceVariable())
       .withVariable(labelVariable('node', 'Node', VARIABLE_QUERIES.node, false))
@@ -42,6 +45,37 @@ export function nodeDashboard(): dashboard.Dashboard {
           queries: [Q.pairsIn],
           unit: 'bps',
           width: 12,
+        }),
+      )
+      .withRow(row('Latency of $node (full round trip)'))
+      .withPanel(
+        timeseriesPanel({
+          title: 'Round trip, p50 and p99',
+          description:
+            "FULL round trips (request sent to reply received) measured by sockperf ping-pong: each test's median (p50) and 99th percentile, then the median over every pair the node is in, as client or server.",
+          queries: [Q.rtt],
+          unit: 's',
+          width: 16,
+        }),
+      )
+      .withPanel(
+        timeseriesPanel({
+          title: 'Latency requests lost (UDP)',
+          description:
+            "UDP latency requests that got no reply, share of those sent: the median over the node's pairs of each path, the worst path shown. Above 0 points at a lossy link or node.",
+          queries: [Q.latencyDropped],
+          unit: 'percentunit',
+          width: 8,
+        }),
+      )
+      .withPanel(
+        timeseriesPanel({
+          title: 'p99 round trip of the pairs of $node',
+          description:
+            '99th percentile round trip of each pair the node is in, either end. Per-pair series exist only up to NETMATRIX_PER_PAIR_MAX_NODES nodes; above that, see /api/matrix.',
+          queries: [Q.pairsRtt],
+          unit: 's',
+          width: 24,
         }),
       )
       .withRow(row('CPU and UDP loss'))

@@ -26,6 +26,8 @@ interface PanelOptions {
   width: number;
   height?: number;
   unit?: string;
+  /** Colour scales run green to red towards worse: high is good (throughput) unless this is set (latency). */
+  lowerIsBetter?: boolean;
 }
 
 const refId = (i: number) => String.fromCharCode(65 + i);
@@ -107,7 +109,11 @@ export function matrixPanel(o: PanelOptions): table.PanelBuilder {
       { id: 'organize', options: { renameByName: { 'source\\target': 'source \\ target' } } },
     ],
   })
-    .colorScheme(new dashboard.FieldColorBuilder().mode(dashboard.FieldColorModeId.ContinuousRdYlGr))
+    .colorScheme(
+      new dashboard.FieldColorBuilder().mode(
+        o.lowerIsBetter ? dashboard.FieldColorModeId.ContinuousGrYlRd : dashboard.FieldColorModeId.ContinuousRdYlGr,
+      ),
+    )
     .cellOptions({ type: common.TableCellDisplayMode.ColorBackground });
 }
 
@@ -128,10 +134,42 @@ export function heatmapPanel(o: PanelOptions): heatmap.PanelBuilder {
         .scheme('RdYlGn')
         .scale(heatmap.HeatmapColorScale.Linear)
         .steps(64)
-        .reverse(false),
+        .reverse(o.lowerIsBetter ?? false),
     )
     .cellValues(new heatmap.CellValuesBuilder().unit(o.unit ?? 'short'))
     .showLegend();
+}
+
+/**
+ * A heatmap of a Prometheus histogram over time: one query of `sum by (le) (increase(..._bucket))`,
+ * read as buckets by their upper bound; each column counts the observations of its interval.
+ */
+export function distributionPanel(o: PanelOptions): heatmap.PanelBuilder {
+  return (
+    new heatmap.PanelBuilder()
+      .title(o.title)
+      .description(o.description)
+      .datasource(DATASOURCE)
+      .targets(targets(o.queries, 'range', prometheus.PromQueryFormat.Heatmap))
+      .span(o.width)
+      .height(o.height ?? 10)
+      .calculate(false)
+      .rowsFrame(new heatmap.RowsHeatmapOptionsBuilder().layout(common.HeatmapCellLayout.Le))
+      .yAxis(new heatmap.YAxisConfigBuilder().unit(o.unit ?? 'short'))
+      .color(
+        new heatmap.HeatmapColorOptionsBuilder()
+          .mode(heatmap.HeatmapColorMode.Scheme)
+          .scheme('Oranges')
+          .scale(heatmap.HeatmapColorScale.Exponential)
+          .exponent(0.5)
+          .steps(64),
+      )
+      // An empty bucket stays blank rather than the palette's faintest colour.
+      .filterValues(new heatmap.FilterValueRangeBuilder().le(0))
+      .cellGap(1)
+      .cellValues(new heatmap.CellValuesBuilder().unit('short'))
+      .showLegend()
+  );
 }
 
 /** The Prometheus data source to read from. */

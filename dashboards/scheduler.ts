@@ -28,7 +28,7 @@ export function schedulerDashboard(): dashboard.Dashboard {
       .withPanel(
         timeseriesPanel({
           title: 'Pairs measured',
-          description: 'Ordered pairs with a successful result in the current matrix.',
+          description: 'Ordered pairs with a successful result in the current matrix, by kind of test (throughput or latency).',
           queries: [Q.pairsMeasured],
           width: 9,
         }),
@@ -36,7 +36,7 @@ export function schedulerDashboard(): dashboard.Dashboard {
       .withPanel(
         timeseriesPanel({
           title: 'Share of ordered pairs measured',
-          description: 'Pairs measured over N(N-1), with N the larger number of agents of one mode.',
+          description: 'Pairs measured over N(N-1), with N the larger number of agents of one mode, by kind of test.',
           queries: [Q.pairsShare],
           unit: 'percentunit',
           width: 9,
@@ -45,7 +45,7 @@ export function schedulerDashboard(): dashboard.Dashboard {
       .withPanel(
         timeseriesPanel({
           title: 'Sweeps completed per hour',
-          description: 'Background sweeps that covered every ordered pair, in the last hour at each point.',
+          description: 'Background sweeps that covered every ordered pair, by kind of test, in the last hour at each point.',
           queries: [Q.sweepsPerHour],
           width: 16,
         }),
@@ -89,7 +89,7 @@ export function schedulerDashboard(): dashboard.Dashboard {
       .withPanel(
         timeseriesPanel({
           title: 'Failure ratio',
-          description: 'Failed tests over all tests finished, per path and protocol.',
+          description: 'Failed tests over all tests finished, per kind of test, path and protocol.',
           queries: [Q.failureRatio],
           unit: 'percentunit',
           width: 12,
@@ -98,7 +98,8 @@ export function schedulerDashboard(): dashboard.Dashboard {
       .withPanel(
         tablePanel({
           title: 'Pairs failing now',
-          description: 'Failed tests in a row of each ordered pair whose latest test failed (at most 100 series, the longest runs).',
+          description:
+            'Failed tests in a row of each ordered pair and kind of test whose latest test failed (at most 100 series, the longest runs).',
           queries: [Q.failingPairs],
           width: 24,
         }),
@@ -107,7 +108,8 @@ export function schedulerDashboard(): dashboard.Dashboard {
       .withPanel(
         timeseriesPanel({
           title: 'Test duration quantiles',
-          description: 'Wall-clock time of a test from the serve command to the joined result: p50, p90 and p99 from the histogram.',
+          description:
+            'Wall-clock time of a test from the serve command to the joined result, by kind: p50, p90 and p99 from the histogram. A latency test takes its duration plus about 2.5 s of sockperf warm-up and tail.',
           queries: [Q.durationP50, Q.durationP90, Q.durationP99],
           unit: 's',
           width: 16,
@@ -116,7 +118,7 @@ export function schedulerDashboard(): dashboard.Dashboard {
       .withPanel(
         timeseriesPanel({
           title: 'Tests per minute',
-          description: 'Tests finished per minute, by outcome.',
+          description: 'Tests finished per minute, by outcome and kind.',
           queries: [Q.testsPerMinute],
           width: 8,
         }),

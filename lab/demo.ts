@@ -42,6 +42,13 @@ function gbit(bps: number | null): string {
 export function describeResult(r: TestResult): string {
   const head = `${r.path.padEnd(7)} ${r.protocol} ${`${r.source.node} -> ${r.target.node}`.padEnd(18)}`;
   if (!r.ok) return `${head} FAILED ${r.error?.code ?? ''}: ${r.error?.message ?? ''}`;
+  if (r.latency) {
+    const t = r.latency.rttMicroseconds;
+    const us = (v: number) => (v < 1000 ? `${v.toFixed(0)} µs` : `${(v / 1000).toFixed(2)} ms`);
+    const dropped =
+      r.protocol === 'udp' ? `  dropped ${((r.latency.droppedMessages / Math.max(1, r.latency.sentMessages)) * 100).toFixed(2)}%` : '';
+    return `${head} ${`rtt p50 ${us(t.p50)}`.padStart(13)}  p99 ${us(t.p99)}${dropped}`;
+  }
   const cpu = (p: number | undefined) => (p === undefined ? '-' : `${p.toFixed(0)}%`);
   const udp = r.iperf?.udp ? `  loss ${(r.iperf.udp.lossRatio * 100).toFixed(2)}%` : '';
   return `${head} ${gbit(r.throughputBitsPerSecond).padStart(13)}  node CPU client ${cpu(r.source.cpu?.test.busyPercent)} server ${cpu(r.target.cpu?.test.busyPercent)}${udp}`;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what netmatrix needs on a Debian/Ubuntu machine: the Debian packages the agent and
-# the lab use (iperf3 3.12+, iproute2, iptables, ping, procps) and the npm dependencies.
+# the lab use (iperf3 3.12+, sockperf for latency tests, iproute2, iptables, ping, procps) and
+# the npm dependencies.
 # Idempotent: packages already there are not reinstalled. Needs root for apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +9,7 @@ cd "$(dirname "$0")/.."
 # nftables, clang, libbpf-dev and bpftool: the lab's nftables and eBPF service-proxy profiles.
 # podman, runc and debootstrap: the image test builds and runs the Dockerfile without Docker or a registry.
 # chromium and prometheus (with promtool): the live page's browser test and the dashboards' PromQL checks.
-PACKAGES=(iperf3 iproute2 iptables iputils-ping procps nftables clang libbpf-dev bpftool podman runc debootstrap chromium prometheus)
+PACKAGES=(iperf3 sockperf iproute2 iptables iputils-ping procps nftables clang libbpf-dev bpftool podman runc debootstrap chromium prometheus)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

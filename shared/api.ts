@@ -3,7 +3,7 @@
  */
 import { z } from 'zod';
 import type { Environment } from './environment.js';
-import { PathSchema, ProtocolSchema } from './protocol.js';
+import { PathSchema, ProtocolSchema, TestKindSchema } from './protocol.js';
 import type { RunSpec } from './results-file.js';
 
 /** POST /api/runs: an on-demand full matrix, labelled so two configurations can be compared. */
@@ -14,6 +14,8 @@ export const RunRequestSchema = z.strictObject({
     .min(1)
     .max(63)
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dot, dash, underscore; starting with a letter or digit'),
+  /** Throughput (iperf3), latency (sockperf) or both; default throughput. */
+  kinds: z.array(TestKindSchema).min(1).max(2).optional(),
   paths: z.array(PathSchema).min(1).max(3).optional(),
   protocols: z.array(ProtocolSchema).min(1).max(2).optional(),
   durationSeconds: z.number().int().min(1).max(3600).optional(),
@@ -44,5 +46,5 @@ export interface RunSummary {
   done: number;
   failed: number;
   /** The test running now. */
-  current: { path: string; protocol: string; source: string; target: string } | null;
+  current: { kind: string; path: string; protocol: string; source: string; target: string } | null;
 }

@@ -2,7 +2,7 @@
  * The agent's own limits on what it will run, whatever the aggregator says. Pure checks,
  * used by the agent before it spawns anything.
  */
-import type { AgentLimits, TestSpec } from './protocol.js';
+import { latencyBitsPerSecond, type AgentLimits, type LatencySpec, type TestSpec } from './protocol.js';
 import { failure, type Failure } from './errors.js';
 
 function ipv4ToInt(ip: string): number | undefined {
@@ -59,6 +59,19 @@ export function checkSpec(limits: AgentLimits, spec: TestSpec): Failure | undefi
   }
   if (spec.streams > limits.maxStreams) {
     problems.push(`${spec.streams} streams exceed the agent's limit of ${limits.maxStreams}`);
+  }
+  return problems.length > 0 ? failure('spec-refused', problems.join('; ')) : undefined;
+}
+
+/** Why a latency test's `spec` exceeds `limits` (duration, and its load against the bitrate cap), or undefined. */
+export function checkLatencySpec(limits: AgentLimits, spec: LatencySpec): Failure | undefined {
+  const problems: string[] = [];
+  if (spec.durationSeconds > limits.maxDurationSeconds) {
+    problems.push(`duration ${spec.durationSeconds}s exceeds the agent's limit of ${limits.maxDurationSeconds}s`);
+  }
+  const bps = latencyBitsPerSecond(spec);
+  if (limits.maxBitrateBitsPerSecond > 0 && bps > limits.maxBitrateBitsPerSecond) {
+    problems.push(`latency load ${bps} bit/s exceeds the agent's cap of ${limits.maxBitrateBitsPerSecond}`);
   }
   return problems.length > 0 ? failure('spec-refused', problems.join('; ')) : undefined;
 }

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { IperfResultSchema } from './iperf3-result.js';
 import { CpuReportSchema, CpuWindowSchema } from './cpu.js';
 import { ErrorCodeSchema } from './errors.js';
+import { LatencyResultSchema } from './sockperf.js';
 
 /** Version carried in `hello`; bump on any non-additive change. */
 export const PROTOCOL_VERSION = 1;
@@ -74,6 +75,12 @@ export const AgentLimitsSchema = z.strictObject({
   portMax: port,
   /** IPv4 CIDRs the agent may send test traffic to. */
   allowedTargetCidrs: z.array(z.string().max(64)).max(64),
+  /**
+   * How long past a test's duration the agent lets its client run before killing it, ms (its
+   * connect timeout plus a margin). The aggregator waits at least this long for the agent's own
+   * verdict, whatever its configured margin. Optional: agents before it did not send it.
+   */
+  deadlineSlackMs: z.number().int().min(0).max(600_000).optional(),
 });
 export type AgentLimits = z.infer<typeof AgentLimitsSchema>;
 
@@ -88,8 +95,10 @@ export const AgentIdentitySchema = z.strictObject({
   agentVersion: z.string().min(1).max(64),
   /** e.g. "3.12" */
   iperf3Version: z.string().min(1).max(64),
-  /** Port the agent's iperf3 server listens on during a test. */
+  /** Port the agent's iperf3 server listens on during a test (and its sockperf server, never at once). */
   iperf3Port: port,
+  /** e.g. "3.7"; null or absent when the agent has no sockperf (it then takes no latency tests). */
+  sockperfVersion: z.string().min(1).max(64).nullable().optional(),
   facts: NodeFactsSchema,
   limits: AgentLimitsSchema,
 });
@@ -108,6 +117,34 @@ export const TestSpecSchema = z.strictObject({
 });
 export type TestSpec = z.infer<typeof TestSpecSchema>;
 
+/** What a test measures: bulk throughput (iperf3) or request/response latency (sockperf). */
+export const TestKindSchema = z.enum(['throughput', 'latency']);
+export type TestKind = z.infer<typeof TestKindSchema>;
+export const TEST_KINDS: readonly TestKind[] = TestKindSchema.options;
+
+/**
+ * What the client side of a latency test runs: the knobs of `sockperf ping-pong`. The load is
+ * messageSizeBytes * messagesPerSecond each way (64 B at 1000/s is 0.5 Mbit/s).
+ */
+export const LatencySpecSchema = z.strictObject({
+  kind: z.literal('latency'),
+  protocol: ProtocolSchema,
+  /** sockperf `-t`: whole seconds of measurement (sockperf adds its warm-up before). */
+  durationSeconds: z.number().int().min(1).max(600),
+  /** sockperf `-m`: payload bytes per message; sockperf's minimum is 14. */
+  messageSizeBytes: z.number().int().min(14).max(65_000),
+  /** sockperf `--mps`: request/response exchanges per second. */
+  messagesPerSecond: z.number().int().min(1).max(100_000),
+  /** TCP only: connections opened and closed one after another first, to time connection setup; 0 = none. */
+  connectSamples: z.number().int().min(0).max(1000),
+});
+export type LatencySpec = z.infer<typeof LatencySpecSchema>;
+
+/** Bits per second a latency test sends each way, for the agent's bitrate cap. */
+export function latencyBitsPerSecond(spec: LatencySpec): number {
+  return spec.messageSizeBytes * 8 * spec.messagesPerSecond;
+}
+
 // ---------------------------------------------------------------- aggregator -> agent
 
 /** First message after a hello is accepted. */
@@ -116,6 +153,11 @@ export const WelcomeSchema = z.strictObject({
   protocolVersion: z.number().int(),
   /** The aggregator's id for this connection, for logs. */
   sessionId: id,
+  /**
+   * How often the aggregator pings, ms. The agent reconnects after three intervals without a
+   * ping. Optional: aggregators before it did not send it (the agent then waits 45 s).
+   */
+  heartbeatMs: z.number().int().min(100).max(600_000).optional(),
 });
 
 /**
@@ -142,6 +184,30 @@ export const ProbeSchema = z.strictObject({
   spec: TestSpecSchema,
 });
 
+/**
+ * Start a sockperf server (`sockperf server`) on `bindAddress:port` for a latency test. The
+ * agent answers `ready` once it listens. sockperf has no one-shot mode: the server runs until
+ * the aggregator cancels it (after the client's result) or `idleTimeoutSeconds` plus the
+ * duration pass; no result is owed for it unless it fails.
+ */
+export const ServeLatencySchema = z.strictObject({
+  type: z.literal('serve-latency'),
+  testId: id,
+  bindAddress: ipv4,
+  port,
+  spec: LatencySpecSchema,
+  idleTimeoutSeconds: z.number().int().min(1).max(600),
+});
+
+/** Run `sockperf ping-pong` against `target:port` with `spec`; answer with a `result` of role `client` carrying `latency`. */
+export const ProbeLatencySchema = z.strictObject({
+  type: z.literal('probe-latency'),
+  testId: id,
+  target: ipv4,
+  port,
+  spec: LatencySpecSchema,
+});
+
 /** Stop the process of this test, if any. No result is owed for a cancelled test. */
 export const CancelSchema = z.strictObject({
   type: z.literal('cancel'),
@@ -166,6 +232,8 @@ export const AggregatorMessageSchema = z.discriminatedUnion('type', [
   WelcomeSchema,
   ServeSchema,
   ProbeSchema,
+  ServeLatencySchema,
+  ProbeLatencySchema,
   CancelSchema,
   AckSchema,
   SampleCpuSchema,
@@ -173,6 +241,8 @@ export const AggregatorMessageSchema = z.discriminatedUnion('type', [
 export type AggregatorMessage = z.infer<typeof AggregatorMessageSchema>;
 export type ServeCommand = z.infer<typeof ServeSchema>;
 export type ProbeCommand = z.infer<typeof ProbeSchema>;
+export type ServeLatencyCommand = z.infer<typeof ServeLatencySchema>;
+export type ProbeLatencyCommand = z.infer<typeof ProbeLatencySchema>;
 
 // ---------------------------------------------------------------- agent -> aggregator
 
@@ -198,7 +268,7 @@ export const ResultSchema = z.strictObject({
   resultId: id,
   testId: id,
   role: z.enum(['client', 'server']),
-  /** Wall-clock start and end of the iperf3 process, ms since the epoch. */
+  /** Wall-clock start and end of the measuring process (iperf3 or sockperf), ms since the epoch. */
   startedAtMs: z.number().int().min(0),
   endedAtMs: z.number().int().min(0),
   ok: z.boolean(),
@@ -211,6 +281,8 @@ export const ResultSchema = z.strictObject({
     .optional(),
   /** iperf3's own report, when it produced one (a failed test may still have one). */
   iperf: IperfResultSchema.optional(),
+  /** sockperf's report of a latency test's client (round-trip times). */
+  latency: LatencyResultSchema.optional(),
   /** The node's CPU over the test window, from /proc/stat. */
   cpu: CpuReportSchema.optional(),
 });

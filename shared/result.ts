@@ -1,12 +1,14 @@
 /**
- * One finished test as the aggregator records it: the client's iperf3 report joined with
- * both sides' node CPU. This is what `/api/results`, `/api/matrix` and results files carry.
+ * One finished test as the aggregator records it: the client's report (iperf3's for a
+ * throughput test, sockperf's for a latency test) joined with both sides' node CPU. This is
+ * what `/api/results`, `/api/matrix` and results files carry.
  */
 import { z } from 'zod';
 import { CpuReportSchema, cpuSecondsPerGigabyte, type CpuReport } from './cpu.js';
 import { ErrorCodeSchema } from './errors.js';
 import { IperfResultSchema, type IperfResult } from './iperf3-result.js';
-import { PathSchema, ProtocolSchema, TestSpecSchema } from './protocol.js';
+import { LatencySpecSchema, PathSchema, ProtocolSchema, TestKindSchema, TestSpecSchema } from './protocol.js';
+import { LatencyResultSchema } from './sockperf.js';
 
 /** A node's place in the cluster, from its well-known Kubernetes labels (null when unknown). */
 export const TopologySchema = z.strictObject({
@@ -32,9 +34,12 @@ export const TestResultSchema = z.strictObject({
   /** The on-demand run this test belongs to; null for the background sweep. */
   runId: z.string().nullable(),
   label: z.string().nullable(),
+  /** Results written before latency tests existed are all throughput tests. */
+  kind: TestKindSchema.default('throughput'),
   path: PathSchema,
   protocol: ProtocolSchema,
-  spec: TestSpecSchema,
+  /** The iperf3 spec of a throughput test, the sockperf spec of a latency test. */
+  spec: z.union([TestSpecSchema, LatencySpecSchema]),
   /** The client side (iperf3 -c). */
   source: SideSchema,
   /** The server side (iperf3 -s), and the address the client dialled. */
@@ -49,6 +54,8 @@ export const TestResultSchema = z.strictObject({
   iperf: IperfResultSchema.nullable(),
   /** The server's own iperf3 report. */
   serverIperf: IperfResultSchema.nullable(),
+  /** A latency test's round-trip times, from the client's sockperf; null for throughput tests and failures. */
+  latency: LatencyResultSchema.nullable().default(null),
 });
 export type TestResult = z.infer<typeof TestResultSchema>;
 

@@ -1,7 +1,7 @@
-// The live matrix page. Polls the read-only GET API every POLL_MS and draws one Vega-Lite
-// heatmap per path and protocol (vega and vegaLite are the UMD globals of the two scripts the
-// page loads before this one). Browser code: no build step, no modules.
-/* global vega, vegaLite */
+// The live matrix page. Polls the read-only GET API every POLL_MS and draws, per path and
+// protocol, a throughput heatmap and a round-trip heatmap (heatmap.js and latency.js, loaded
+// before this script with vega's and vega-lite's UMD globals), and the tables around them.
+// Browser code: no build step, no modules.
 'use strict';
 
 (() => {
@@ -12,30 +12,19 @@
     ['service', 'pod-to-service'],
   ];
   const PROTOCOLS = ['tcp', 'udp'];
-  const CELL_PX = 52;
-  const NO_DATA = '#e4e7eb';
-  const BAD = '#c62828';
+  const { heatmap, latency } = window.netmatrix;
+  const { el } = heatmap;
 
   const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 
-  /** One heatmap per path x protocol: its element, its vega View and what it was built for. */
-  const panels = new Map();
+  /** The throughput panels by `${path}-${protocol}`, and the round-trip view; made on the first poll. */
+  let throughputPanels = null;
+  let latencyView = null;
 
   const gbit = (bps) => (bps === null || bps === undefined ? null : bps / 1e9);
   const fmtGbit = (bps) => (bps === null || bps === undefined ? '-' : `${(bps / 1e9).toFixed(2)} Gbit/s`);
   const fmtTime = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : '-');
   const pct = (p) => (p === null || p === undefined ? '-' : `${p.toFixed(0)}%`);
-
-  function el(tag, props = {}, ...children) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(props)) {
-      if (k === 'class') e.className = v;
-      else if (k.startsWith('data-')) e.setAttribute(k, v);
-      else e[k] = v;
-    }
-    for (const c of children) e.append(c);
-    return e;
-  }
 
   async function getJson(url) {
     const res = await fetch(url, { cache: 'no-store' });
@@ -43,78 +32,24 @@
     return res.json();
   }
 
-  // ---- heatmaps ----
+  // ---- throughput heatmaps ----
 
-  /** The Vega-Lite spec of one panel: x target, y source, colour Gbit/s; failed cells outlined red with a cross. */
-  function heatmapSpec(nodes) {
-    const axis = { labelFontSize: 12, titleFontSize: 12, titleColor: '#5f6b7a', domain: false, ticks: false };
-    const size = Math.max(nodes.length, 1) * CELL_PX;
-    return {
-      width: size,
-      height: size,
-      data: { name: 'cells' },
-      encoding: {
-        x: {
-          field: 'target',
-          type: 'nominal',
-          scale: { domain: nodes },
-          axis: { ...axis, orient: 'top', labelAngle: 0 },
-          title: 'target (server)',
-        },
-        y: { field: 'source', type: 'nominal', scale: { domain: nodes }, axis, title: 'source (client)' },
-        tooltip: [
-          { field: 'pair', title: 'pair' },
-          { field: 'result', title: 'latest test' },
-          { field: 'throughput', title: 'throughput' },
-          { field: 'cpu', title: 'node CPU client/server' },
-          { field: 'extra', title: 'detail' },
-          { field: 'tested', title: 'tested at' },
-        ],
-      },
-      layer: [
-        {
-          name: 'cells',
-          // 'show': keep cells without a value (failed, never measured) instead of dropping them.
-          mark: { type: 'rect', stroke: '#ffffff', strokeWidth: 2, invalid: 'show' },
-          encoding: {
-            color: {
-              // Failed or never measured: grey, not a colour of the scale.
-              condition: { test: 'datum.gbit === null', value: NO_DATA },
-              field: 'gbit',
-              type: 'quantitative',
-              title: 'Gbit/s',
-              scale: { scheme: 'yellowgreenblue', domainMin: 0, nice: true },
-              legend: { format: '.1f', gradientLength: Math.max(size - 20, 80), labelFontSize: 11, titleFontSize: 12 },
-            },
-          },
-        },
-        {
-          name: 'values',
-          mark: { type: 'text', fontSize: 12, fontWeight: 'bold' },
-          encoding: {
-            text: { field: 'label' },
-            size: { condition: { test: '!datum.ok', value: 22 }, value: 12 },
-            color: {
-              condition: [
-                { test: '!datum.ok', value: BAD },
-                { test: 'datum.dark', value: '#ffffff' },
-              ],
-              value: '#1d2330',
-            },
-          },
-        },
-        {
-          name: 'failed',
-          transform: [{ filter: '!datum.ok' }],
-          mark: { type: 'rect', filled: false, stroke: BAD, strokeWidth: 3 },
-        },
-      ],
-      config: { view: { stroke: null } },
-    };
-  }
+  const THROUGHPUT = {
+    colorTitle: 'Gbit/s',
+    scheme: 'yellowgreenblue',
+    legend: { format: '.1f' },
+    tooltip: [
+      { field: 'pair', title: 'pair' },
+      { field: 'result', title: 'latest test' },
+      { field: 'throughput', title: 'throughput' },
+      { field: 'cpu', title: 'node CPU client/server' },
+      { field: 'extra', title: 'detail' },
+      { field: 'tested', title: 'tested at' },
+    ],
+  };
 
-  /** Rows for one panel, with everything the tooltip and the labels show already formatted. */
-  function panelRows(cells) {
+  /** Rows for one throughput panel, with everything the tooltip and the labels show already formatted. */
+  function throughputRows(cells) {
     const max = Math.max(0, ...cells.filter((c) => c.ok).map((c) => c.throughputBitsPerSecond ?? 0));
     return cells.map((c) => {
       const value = c.ok ? gbit(c.throughputBitsPerSecond) : null;
@@ -126,7 +61,7 @@
         source: c.source,
         target: c.target,
         ok: c.ok,
-        gbit: value,
+        value,
         label: c.ok ? (value === null ? '' : value.toFixed(value < 10 ? 2 : 1)) : '✕',
         // The top of the scheme is dark: white text there.
         dark: c.ok && (c.throughputBitsPerSecond ?? 0) > 0.55 * max,
@@ -142,80 +77,40 @@
     });
   }
 
-  function ensurePanels() {
-    const box = $('heatmaps');
-    if (panels.size) return;
-    // One row per protocol, one column per path.
-    for (const protocol of PROTOCOLS) {
-      for (const [path, pathTitle] of PATHS) {
-        const key = `${path}-${protocol}`;
-        const chart = el('div', { class: 'chart' });
-        const note = el('div', { class: 'empty' }, 'no results yet');
-        const stats = el('span', { class: 'hint' });
-        const panel = el(
-          'div',
-          { class: 'panel', 'data-testid': `heatmap-${key}`, 'data-path': path, 'data-protocol': protocol },
-          el('h3', {}, `${pathTitle} · ${protocol.toUpperCase()} `, stats),
-          note,
-          chart,
-        );
-        box.append(panel);
-        panels.set(key, { panel, chart, note, stats, view: null, nodesKey: '', dataKey: '' });
-      }
-    }
+  async function drawThroughput(p, nodes, cells) {
+    const ok = cells.filter((c) => c.ok);
+    const median = heatmap.median(ok.map((c) => c.throughputBitsPerSecond ?? 0));
+    p.stats.textContent = cells.length ? `${ok.length}/${cells.length} pairs ok, median ${fmtGbit(median)}` : '';
+    await heatmap.draw(p, nodes.join(','), nodes, THROUGHPUT, throughputRows(cells));
   }
 
-  async function drawPanel(p, nodes, cells) {
-    p.note.hidden = cells.length > 0;
-    const ok = cells.filter((c) => c.ok);
-    const values = ok.map((c) => c.throughputBitsPerSecond ?? 0).sort((a, b) => a - b);
-    const median = values.length ? values[Math.floor((values.length - 1) / 2)] : null;
-    p.stats.textContent = cells.length ? `${ok.length}/${cells.length} pairs ok, median ${fmtGbit(median)}` : '';
-    if (!cells.length) {
-      p.view?.finalize();
-      p.view = null;
-      p.chart.replaceChildren();
-      p.panel.dataset.cells = '0';
-      p.panel.dataset.failed = '0';
-      return;
-    }
-    const rows = panelRows(cells);
-    const nodesKey = nodes.join(',');
-    const dataKey = JSON.stringify(rows);
-    if (p.view && nodesKey === p.nodesKey && dataKey === p.dataKey) return;
-    if (!p.view || nodesKey !== p.nodesKey) {
-      p.view?.finalize();
-      p.chart.replaceChildren();
-      const spec = vegaLite.compile(heatmapSpec(nodes)).spec;
-      p.view = new vega.View(vega.parse(spec), { renderer: 'svg', container: p.chart, hover: true });
-      p.nodesKey = nodesKey;
-    }
-    p.dataKey = dataKey;
-    await p.view
-      .change(
-        'cells',
-        vega
-          .changeset()
-          .remove(() => true)
-          .insert(rows),
-      )
-      .runAsync();
-    // What was rendered, for a reader of the DOM (and the browser test): the cells and failed marks drawn.
-    p.panel.dataset.cells = String(p.chart.querySelectorAll('g.cells_marks > path').length);
-    p.panel.dataset.failed = String(p.chart.querySelectorAll('g.failed_marks > path').length);
+  /** Both views, created on the first poll (the switch is in the page, the panels are not). */
+  function ensureViews() {
+    if (throughputPanels) return;
+    throughputPanels = heatmap.createPanels(
+      $('heatmaps'),
+      'heatmap',
+      PATHS,
+      PROTOCOLS,
+      (pathTitle, protocol) => `${pathTitle} · ${protocol.toUpperCase()} `,
+    );
+    latencyView = latency.createView($('rtt-heatmaps'), $('rtt-switch'), PATHS, PROTOCOLS);
   }
 
   async function drawHeatmaps(matrix) {
-    ensurePanels();
+    ensureViews();
+    const latencyCells = matrix.latency ?? [];
+    // Both views on the same axes: every node known, whether or not it has a result of that kind yet.
     const names = new Set(matrix.nodes.map((n) => n.name));
-    for (const c of matrix.cells) names.add(c.source).add(c.target);
+    for (const c of [...matrix.cells, ...latencyCells]) names.add(c.source).add(c.target);
     const nodes = [...names].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
     for (const [path] of PATHS) {
       for (const protocol of PROTOCOLS) {
         const cells = matrix.cells.filter((c) => c.path === path && c.protocol === protocol && c.source !== c.target);
-        await drawPanel(panels.get(`${path}-${protocol}`), nodes, cells);
+        await drawThroughput(throughputPanels.get(`${path}-${protocol}`), nodes, cells);
       }
     }
+    await latencyView.draw(latencyCells, nodes);
   }
 
   // ---- tables ----
@@ -239,9 +134,20 @@
             el('td', {}, a.podIp),
             el('td', {}, a.hostIp),
             el('td', {}, a.iperf3Version),
+            // Without sockperf an agent takes no latency tests.
+            el('td', a.sockperfVersion ? {} : { title: 'no sockperf: this agent takes no latency tests' }, a.sockperfVersion ?? '-'),
           ),
         ),
       );
+  }
+
+  // Results stored before latency tests existed have no kind: they were throughput tests.
+  const kindOf = (r) => r.kind ?? 'throughput';
+
+  /** A successful test's figure: throughput, or a latency test's median round trip (its throughput is null). */
+  function figure(r) {
+    if (kindOf(r) === 'latency') return `${latency.fmtRtt(r.latency?.rttMicroseconds?.p50)} p50 RTT`;
+    return fmtGbit(r.throughputBitsPerSecond);
   }
 
   function drawRecent(results) {
@@ -251,13 +157,14 @@
         ...results.map((r) =>
           el(
             'tr',
-            { 'data-id': r.id, 'data-ok': String(r.ok) },
+            { 'data-id': r.id, 'data-ok': String(r.ok), 'data-kind': kindOf(r) },
             el('td', {}, fmtTime(r.endedAt)),
+            el('td', {}, kindOf(r)),
             el('td', {}, r.path),
             el('td', {}, r.protocol),
             el('td', {}, `${r.source.node} → ${r.target.node}`),
             r.ok
-              ? el('td', { class: 'num' }, fmtGbit(r.throughputBitsPerSecond) + (r.label ? ` (${r.label})` : ''))
+              ? el('td', { class: 'num' }, figure(r) + (r.label ? ` (${r.label})` : ''))
               : el(
                   'td',
                   { class: 'failed', title: r.error?.message ?? '' },
@@ -278,7 +185,8 @@
     $('runs').hidden = shown.length === 0;
     $('run-progress').replaceChildren(
       ...shown.map((r) => {
-        const current = r.current ? ` · now ${r.current.path} ${r.current.protocol} ${r.current.source} → ${r.current.target}` : '';
+        const c = r.current;
+        const current = c ? ` · now ${c.kind ?? 'throughput'} ${c.path} ${c.protocol} ${c.source} → ${c.target}` : '';
         const ended = r.status === 'done' ? ` · ended ${fmtTime(r.endedAt)}` : '';
         return el(
           'div',
@@ -333,7 +241,9 @@
         getJson('/api/status'),
       ]);
       const nodes = new Set(agents.map((a) => a.nodeName)).size;
-      $('summary').textContent = `${agents.length} agents on ${nodes} nodes · ${matrix.cells.length} pairs measured`;
+      const rtt = matrix.latency?.length ?? 0;
+      $('summary').textContent =
+        `${agents.length} agents on ${nodes} nodes · ${matrix.cells.length} pairs measured for throughput, ${rtt} for round trip`;
       drawAgents(agents, matrix);
       drawRecent(results);
       drawRuns(runs);

@@ -5,49 +5,13 @@
  */
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
-import { PATHS, type Path, type Protocol } from '../../shared/protocol.js';
-import type { Comparison, Section } from './compare.js';
+import { PATHS, type Protocol } from '../../shared/protocol.js';
+import { CONFIG, PATH_NAMES, runAxis, SCHEMA, WHISKER, type ChartSpec, type ConcatPanel, type RenderedChart } from './chart-style.js';
+import { hasThroughput, type Comparison, type Section } from './compare.js';
+import { latencyCharts } from './latency-charts.js';
 import { chartBitrateUnit, pathProtocolTitle } from './units.js';
 
-/** One chart: where it goes (a file name in the SVG directory) and what it shows. */
-export interface ChartSpec {
-  file: string;
-  title: string;
-  /** The path and protocol it belongs to; null for the overview. */
-  section: { path: Path; protocol: Protocol } | null;
-  spec: vl.TopLevelSpec;
-}
-
-export interface RenderedChart {
-  file: string;
-  title: string;
-  section: ChartSpec['section'];
-  svg: string;
-}
-
-const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
-
-const CONFIG: vl.Config = {
-  font: 'sans-serif',
-  background: 'white',
-  title: { fontSize: 15, subtitleFontSize: 12, anchor: 'start', subtitleColor: '#444' },
-  axis: { labelFontSize: 12, titleFontSize: 13, labelLimit: 240, titlePadding: 10 },
-  legend: { labelFontSize: 12, titleFontSize: 12, labelLimit: 240 },
-  view: { stroke: null },
-};
-
-/** One panel of a horizontal concatenation (vega-lite exports no name for it). */
-type ConcatPanel = Extract<vl.TopLevelSpec, { hconcat: unknown }>['hconcat'][number];
-
-/** Whiskers in near-black, so they read over bars of any run's colour. */
-const WHISKER = '#222';
-
-const PATH_NAMES: Record<Path, string> = { node: 'node-to-node', pod: 'pod-to-pod', service: 'pod-to-service' };
-
-/** Long labels are slanted so they neither overlap nor get cut. */
-function runAxis(labels: readonly string[]): { labelAngle: number } {
-  return { labelAngle: labels.some((l) => l.length > 10) ? -30 : 0 };
-}
+export type { ChartSpec, RenderedChart } from './chart-style.js';
 
 /** Throughput rows of one protocol, in the unit of the chart's axis. */
 function throughputRows(c: Comparison, sections: readonly Section[], unit: { bitsPerSecond: number }) {
@@ -82,6 +46,7 @@ export function throughputChart(c: Comparison, s: Section): ChartSpec {
   return {
     file: `throughput-${s.path}-${s.protocol}.svg`,
     title,
+    kind: 'throughput',
     section: { path: s.path, protocol: s.protocol },
     spec: {
       $schema: SCHEMA,
@@ -129,6 +94,7 @@ export function cpuChart(c: Comparison, s: Section): ChartSpec {
   return {
     file: `cpu-${s.path}-${s.protocol}.svg`,
     title,
+    kind: 'throughput',
     section: { path: s.path, protocol: s.protocol },
     spec: {
       $schema: SCHEMA,
@@ -161,11 +127,12 @@ export function cpuChart(c: Comparison, s: Section): ChartSpec {
 /** Median throughput by path, grouped by run, one panel per protocol with its own unit. */
 export function overviewChart(c: Comparison): ChartSpec | null {
   const labels = c.runs.map((r) => r.label);
-  const protocols = [...new Set(c.sections.map((s) => s.protocol))];
+  const measured = c.sections.filter(hasThroughput);
+  const protocols = [...new Set(measured.map((s) => s.protocol))];
   if (protocols.length === 0) return null;
-  const paths = PATHS.filter((p) => c.sections.some((s) => s.path === p)).map((p) => PATH_NAMES[p]);
+  const paths = PATHS.filter((p) => measured.some((s) => s.path === p)).map((p) => PATH_NAMES[p]);
   const panel = (protocol: Protocol): ConcatPanel => {
-    const sections = c.sections.filter((s) => s.protocol === protocol);
+    const sections = measured.filter((s) => s.protocol === protocol);
     const unit = chartBitrateUnit(maxP90(sections));
     const y = `median throughput (${unit.name})`;
     return {
@@ -196,6 +163,7 @@ export function overviewChart(c: Comparison): ChartSpec | null {
   return {
     file: 'overview.svg',
     title,
+    kind: 'throughput',
     section: null,
     spec: {
       $schema: SCHEMA,
@@ -207,10 +175,17 @@ export function overviewChart(c: Comparison): ChartSpec | null {
   };
 }
 
-/** Every chart of a comparison: the overview, then throughput and CPU per path and protocol. */
+/**
+ * Every chart of a comparison: the throughput overview, then throughput and CPU per path and
+ * protocol, then the latency charts (when any run measured latency).
+ */
 export function comparisonCharts(c: Comparison): ChartSpec[] {
   const overview = overviewChart(c);
-  return [...(overview ? [overview] : []), ...c.sections.flatMap((s) => [throughputChart(c, s), cpuChart(c, s)])];
+  return [
+    ...(overview ? [overview] : []),
+    ...c.sections.filter(hasThroughput).flatMap((s) => [throughputChart(c, s), cpuChart(c, s)]),
+    ...latencyCharts(c),
+  ];
 }
 
 /** Compile a vega-lite spec and render it to an SVG document. */
@@ -227,6 +202,6 @@ export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
 export async function renderCharts(c: Comparison): Promise<RenderedChart[]> {
   const out: RenderedChart[] = [];
   for (const chart of comparisonCharts(c))
-    out.push({ file: chart.file, title: chart.title, section: chart.section, svg: await renderSvg(chart.spec) });
+    out.push({ file: chart.file, title: chart.title, kind: chart.kind, section: chart.section, svg: await renderSvg(chart.spec) });
   return out;
 }

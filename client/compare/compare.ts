@@ -3,9 +3,12 @@
  * (text, charts, HTML) shows. Per path and protocol, each run's successful tests are pooled
  * (every pair and every repetition is one sample), so p10..p90 is the spread a reader should
  * expect from one test on that cluster, and the first run is the baseline for every change.
+ * Throughput tests and latency tests are pooled apart; a latency test's samples are its own
+ * p50 and p99 round-trip times.
  */
 import { PATHS, PROTOCOLS, type Path, type Protocol } from '../../shared/protocol.js';
 import type { TestResult } from '../../shared/result.js';
+import { droppedRatio } from '../../shared/results-file.js';
 import { median, quantile } from '../../shared/stats.js';
 import { describeRun, differences, type RunDescription } from './describe.js';
 import type { LoadedRun } from './load.js';
@@ -13,8 +16,8 @@ import type { LoadedRun } from './load.js';
 /** Fewer successful tests than this in either run and a change is not judged: p10..p90 of one or two samples is no spread. */
 export const MIN_SAMPLES_FOR_SIGNIFICANCE = 3;
 
-/** Throughput of one run, path and protocol, in bits/s. */
-export interface ThroughputStats {
+/** Median and p10..p90 of one figure over one run's successful tests of one path and protocol. */
+export interface SampleStats {
   median: number;
   p10: number;
   p90: number;
@@ -22,9 +25,12 @@ export interface ThroughputStats {
   samples: number;
 }
 
-/** One run's figures for one path and protocol. */
+/** Throughput of one run, path and protocol, in bits/s. */
+export type ThroughputStats = SampleStats;
+
+/** One run's throughput figures for one path and protocol. */
 export interface RunFigures {
-  /** Every test of this path and protocol in the run, ok or not. */
+  /** Every throughput test of this path and protocol in the run, ok or not. */
   tests: number;
   failures: number;
   /** Over the successful tests; null when none succeeded. */
@@ -37,7 +43,31 @@ export interface RunFigures {
   serverCpuSecondsPerGigabyte: number | null;
 }
 
-/** Median throughput of a run relative to the first run's. */
+/** One run's latency figures for one path and protocol; round-trip times in µs. */
+export interface LatencyFigures {
+  /** Every latency test of this path and protocol in the run, ok or not. */
+  tests: number;
+  failures: number;
+  /** Each successful test's median round trip, pooled; null when none succeeded. */
+  rttP50: SampleStats | null;
+  /** Each successful test's 99th percentile round trip, pooled. */
+  rttP99: SampleStats | null;
+  /** UDP: requests without a reply / requests sent, summed over the successful tests; null for TCP. */
+  droppedRatio: number | null;
+  /** TCP: median of each test's median connection setup, µs; null when no test timed connects. */
+  connectP50Microseconds: number | null;
+}
+
+/** One path and protocol's latency across all runs; `runs[i]` belongs to `Comparison.runs[i]`. */
+export interface LatencySection {
+  runs: LatencyFigures[];
+  /** Median p50 against the first run's (positive: slower); null as for throughput. */
+  p50Changes: (Change | null)[];
+  /** Median p99 against the first run's. */
+  p99Changes: (Change | null)[];
+}
+
+/** A median of a run relative to the first run's. */
 export interface Change {
   percent: number;
   /**
@@ -51,9 +81,12 @@ export interface Change {
 export interface Section {
   path: Path;
   protocol: Protocol;
+  /** Throughput; every run has 0 tests when only latency was measured on this path and protocol. */
   runs: RunFigures[];
   /** Against the first run; null for the first run itself and when either side has no throughput. */
   changes: (Change | null)[];
+  /** null when no run has a latency test of this path and protocol. */
+  latency: LatencySection | null;
 }
 
 /** How much throughput the CNI costs, per run and protocol: 1.00 = none. */
@@ -72,7 +105,7 @@ export interface Comparison {
   notes: string[];
   /** Every path and protocol any run measured, node/pod/service then TCP/UDP. */
   sections: Section[];
-  /** Per protocol any run measured. */
+  /** Per protocol any run measured throughput of. */
   overhead: Overhead[];
 }
 
@@ -86,13 +119,15 @@ export function compareRuns(loaded: readonly LoadedRun[]): Comparison {
     for (const protocol of PROTOCOLS) {
       const perRun = loaded.map((r) => r.file.results.filter((t) => t.path === path && t.protocol === protocol));
       if (perRun.every((ts) => ts.length === 0)) continue;
-      const figures = perRun.map(runFigures);
+      const figures = perRun.map((ts) => runFigures(ts.filter((t) => t.kind === 'throughput')));
       const base = figures[0]?.throughput ?? null;
       const changes = figures.map((f, i) => (i === 0 ? null : change(base, f.throughput)));
-      sections.push({ path, protocol, runs: figures, changes });
+      const latencyTests = perRun.map((ts) => ts.filter((t) => t.kind === 'latency'));
+      const latency = latencyTests.some((ts) => ts.length > 0) ? latencySection(latencyTests) : null;
+      sections.push({ path, protocol, runs: figures, changes, latency });
     }
   }
-  const protocols = PROTOCOLS.filter((p) => sections.some((s) => s.protocol === p));
+  const protocols = PROTOCOLS.filter((p) => sections.some((s) => s.protocol === p && hasThroughput(s)));
   const overhead = protocols.map((protocol) => {
     const medianOf = (path: Path, i: number) =>
       sections.find((s) => s.path === path && s.protocol === protocol)?.runs[i]?.throughput?.median ?? null;
@@ -103,6 +138,11 @@ export function compareRuns(loaded: readonly LoadedRun[]): Comparison {
     };
   });
   return { runs, notes, sections, overhead };
+}
+
+/** Whether any run has a throughput test of this section (a latency-only run has none). */
+export function hasThroughput(s: Section): boolean {
+  return s.runs.some((f) => f.tests > 0);
 }
 
 /** Figures of one run's tests of one path and protocol. */
@@ -131,8 +171,43 @@ export function runFigures(tests: readonly TestResult[]): RunFigures {
   };
 }
 
+/** Latency figures of each run's latency tests (`perRun[i]` of run i) of one path and protocol. */
+export function latencySection(perRun: readonly (readonly TestResult[])[]): LatencySection {
+  const runs = perRun.map(latencyFigures);
+  const changes = (pick: (f: LatencyFigures) => SampleStats | null) => {
+    const base = runs[0] ? pick(runs[0]) : null;
+    return runs.map((f, i) => (i === 0 ? null : change(base, pick(f))));
+  };
+  return { runs, p50Changes: changes((f) => f.rttP50), p99Changes: changes((f) => f.rttP99) };
+}
+
+/** Figures of one run's latency tests of one path and protocol. */
+export function latencyFigures(tests: readonly TestResult[]): LatencyFigures {
+  const ok = tests.flatMap((t) => (t.ok && t.latency ? [{ test: t, latency: t.latency }] : []));
+  const stats = (xs: number[]): SampleStats | null =>
+    xs.length === 0
+      ? null
+      : { median: median(xs) as number, p10: quantile(xs, 0.1) as number, p90: quantile(xs, 0.9) as number, samples: xs.length };
+  const udp = ok.filter((o) => droppedRatio(o.test) !== null);
+  const sent = udp.reduce((n, o) => n + o.latency.sentMessages, 0);
+  const dropped = udp.reduce((n, o) => n + o.latency.droppedMessages, 0);
+  const connects = ok.flatMap((o) => {
+    const p50 = o.latency.connect?.p50Microseconds;
+    return typeof p50 === 'number' ? [p50] : [];
+  });
+  return {
+    tests: tests.length,
+    failures: tests.length - ok.length,
+    rttP50: stats(ok.map((o) => o.latency.rttMicroseconds.p50)),
+    rttP99: stats(ok.map((o) => o.latency.rttMicroseconds.p99)),
+    // Pooled rather than a median of ratios: a loss that hits a few tests must not vanish.
+    droppedRatio: sent > 0 ? dropped / sent : null,
+    connectP50Microseconds: median(connects) ?? null,
+  };
+}
+
 /** `other`'s median against `base`'s, in %, and whether it stands out of both runs' spread. */
-export function change(base: ThroughputStats | null, other: ThroughputStats | null): Change | null {
+export function change(base: SampleStats | null, other: SampleStats | null): Change | null {
   if (!base || !other || base.median === 0) return null;
   const judgeable = base.samples >= MIN_SAMPLES_FOR_SIGNIFICANCE && other.samples >= MIN_SAMPLES_FOR_SIGNIFICANCE;
   return {
@@ -142,8 +217,8 @@ export function change(base: ThroughputStats | null, other: ThroughputStats | nu
 }
 
 /** Each median lies outside the other run's p10..p90 band (strictly). */
-export function isSignificant(a: ThroughputStats, b: ThroughputStats): boolean {
-  const outside = (x: number, band: ThroughputStats) => x < band.p10 || x > band.p90;
+export function isSignificant(a: SampleStats, b: SampleStats): boolean {
+  const outside = (x: number, band: SampleStats) => x < band.p10 || x > band.p90;
   return outside(b.median, a) && outside(a.median, b);
 }
 

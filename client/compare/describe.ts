@@ -4,6 +4,7 @@
  * MTUs, CPUs) may explain a change just as well, so compare says so before any figure.
  */
 import type { NodeEnvironment } from '../../shared/environment.js';
+import { TEST_KINDS, type LatencySpec } from '../../shared/protocol.js';
 import type { ResultsFile, RunSpec } from '../../shared/results-file.js';
 import type { LoadedRun } from './load.js';
 import { formatBitrate } from './units.js';
@@ -21,6 +22,8 @@ export interface RunDescription {
   dataplane: string;
   /** The dataplane's detected settings merged with the lab profile, in a stable order. */
   settings: [string, string][];
+  /** The knobs of the run's latency tests (the aggregator's, not in RunSpec); null without any. */
+  latency: LatencySpec | null;
 }
 
 export function describeRun(run: LoadedRun, label: string): RunDescription {
@@ -33,17 +36,31 @@ export function describeRun(run: LoadedRun, label: string): RunDescription {
     spec: f.spec,
     dataplane: f.environment.dataplane.kind,
     settings: [...dataplaneSettings(f)].sort(([a], [b]) => a.localeCompare(b)),
+    latency: latencySpec(f),
   };
 }
 
-/** The header lines under a run's label. */
+/** The spec of the run's first latency test: every latency test of a run shares the aggregator's settings. */
+function latencySpec(f: ResultsFile): LatencySpec | null {
+  for (const r of f.results) if (r.kind === 'latency' && 'kind' in r.spec) return r.spec;
+  return null;
+}
+
+/** "2 s, 64 B at 1000/s". */
+function latencyKnobs(l: LatencySpec): string {
+  return `${l.durationSeconds} s, ${l.messageSizeBytes} B at ${l.messagesPerSecond}/s`;
+}
+
+/** The header lines under a run's label; the throughput knobs only when it measured throughput. */
 export function runHeaderLines(run: RunDescription): string[] {
   const s = run.spec;
   const settings = run.settings.map(([k, v]) => `${k}=${v}`).join(' ');
+  const throughput = s.kinds.includes('throughput') ? `${s.durationSeconds} s, ${plural(s.streams, 'stream')}, ` : '';
   return [
     `${run.file}, started ${run.startedAt}, ${plural(run.nodes, 'node')}`,
     `dataplane: ${run.dataplane}${settings ? `  ${settings}` : ''}`,
-    `tests: ${s.durationSeconds} s, ${plural(s.streams, 'stream')}, repeat ${s.repeat}; ${s.paths.join('/')} ${s.protocols.join('/')}`,
+    `tests: ${throughput}repeat ${s.repeat}; ${s.paths.join('/')} ${s.protocols.join('/')}`,
+    ...(run.latency ? [`latency tests: ${latencyKnobs(run.latency)}`] : []),
   ];
 }
 
@@ -82,8 +99,14 @@ function nodeFact(nodes: readonly NodeEnvironment[], pick: (n: NodeEnvironment) 
 
 const bitrate = (bps: number) => (bps === 0 ? 'unlimited' : formatBitrate(bps));
 
-/** What is compared, in the order notes are printed: the dataplane first, then the cluster, then the test spec. */
-const ASPECTS: { name: string; of: (f: ResultsFile) => Fact }[] = [
+/** A throughput knob, compared only among runs that measured throughput. */
+const throughputFact = (f: ResultsFile, shown: string): Fact | null => (f.spec.kinds.includes('throughput') ? fact(shown) : null);
+
+/**
+ * What is compared, in the order notes are printed: the dataplane first, then the cluster, then
+ * the test spec. An aspect a run does not have (null) is compared among the other runs only.
+ */
+const ASPECTS: { name: string; of: (f: ResultsFile) => Fact | null }[] = [
   { name: 'dataplane', of: (f) => fact(f.environment.dataplane.kind) },
   { name: 'kernel', of: (f) => nodeFact(f.environment.nodes, (n) => n.kernel) },
   { name: 'MTU', of: (f) => nodeFact(f.environment.nodes, (n) => String(n.mtu)) },
@@ -91,11 +114,18 @@ const ASPECTS: { name: string; of: (f: ResultsFile) => Fact }[] = [
   { name: 'CPU cores', of: (f) => nodeFact(f.environment.nodes, (n) => String(n.cpuCores)) },
   { name: 'instance type', of: (f) => nodeFact(f.environment.nodes, (n) => n.instanceType ?? 'unknown') },
   { name: 'iperf3 version', of: (f) => nodeFact(f.environment.nodes, (n) => n.iperf3Versions.join('+') || 'unknown') },
-  { name: 'test duration', of: (f) => fact(`${f.spec.durationSeconds} s`) },
-  { name: 'streams', of: (f) => fact(String(f.spec.streams)) },
+  { name: 'test duration', of: (f) => throughputFact(f, `${f.spec.durationSeconds} s`) },
+  { name: 'streams', of: (f) => throughputFact(f, String(f.spec.streams)) },
   { name: 'repeat', of: (f) => fact(String(f.spec.repeat)) },
-  { name: 'TCP bitrate', of: (f) => fact(bitrate(f.spec.tcpBitrateBitsPerSecond)) },
-  { name: 'UDP bitrate', of: (f) => fact(bitrate(f.spec.udpBitrateBitsPerSecond)) },
+  { name: 'TCP bitrate', of: (f) => throughputFact(f, bitrate(f.spec.tcpBitrateBitsPerSecond)) },
+  { name: 'UDP bitrate', of: (f) => throughputFact(f, bitrate(f.spec.udpBitrateBitsPerSecond)) },
+  {
+    name: 'latency test',
+    of: (f) => {
+      const l = latencySpec(f);
+      return l ? fact(latencyKnobs(l)) : null;
+    },
+  },
   { name: 'paths', of: (f) => fact(f.spec.paths.join('/')) },
   { name: 'protocols', of: (f) => fact(f.spec.protocols.join('/')) },
 ];
@@ -117,6 +147,7 @@ export function differences(runs: readonly LoadedRun[], labels: readonly string[
     if (r.file.results.length === 0) notes.push(`note: ${label(i)} has no test results`);
   }
   if (runs.length < 2) return notes;
+  notes.push(...missingKinds(runs, label));
 
   const counts = runs.map((r) => r.file.environment.nodes.length);
   if (new Set(counts).size > 1) {
@@ -129,10 +160,32 @@ export function differences(runs: readonly LoadedRun[], labels: readonly string[
     ...ASPECTS.slice(1),
   ];
   for (const a of aspects) {
-    const facts = runs.map((r) => a.of(r.file));
+    const facts = runs.flatMap((r, i) => {
+      const f = a.of(r.file);
+      return f ? [{ ...f, i }] : [];
+    });
     if (new Set(facts.map((f) => f.key)).size > 1) {
-      notes.push(`note: ${a.name} differs - ${facts.map((f, i) => `${label(i)}: ${f.shown}`).join('; ')}`);
+      notes.push(`note: ${a.name} differs - ${facts.map((f) => `${label(f.i)}: ${f.shown}`).join('; ')}`);
     }
+  }
+  return notes;
+}
+
+/**
+ * One line per kind of test some runs have and others lack: their rows of that kind stay
+ * empty rather than failing the comparison. A run that asked for latency and got none ran on
+ * agents without sockperf. Runs without any result have their own note already.
+ */
+function missingKinds(runs: readonly LoadedRun[], label: (i: number) => string): string[] {
+  const notes: string[] = [];
+  for (const kind of TEST_KINDS) {
+    const has = runs.map((r) => r.file.results.some((t) => t.kind === kind));
+    const lacking = runs.flatMap((r, i) => (has[i] || r.file.results.length === 0 ? [] : [i]));
+    if (!has.some(Boolean) || lacking.length === 0) continue;
+    const cause = kind === 'latency' ? ': agents without sockperf?' : '';
+    const named = lacking.map((i) => (runs[i]?.file.spec.kinds.includes(kind) ? `${label(i)} (asked for, none ran${cause})` : label(i)));
+    const measuredBy = has.flatMap((h, i) => (h ? [label(i)] : []));
+    notes.push(`note: no ${kind} tests in ${named.join(', ')}; ${kind} is shown for ${measuredBy.join(', ')} only`);
   }
   return notes;
 }

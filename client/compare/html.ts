@@ -5,9 +5,9 @@
  * Content-Security-Policy, so a label that slipped through could still not run.
  */
 import type { RenderedChart } from './charts.js';
-import type { Comparison } from './compare.js';
+import { hasThroughput, type Comparison } from './compare.js';
 import { runHeaderLines } from './describe.js';
-import { footnotes, overheadTable, sectionTable, type Table } from './table.js';
+import { footnotes, latencyTable, overheadTable, sectionTable, type Table } from './table.js';
 import { pathProtocolTitle } from './units.js';
 
 /** Escape text for HTML element content and double- or single-quoted attribute values. */
@@ -18,6 +18,7 @@ export function escapeHtml(s: string): string {
 const CSS = `
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222; }
 h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; margin-top: 2.5rem; border-bottom: 1px solid #ddd; }
+h3 { font-size: 1rem; margin-top: 1.5rem; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
 th, td { padding: 0.25rem 0.75rem; border-bottom: 1px solid #eee; white-space: nowrap; }
 th { text-align: left; background: #f5f5f5; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -46,6 +47,11 @@ function figure(chart: RenderedChart): string {
   return `<figure aria-label="${escapeHtml(chart.title)}" data-file="${escapeHtml(chart.file)}">\n${chart.svg}\n</figure>`;
 }
 
+/** A row of charts; nothing for none. */
+function chartsHtml(charts: readonly RenderedChart[]): string {
+  return charts.length === 0 ? '' : `<div class="charts">\n${charts.map(figure).join('\n')}\n</div>`;
+}
+
 /** The whole report. `charts` may be empty (the report is then tables only). */
 export function renderHtml(c: Comparison, charts: readonly RenderedChart[]): string {
   const title = `netmatrix compare: ${c.runs.map((r) => r.label).join(' vs ')}`;
@@ -62,14 +68,17 @@ export function renderHtml(c: Comparison, charts: readonly RenderedChart[]): str
     parts.push(`<div class="run"><strong>${escapeHtml(r.label)}</strong><ul>${lines}</ul></div>`);
   }
   const overview = charts.filter((ch) => ch.section === null);
-  if (overview.length > 0) {
-    parts.push('<h2>Overview</h2>', `<div class="charts">\n${overview.map(figure).join('\n')}\n</div>`);
-  }
+  if (overview.length > 0) parts.push('<h2>Overview</h2>', chartsHtml(overview));
   for (const s of c.sections) {
-    const t = sectionTable(c, s);
-    const own = charts.filter((ch) => ch.section?.path === s.path && ch.section.protocol === s.protocol);
-    parts.push(`<h2>${escapeHtml(pathProtocolTitle(s.path, s.protocol))}</h2>`, tableHtml(t));
-    if (own.length > 0) parts.push(`<div class="charts">\n${own.map(figure).join('\n')}\n</div>`);
+    const own = (kind: RenderedChart['kind']) =>
+      chartsHtml(charts.filter((ch) => ch.kind === kind && ch.section?.path === s.path && ch.section.protocol === s.protocol));
+    parts.push(`<h2>${escapeHtml(pathProtocolTitle(s.path, s.protocol))}</h2>`);
+    if (hasThroughput(s)) parts.push(tableHtml(sectionTable(c, s)), own('throughput'));
+    const latency = s.latency;
+    if (latency) {
+      const t = latencyTable(c, { ...s, latency });
+      parts.push(`<h3>${escapeHtml(t.title)}</h3>`, tableHtml(t, false), own('latency'));
+    }
   }
   const overhead = overheadTable(c);
   if (overhead) parts.push(`<h2>CNI overhead</h2>`, `<p>${escapeHtml(overhead.title)}</p>`, tableHtml(overhead, false));

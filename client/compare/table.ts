@@ -1,16 +1,20 @@
 /**
- * The comparison as tables: one per path and protocol plus the CNI overhead table, built once
+ * The comparison as tables: per path and protocol one of throughput and one of latency (when
+ * measured), plus the CNI overhead table, built once
  * as rows of formatted cells (the HTML report renders the same cells) and laid out here as
  * plain text that fits a 100-column terminal for labels up to about 12 characters.
  */
-import { MIN_SAMPLES_FOR_SIGNIFICANCE, type Change, type Comparison, type Section } from './compare.js';
+import { hasThroughput, MIN_SAMPLES_FOR_SIGNIFICANCE, type Change, type Comparison, type LatencySection, type Section } from './compare.js';
 import { runHeaderLines } from './describe.js';
 import {
   formatBitrate,
   formatBitrateRange,
   formatCpuCost,
+  formatDropped,
   formatPercent,
   formatRatio,
+  formatRtt,
+  formatRttRange,
   formatSignedPercent,
   NONE,
   pathProtocolTitle,
@@ -68,6 +72,44 @@ export function sectionTable(c: Comparison, s: Section): Table {
   return { title: `${pathProtocolTitle(s.path, s.protocol)} throughput`, columns: SECTION_COLUMNS, rows };
 }
 
+/**
+ * One path and protocol's round trips: a row per run, median and p10-p90 of p50 and of p99,
+ * each with its change; TCP adds connection setup, UDP the share of requests without reply.
+ */
+export function latencyTable(c: Comparison, s: Section & { latency: LatencySection }): Table {
+  const udp = s.protocol === 'udp';
+  const columns: Column[] = [
+    { header: 'run', align: 'left' },
+    { header: 'ok/tests', align: 'right' },
+    { header: 'p50', align: 'right' },
+    { header: 'p10-p90', align: 'right' },
+    { header: 'change', align: 'right' },
+    { header: 'p99', align: 'right' },
+    { header: 'p10-p90', align: 'right' },
+    { header: 'change', align: 'right' },
+    { header: udp ? 'dropped' : 'connect p50', align: 'right' },
+  ];
+  const l = s.latency;
+  const rows = l.runs.map((f, i) => [
+    c.runs[i]?.label ?? '?',
+    `${f.tests - f.failures}/${f.tests}`,
+    formatRtt(f.rttP50?.median),
+    formatRttRange(f.rttP50?.p10, f.rttP50?.p90),
+    i === 0 ? BASELINE : formatChange(l.p50Changes[i] ?? null),
+    formatRtt(f.rttP99?.median),
+    formatRttRange(f.rttP99?.p10, f.rttP99?.p90),
+    i === 0 ? BASELINE : formatChange(l.p99Changes[i] ?? null),
+    udp ? formatDropped(f.droppedRatio) : formatRtt(f.connectP50Microseconds),
+  ]);
+  return { title: `${pathProtocolTitle(s.path, s.protocol)} latency (round-trip time)`, columns, rows };
+}
+
+/** The tables of one section: throughput when measured, then latency when measured. */
+export function sectionTables(c: Comparison, s: Section): Table[] {
+  const latency = s.latency;
+  return [...(hasThroughput(s) ? [sectionTable(c, s)] : []), ...(latency ? [latencyTable(c, { ...s, latency })] : [])];
+}
+
 /** Pod/node and service/node per run and protocol; null when no protocol was measured. */
 export function overheadTable(c: Comparison): Table | null {
   if (c.overhead.length === 0) return null;
@@ -86,13 +128,13 @@ export function overheadTable(c: Comparison): Table | null {
 /** Every table, in print order. */
 export function comparisonTables(c: Comparison): Table[] {
   const overhead = overheadTable(c);
-  return [...c.sections.map((s) => sectionTable(c, s)), ...(overhead ? [overhead] : [])];
+  return [...c.sections.flatMap((s) => sectionTables(c, s)), ...(overhead ? [overhead] : [])];
 }
 
 /** What the columns mean; printed once under the tables. */
 export function footnotes(c: Comparison): string[] {
   const base = c.runs[0]?.label ?? 'the first run';
-  return [
+  const notes = [
     `change: median throughput against the first run (${base}), shown only when larger than the ` +
       `run-to-run spread: the run's median lies outside ${base}'s p10-p90 band and ${base}'s median ` +
       `lies outside the run's band. ${NOT_SIGNIFICANT} = within the spread; ${UNJUDGED} = fewer than ` +
@@ -102,7 +144,20 @@ export function footnotes(c: Comparison): string[] {
     'cli/srv: the client (iperf3 -c) and server node of a test. CPU%: node CPU busy, % of all its ' +
       'cores, median over tests. CPU-s/GB: node busy CPU-seconds per 10^9 bytes moved, median.',
   ];
+  if (c.sections.some((s) => s.latency)) notes.push(...LATENCY_FOOTNOTES);
+  return notes;
 }
+
+const LATENCY_FOOTNOTES = [
+  'latency: full round trips (request sent to reply received) of sockperf ping-pong. p50 and p99 ' +
+    "are each test's median and 99th percentile; the table gives their median and p10-p90 over " +
+    'every successful test, each pair and repetition one sample, and their change judged as for ' +
+    'throughput. A positive change is slower.',
+  'connect p50 (TCP): median time to set up a connection. dropped (UDP): requests without a ' +
+    'reply / requests sent, over all tests. Node CPU is not shown for latency tests: the sockperf ' +
+    'client busy-waits to pace its messages (about one core of the client node) while its ' +
+    'network load is tiny.',
+];
 
 /** A table as text: a title line, a header, a rule and the rows, columns two spaces apart. */
 export function renderTable(t: Table): string {

@@ -1,6 +1,7 @@
 /**
  * How compare writes its numbers, the same in the text tables, the HTML report and the chart
- * labels: throughput with its unit in every cell, CPU in %, cost in CPU-seconds per 10^9 bytes.
+ * labels: throughput and round-trip times with their unit in every cell, CPU in %, cost in
+ * CPU-seconds per 10^9 bytes.
  */
 import type { Path, Protocol } from '../../shared/protocol.js';
 
@@ -52,6 +53,45 @@ export function formatBitrateRange(low: number | null | undefined, high: number 
 /** The axis unit for a chart whose largest value is `maxBitsPerSecond`. */
 export function chartBitrateUnit(maxBitsPerSecond: number): { name: string; bitsPerSecond: number } {
   return maxBitsPerSecond >= 1e9 ? { name: 'Gbit/s', bitsPerSecond: 1e9 } : { name: 'Mbit/s', bitsPerSecond: 1e6 };
+}
+
+/** A round-trip time in µs or ms, with three significant figures (one decimal below 100 µs). */
+function rttParts(microseconds: number): { value: string; unit: string } {
+  // Decide on the rounded figure, so 99.96 µs is "100 µs", not "100.0 µs", and 999.7 µs is "1.00 ms".
+  if (Number(microseconds.toFixed(1)) < 100) return { value: microseconds.toFixed(1), unit: 'µs' };
+  if (Number(microseconds.toFixed(0)) < 1000) return { value: microseconds.toFixed(0), unit: 'µs' };
+  const ms = microseconds / 1000;
+  if (Number(ms.toFixed(2)) < 10) return { value: ms.toFixed(2), unit: 'ms' };
+  if (Number(ms.toFixed(1)) < 100) return { value: ms.toFixed(1), unit: 'ms' };
+  return { value: ms.toFixed(0), unit: 'ms' };
+}
+
+/** "48.2 µs", "172 µs", "1.25 ms". */
+export function formatRtt(microseconds: number | null | undefined): string {
+  if (microseconds === null || microseconds === undefined) return NONE;
+  const p = rttParts(microseconds);
+  return `${p.value} ${p.unit}`;
+}
+
+/** "45.1-52.3 µs"; the unit is written once when both ends share it. */
+export function formatRttRange(low: number | null | undefined, high: number | null | undefined): string {
+  if (low === null || low === undefined || high === null || high === undefined) return NONE;
+  const a = rttParts(low);
+  const b = rttParts(high);
+  return a.unit === b.unit ? `${a.value}-${b.value} ${a.unit}` : `${formatRtt(low)}-${formatRtt(high)}`;
+}
+
+/** The axis unit for a round-trip chart whose largest value is `maxMicroseconds`. */
+export function chartRttUnit(maxMicroseconds: number): { name: string; microseconds: number } {
+  return maxMicroseconds >= 10_000 ? { name: 'ms', microseconds: 1000 } : { name: 'µs', microseconds: 1 };
+}
+
+/** A share of messages lost: "0%", "0.05%", "<0.01%" for a loss too small for two decimals. */
+export function formatDropped(ratio: number | null | undefined): string {
+  if (ratio === null || ratio === undefined) return NONE;
+  if (ratio === 0) return '0%';
+  const percent = ratio * 100;
+  return percent < 0.005 ? '<0.01%' : `${percent.toFixed(2)}%`;
 }
 
 /** CPU busy %, one decimal. */

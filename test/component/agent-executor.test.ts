@@ -12,10 +12,12 @@ import { afterEach, expect, it } from 'vitest';
 import { CpuSampler } from '../../agent/cpu-sampler.js';
 import { Executor } from '../../agent/executor.js';
 import { Iperf3Runner } from '../../agent/iperf3-runner.js';
+import { SockperfRunner } from '../../agent/sockperf-runner.js';
 import { isListening } from '../../agent/listening.js';
 import {
   ResultSchema,
   type AgentLimits,
+  type LatencySpec,
   type ProbeCommand,
   type ResultMessage,
   type ServeCommand,
@@ -79,6 +81,7 @@ function side(): Side {
     limits,
     sampler: new CpuSampler({ intervalMs: 250 }),
     runner: new Iperf3Runner({ binary: 'iperf3', connectTimeoutMs: 1000, deadlineMarginMs: 3000 }),
+    latencyRunner: new SockperfRunner({ binary: 'sockperf', connectTimeoutMs: 1000, deadlineMarginMs: 3000 }),
     onResult: (r) => results.push(r),
     onReady: (id) => ready.push(id),
     log,
@@ -294,4 +297,52 @@ describeWith({ binaries: ['iperf3', 'pgrep'] }, 'Executor with real iperf3 on lo
     const r = await resultOf(server, 'server result', 8000);
     expect(r).toMatchObject({ testId: 'lonely', role: 'server', ok: false, error: { code: 'connect-timeout' } });
   });
+});
+
+describeWith({ binaries: ['sockperf', 'iperf3', 'pgrep'] }, 'Executor latency tests with real sockperf on loopback', () => {
+  const latency: LatencySpec = {
+    kind: 'latency',
+    protocol: 'udp',
+    durationSeconds: 1,
+    messageSizeBytes: 64,
+    messagesPerSecond: 500,
+    connectSamples: 0,
+  };
+  /** sockperf servers on `port` (other tests on this machine may run their own elsewhere). */
+  const sockperfOn = (port: number) => {
+    try {
+      return execFileSync('pgrep', ['-f', `^sockperf server .*-p ${port}( |$)`], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean);
+    } catch {
+      return [];
+    }
+  };
+
+  it('runs a latency test, and after the server is cancelled the next serve on that port waits for it instead of failing', async () => {
+    const server = side();
+    const client = side();
+    const port = await freePort();
+    server.ex.serveLatency({
+      type: 'serve-latency',
+      testId: 'lat-1',
+      bindAddress: '127.0.0.1',
+      port,
+      spec: latency,
+      idleTimeoutSeconds: 10,
+    });
+    await waitFor(() => server.ready.includes('lat-1'), 5000, 'the sockperf server ready', 20);
+    client.ex.probeLatency({ type: 'probe-latency', testId: 'lat-1', target: '127.0.0.1', port, spec: latency });
+    const c = await resultOf(client, 'the latency client result', 15_000);
+    expect(c).toMatchObject({ role: 'client', ok: true, latency: { protocol: 'udp', messageSizeBytes: 64 } });
+    expect(c.latency?.rttMicroseconds.p50).toBeGreaterThan(0);
+
+    // What the aggregator does: cancel the server, and send this node its next test straight away.
+    server.ex.cancel('lat-1', 'done');
+    server.ex.serve(serve('tcp-after-latency', port));
+    await waitFor(() => server.ready.includes('tcp-after-latency'), 10_000, 'the iperf3 server on the same port', 20);
+    // No agent-busy, no port-in-use, and no result for the cancelled sockperf server.
+    expect(server.results).toEqual([]);
+    expect(sockperfOn(port)).toEqual([]);
+  }, 30_000);
 });

@@ -16,6 +16,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Executor } from '../../agent/executor.js';
 import { Iperf3Runner } from '../../agent/iperf3-runner.js';
+import { SockperfRunner, type SockperfProbeCommand, type SockperfServeCommand } from '../../agent/sockperf-runner.js';
 import { isListening } from '../../agent/listening.js';
 import { parseCidr } from '../../shared/limits.js';
 import { exec } from '../../sys/exec.js';
@@ -24,7 +25,10 @@ import {
   ProtocolError,
   ResultSchema,
   type AgentLimits,
+  type LatencySpec,
   type ProbeCommand,
+  type ProbeLatencyCommand,
+  type ServeLatencyCommand,
   type ResultMessage,
   type ServeCommand,
   type TestSpec,
@@ -64,17 +68,33 @@ interface Agent {
   ex: Executor;
   results: ResultMessage[];
   /** Every call that reached the runner: the only way anything gets spawned. */
-  runs: { role: 'client' | 'server'; cmd: ServeCommand | ProbeCommand }[];
+  runs: { role: 'client' | 'server'; cmd: ServeCommand | ProbeCommand | SockperfServeCommand | SockperfProbeCommand }[];
 }
 const agents: Agent[] = [];
 
-function agent(): Agent {
+/** An executor with the real runners behind recorders; `sockperf: false` is an agent without sockperf. */
+function agent(o: { sockperf?: boolean } = {}): Agent {
   const real = new Iperf3Runner({ binary: 'iperf3', connectTimeoutMs: 1000, deadlineMarginMs: 3000 });
+  const realLatency = new SockperfRunner({ binary: 'sockperf', connectTimeoutMs: 1000, deadlineMarginMs: 3000 });
   const runs: Agent['runs'] = [];
   const results: ResultMessage[] = [];
   const ex = new Executor({
     limits,
     sampler: { begin: () => Promise.reject(new Error('no cpu sampling in this test')) },
+    latencyRunner:
+      o.sockperf === false
+        ? null
+        : {
+            probe: (cmd, signal) => {
+              runs.push({ role: 'client', cmd });
+              if (!safe(cmd.target)) throw new Error(`BUG: the executor let a latency probe to ${cmd.target} reach the runner`);
+              return realLatency.probe(cmd, signal);
+            },
+            serve: (cmd, signal, onListening) => {
+              runs.push({ role: 'server', cmd });
+              return realLatency.serve(cmd, signal, onListening);
+            },
+          },
     runner: {
       client: (cmd, signal) => {
         runs.push({ role: 'client', cmd });
@@ -115,6 +135,32 @@ const serve = (o: Partial<ServeCommand>): ServeCommand => ({
   bindAddress: '127.0.0.1',
   port: PORT_MIN,
   spec,
+  idleTimeoutSeconds: 5,
+  ...o,
+});
+
+const latencySpec: LatencySpec = {
+  kind: 'latency',
+  protocol: 'tcp',
+  durationSeconds: 1,
+  messageSizeBytes: 64,
+  messagesPerSecond: 100,
+  connectSamples: 0,
+};
+const probeLatency = (o: Partial<ProbeLatencyCommand>): ProbeLatencyCommand => ({
+  type: 'probe-latency',
+  testId: 'l1',
+  target: '127.0.0.1',
+  port: PORT_MIN,
+  spec: latencySpec,
+  ...o,
+});
+const serveLatency = (o: Partial<ServeLatencyCommand>): ServeLatencyCommand => ({
+  type: 'serve-latency',
+  testId: 'l2',
+  bindAddress: '127.0.0.1',
+  port: PORT_MIN,
+  spec: latencySpec,
   idleTimeoutSeconds: 5,
   ...o,
 });
@@ -172,6 +218,7 @@ describe('probe commands outside the limits are refused before anything is sent'
     const none = new Executor({
       limits: { ...limits, allowedTargetCidrs: [] },
       sampler: { begin: () => Promise.reject(new Error('unused')) },
+      latencyRunner: null,
       runner: {
         client: () => {
           throw new Error('must not run');
@@ -264,6 +311,7 @@ describe('any probe frame at all', () => {
         const ex = new Executor({
           limits,
           sampler: { begin: () => Promise.reject(new Error('unused')) },
+          latencyRunner: null,
           runner: {
             // Never spawns: whether the executor accepted the command is what is checked.
             client: () => Promise.resolve({ startedAtMs: 0, endedAtMs: 0 }),
@@ -299,6 +347,43 @@ describe('any probe frame at all', () => {
   });
 });
 
+describe('latency commands outside the limits are refused before anything is sent', () => {
+  it.each<[string, Partial<ProbeLatencyCommand>, RegExp]>([
+    ['a public target (8.8.8.8)', { target: '8.8.8.8' }, /target 8\.8\.8\.8 is outside the agent's allowed ranges/],
+    ['a hostname target', { target: 'example.com' }, /target: /],
+    ['a target with shell metacharacters', { target: '1.2.3.4;rm -rf /' }, /target: /],
+    ['a port above the range', { port: PORT_MAX + 1 }, /port 5400 is outside/],
+    ['a duration over the limit', { spec: { ...latencySpec, durationSeconds: 31 } }, /duration 31s exceeds the agent's limit of 30s/],
+    [
+      'a load over the bitrate cap (64 KB x 100,000/s)',
+      { spec: { ...latencySpec, messageSizeBytes: 65_000, messagesPerSecond: 100_000 } },
+      /latency load 52000000000 bit\/s exceeds the agent's cap of 1000000000/,
+    ],
+    ["a message below sockperf's minimum", { spec: { ...latencySpec, messageSizeBytes: 13 } }, /spec\.messageSizeBytes: /],
+    ['a NaN message rate', { spec: { ...latencySpec, messagesPerSecond: Number.NaN } }, /spec\.messagesPerSecond: /],
+    ['an extra field', { ...({ args: ['--daemonize'] } as object) }, /malformed command/],
+  ])('refuses %s', (_what, o, message) => {
+    const a = agent();
+    a.ex.probeLatency(probeLatency(o));
+    expectRefused(a, 'client', message);
+  });
+
+  it('refuses a latency server on a port outside the range', () => {
+    const a = agent();
+    a.ex.serveLatency(serveLatency({ port: PORT_MIN - 1 }));
+    expectRefused(a, 'server', /port 5300 is outside the agent's range/);
+  });
+
+  it('an agent without sockperf refuses every latency command, and says why', () => {
+    const a = agent({ sockperf: false });
+    a.ex.probeLatency(probeLatency({}));
+    expectRefused(a, 'client', /this agent has no sockperf/);
+    const b = agent({ sockperf: false });
+    b.ex.serveLatency(serveLatency({}));
+    expectRefused(b, 'server', /this agent has no sockperf/);
+  });
+});
+
 describe('no shell', () => {
   it('the one exec wrapper passes every argument verbatim: shell syntax stays text', async () => {
     const hostile = ['$(id)', '`id`', '1.2.3.4;echo pwned', '&& echo pwned', '| cat /etc/passwd', '> /tmp/x'];
@@ -308,7 +393,7 @@ describe('no shell', () => {
   });
 });
 
-describeWith({ binaries: ['iperf3', 'pgrep'] }, 'the observation works (control)', () => {
+describeWith({ binaries: ['iperf3', 'sockperf', 'pgrep'] }, 'the observation works (control)', () => {
   it('a probe within the limits does reach the runner and spawn iperf3 (to a closed port on 127.0.0.1)', async () => {
     let port = PORT_MIN;
     while ((await isListening(port)) || !(await bindable(port))) port++;
@@ -317,6 +402,17 @@ describeWith({ binaries: ['iperf3', 'pgrep'] }, 'the observation works (control)
     expect(a.ex.busyWith).toBe('p1');
     await waitFor(() => a.runs.length > 0, 5000, 'the runner to be called', 5);
     expect(a.runs).toEqual([{ role: 'client', cmd: expect.objectContaining({ target: '127.0.0.1', port }) }]);
+    const r = await waitFor(() => a.results[0], 10_000, 'the control result', 20);
+    expect(r).toMatchObject({ ok: false, error: { code: 'connection-refused' } });
+  });
+
+  it('a latency probe within the limits does reach the runner and spawn sockperf (to a closed port on 127.0.0.1)', async () => {
+    let port = PORT_MIN;
+    while ((await isListening(port)) || !(await bindable(port))) port++;
+    const a = agent();
+    a.ex.probeLatency(probeLatency({ target: '127.0.0.1', port }));
+    expect(a.ex.busyWith).toBe('l1');
+    await waitFor(() => a.runs.length > 0, 5000, 'the runner to be called', 5);
     const r = await waitFor(() => a.results[0], 10_000, 'the control result', 20);
     expect(r).toMatchObject({ ok: false, error: { code: 'connection-refused' } });
   });

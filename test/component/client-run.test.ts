@@ -58,9 +58,41 @@ describe('netmatrix run against a real aggregator', () => {
     ]);
     expect(await runOnAggregator(o, io)).toBe(0);
     const file = parseResultsFile('empty.json', await readFile(join(dir, 'empty.json'), 'utf8'));
-    expect(file).toMatchObject({ label: 'empty', source: url, spec: { repeat: 2, paths: ['node', 'pod', 'service'] }, results: [] });
+    expect(file).toMatchObject({
+      label: 'empty',
+      source: url,
+      spec: { kinds: ['throughput'], repeat: 2, paths: ['node', 'pod', 'service'] },
+      results: [],
+    });
     expect(file.environment.dataplane.kind).toBe('unknown');
     expect(out.join('')).toContain('wrote ');
+  });
+
+  it('asks the aggregator for the kinds of test given, and records them in the results file', async () => {
+    const before = out.length;
+    const o = parseRunArgs({ NETMATRIX_TOKEN: TOKEN }, [
+      '--aggregator',
+      url,
+      '--label',
+      'latency',
+      '--kinds',
+      'latency',
+      '--paths',
+      'pod',
+      '--protocols',
+      'udp',
+      '--out',
+      join(dir, 'latency.json'),
+      '--poll-ms',
+      '50',
+    ]);
+    expect(await runOnAggregator(o, io)).toBe(0);
+    const file = parseResultsFile('latency.json', await readFile(join(dir, 'latency.json'), 'utf8'));
+    expect(file.spec).toMatchObject({ kinds: ['latency'], paths: ['pod'], protocols: ['udp'] });
+    const printed = out.slice(before).join('');
+    expect(printed).toContain('"latency": pod x udp, latency, repeat 1');
+    // No agents here: the summary says why there is no latency figure.
+    expect(printed).toContain('  pod     udp  latency: no tests (no two agents with sockperf?)');
   });
 
   it('says the token was refused, in one line', async () => {

@@ -32,6 +32,15 @@ describe('GET /', () => {
     expect(res.body).toMatch(/^<!doctype html>/i);
     expect(res.body).toContain('<script src="/assets/vega.min.js"');
     expect(res.body).toContain('<script src="/assets/page.js"');
+    // In the order they need each other: vega, vega-lite, then the page's heatmaps, its round-trip view, its loop.
+    const scripts = [...res.body.matchAll(/<script src="([^"]+)"/g)].map((m) => m[1]);
+    expect(scripts).toEqual([
+      '/assets/vega.min.js',
+      '/assets/vega-lite.min.js',
+      '/assets/heatmap.js',
+      '/assets/latency.js',
+      '/assets/page.js',
+    ]);
     // No inline script: every <script> has a src.
     expect(res.body.match(/<script(?![^>]*\bsrc=)[^>]*>/g)).toBeNull();
     expect(res.headers['content-security-policy']).toBe(CONTENT_SECURITY_POLICY);
@@ -49,6 +58,8 @@ describe('GET /', () => {
 describe('page assets', () => {
   it.each([
     ['/assets/page.js', 'text/javascript; charset=utf-8', 'aggregator/page/page.js'],
+    ['/assets/heatmap.js', 'text/javascript; charset=utf-8', 'aggregator/page/heatmap.js'],
+    ['/assets/latency.js', 'text/javascript; charset=utf-8', 'aggregator/page/latency.js'],
     ['/assets/page.css', 'text/css; charset=utf-8', 'aggregator/page/page.css'],
     ['/assets/favicon.svg', 'image/svg+xml', 'aggregator/page/favicon.svg'],
     ['/assets/vega.min.js', 'text/javascript; charset=utf-8', 'node_modules/vega/build/vega.min.js'],

@@ -135,8 +135,9 @@ describeWith({ root: true, binaries: ['podman', 'debootstrap'] }, 'the container
       expect(config.Labels['org.opencontainers.image.title']).toBe('netmatrix');
     });
 
-    it("has Debian's iperf3 3.12+", async () => {
+    it("has Debian's iperf3 3.12+ and sockperf", async () => {
       expect(await runOnce('iperf3', ['--version'])).toMatch(/^iperf 3\.(1[2-9]|[2-9]\d)/);
+      expect(await runOnce('sockperf', ['--version'])).toMatch(/sockperf, version 3\./);
     });
 
     it('has every production dependency of its lockfile and no dev-only one', async () => {
@@ -211,7 +212,7 @@ describeWith({ root: true, binaries: ['podman', 'debootstrap'] }, 'the container
       }
     });
 
-    it('connects the agent, which reports the image iperf3', async () => {
+    it('connects the agent, which reports the image iperf3 and sockperf', async () => {
       const iperf3Port = await freePort(
         '0.0.0.0',
         Array.from({ length: 99 }, (_, i) => 5299 - i),
@@ -241,15 +242,22 @@ describeWith({ root: true, binaries: ['podman', 'debootstrap'] }, 'the container
       );
       const agents = await waitFor(
         async () => {
-          const list = await getJson<Array<{ nodeName: string; iperf3Version: string; iperf3Port: number }>>(
-            `http://127.0.0.1:${port}/api/agents`,
-          );
+          const list = await getJson<
+            Array<{ nodeName: string; iperf3Version: string; sockperfVersion: string | null; iperf3Port: number }>
+          >(`http://127.0.0.1:${port}/api/agents`);
           return list.some((a) => a.nodeName === 'image-n1') ? list : undefined;
         },
         30_000,
         'the agent in /api/agents',
       );
-      expect(agents).toEqual([expect.objectContaining({ nodeName: 'image-n1', iperf3Port, iperf3Version: expect.stringMatching(/^3\./) })]);
+      expect(agents).toEqual([
+        expect.objectContaining({
+          nodeName: 'image-n1',
+          iperf3Port,
+          iperf3Version: expect.stringMatching(/^3\./),
+          sockperfVersion: expect.stringMatching(/^3\./),
+        }),
+      ]);
     }, 60_000);
 
     it('stops both promptly on SIGTERM with exit code 0 (tini forwards the signal)', async () => {

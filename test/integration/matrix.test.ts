@@ -44,6 +44,8 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3'] }, 'the measur
         NETMATRIX_ROUND_PAUSE_MS: '100',
         NETMATRIX_UDP_BITRATE_BITS_PER_SECOND: '200000000',
         NETMATRIX_SERVICE_ADDRESSES: plan.nodes.map((n) => `${n.name}=${n.serviceIp}`).join(','),
+        // The throughput sweep alone; latency rounds are test/integration/latency.test.ts's.
+        NETMATRIX_LATENCY_ROUNDS: '0',
       },
       [],
     );
@@ -63,7 +65,10 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3'] }, 'the measur
 
   it('shows a result for every path and protocol early in the continuous sweep (rounds are interleaved)', async () => {
     await waitFor(
-      () => PATHS.every((p) => PROTOCOLS.every((q) => agg.store.matrix().some((c) => c.path === p && c.protocol === q && c.lastSuccess))),
+      () =>
+        PATHS.every((p) =>
+          PROTOCOLS.every((q) => agg.store.matrix('throughput').some((c) => c.path === p && c.protocol === q && c.lastSuccess)),
+        ),
       60_000,
       'a successful result for each path and protocol',
     );
@@ -141,8 +146,10 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3'] }, 'the measur
           `${path}/${protocol}`,
         ).toBeGreaterThan(0);
         expect(sampleValue(s, 'netmatrix_path_cpu_busy_ratio', { path, protocol, side: 'server' })).toBeGreaterThan(0);
-        expect(sampleValue(s, 'netmatrix_pairs_measured', { path, protocol })).toBe(6);
-        expect(sampleValue(s, 'netmatrix_tests_total', { path, protocol, outcome: 'success' })).toBeGreaterThanOrEqual(6);
+        expect(sampleValue(s, 'netmatrix_pairs_measured', { path, protocol, kind: 'throughput' })).toBe(6);
+        expect(sampleValue(s, 'netmatrix_tests_total', { path, protocol, kind: 'throughput', outcome: 'success' })).toBeGreaterThanOrEqual(
+          6,
+        );
       }
       expect(sampleValue(s, 'netmatrix_path_udp_loss_ratio', { path })).toBeGreaterThanOrEqual(0);
       expect(sampleValue(s, 'netmatrix_path_tcp_rtt_seconds', { path })).toBeGreaterThan(0);

@@ -1,11 +1,14 @@
 /**
  * The dashboards and alerts against a real Prometheus (Debian's /usr/bin/prometheus) scraping
  * the aggregator of a 3-node lab every second: every query of every dashboard panel and template
- * variable, read back from the chart's JSON, parses and returns data; the aggregator's /metrics
- * passes `promtool check metrics`; the rules pass `promtool check rules`, every rule evaluates
- * without error, and alerts fire for real: NetmatrixPairFailing for a node whose host agent
- * refuses every node-to-node test (a bitrate cap below the sweep's), NetmatrixAgentsMissing and
- * NetmatrixAgentModesUnequal once a pod agent is stopped.
+ * variable, read back from the chart's JSON, parses and returns data (throughput and latency
+ * tests alike); the aggregator's /metrics passes `promtool check metrics`; the rules pass
+ * `promtool check rules`, every rule evaluates without error, and alerts fire for real:
+ * NetmatrixPairFailing for a node whose host agent refuses every node-to-node throughput test
+ * (a bitrate cap below the sweep's), NetmatrixAgentsMissing and NetmatrixAgentModesUnequal once a
+ * pod agent is stopped. NetmatrixLatencyRise needs a node whose round trips grow, which this
+ * kernel cannot make (no netem): `promtool test rules` fires it on given series instead. Without
+ * the lab, every metric the dashboards and rules read is checked against the registered ones.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -23,6 +26,7 @@ import { loadAggregatorConfig } from '../../aggregator/config.js';
 import { Metrics, PAIR_FAILURES_MAX_SERIES } from '../../aggregator/metrics.js';
 import { ResultStore } from '../../aggregator/results.js';
 import { DEFAULT_ALERT_SETTINGS, ruleFile, ruleFileYaml, type AlertSettings } from '../../dashboards/alerts.js';
+import { MATRIX } from '../../dashboards/queries.js';
 import { AgentProcesses, labAgentSpecs } from '../../lab/agents.js';
 import { labDown, labUp } from '../../lab/lab.js';
 import { planLab } from '../../lab/plan.js';
@@ -37,7 +41,10 @@ const TOKEN = 'prometheus-test-token';
 /** Short windows and no `for:`, so the alerts can fire within the test. */
 const TEST_ALERTS: AlertSettings = {
   throughputDrop: { percent: 50, baselineWindow: '10m', for: '0s' },
-  pairFailing: { consecutiveFailures: 2, for: '0s' },
+  latencyRise: { factor: 3, baselineWindow: '10m', for: '0s' },
+  // One failure: with latency rounds between throughput rounds, a 3-node lab takes minutes to
+  // test the same pair twice; the counting is tested without the lab below.
+  pairFailing: { consecutiveFailures: 1, for: '0s' },
   nodeStale: { seconds: 120, for: '0s' },
   agentsMissing: { window: '10m', for: '0s' },
 };
@@ -135,6 +142,65 @@ describeWith({ binaries: ['promtool'] }, 'the alerting rules, checked by promtoo
       expect(r.stdout).toContain(`SUCCESS: ${ruleFile(settings).groups[0]?.rules.length} rules found`);
     }
   });
+
+  it('fires NetmatrixLatencyRise for the node whose p99 round trip rises, and NetmatrixPairFailing by kind (promtool test rules)', async () => {
+    const rules = join(dir, 'rules.yaml');
+    await writeFile(rules, ruleFileYaml(ruleFile(DEFAULT_ALERT_SETTINGS)));
+    const rtt = (node: string, percentile: string) =>
+      `netmatrix_node_rtt_seconds{path="pod",protocol="tcp",node="${node}",percentile="${percentile}"}`;
+    const failing = 'netmatrix_pair_consecutive_failures{path="pod",protocol="udp",kind="latency",source="node1",target="node2"}';
+    const latencyRise = (node: string, value: string) => ({
+      exp_labels: { severity: 'warning', path: 'pod', protocol: 'tcp', node, percentile: '99' },
+      exp_annotations: {
+        summary: `pod tcp p99 round trip of ${node} rose above 3 times its own average`,
+        description:
+          `The median over ${node}'s pairs of their 99th percentile full round trip (pod tcp, sockperf ping-pong) is ${value}, ` +
+          'more than 3 times its average over the last 1d. See the latency row of the netmatrix Node dashboard.',
+      },
+    });
+    const unitTests = {
+      rule_files: [rules],
+      evaluation_interval: '1m',
+      tests: [
+        {
+          interval: '1m',
+          input_series: [
+            // node2's p99 goes from 200 µs to 1 ms after 10 h (its median too); node1 stays put.
+            { series: rtt('node2', '99'), values: '0.0002x600 0.001x30' },
+            { series: rtt('node2', '50'), values: '0.0001x600 0.0005x30' },
+            { series: rtt('node1', '99'), values: '0.0002x630' },
+            { series: failing, values: '1 2 3 4' },
+          ],
+          alert_rule_test: [
+            // Above 3x from minute 601, pending for the rule's 15 minutes, then firing; the median never counts.
+            { eval_time: '610m', alertname: 'NetmatrixLatencyRise', exp_alerts: [] },
+            { eval_time: '620m', alertname: 'NetmatrixLatencyRise', exp_alerts: [latencyRise('node2', '1ms')] },
+            {
+              eval_time: '3m',
+              alertname: 'NetmatrixPairFailing',
+              exp_alerts: [
+                {
+                  exp_labels: { severity: 'warning', path: 'pod', protocol: 'udp', kind: 'latency', source: 'node1', target: 'node2' },
+                  exp_annotations: {
+                    summary: 'pod udp latency tests from node1 to node2 failed 4 times in a row',
+                    description:
+                      "The last 4 pod udp latency tests of node1 -> node2 failed. The error code of the latest is in the aggregator's " +
+                      '/api/matrix; netmatrix_test_failures_total counts failures by kind and reason.',
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const file = join(dir, 'rules.test.yaml');
+    // JSON is YAML.
+    await writeFile(file, JSON.stringify(unitTests));
+    const r = await run(['promtool', 'test', 'rules', file]);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain('SUCCESS');
+  });
 });
 
 interface ApiAnswer<T> {
@@ -149,7 +215,7 @@ interface Alert {
 }
 
 describeWith(
-  { root: true, binaries: ['ip', 'iptables', 'iperf3', 'prometheus', 'promtool'] },
+  { root: true, binaries: ['ip', 'iptables', 'iperf3', 'sockperf', 'prometheus', 'promtool'] },
   'dashboards and alerts against a real Prometheus scraping a 3-node lab',
   () => {
     const plan = planLab(3);
@@ -183,6 +249,10 @@ describeWith(
           NETMATRIX_LISTEN_HOST: plan.aggregatorIp,
           NETMATRIX_LISTEN_PORT: '0',
           NETMATRIX_TEST_DURATION_SECONDS: '1',
+          // One short latency round after each throughput round: a latency test still takes about
+          // 3.5 s (sockperf's warm-up), and the throughput sweep must complete within the test.
+          NETMATRIX_LATENCY_ROUNDS: '1',
+          NETMATRIX_LATENCY_DURATION_SECONDS: '1',
           NETMATRIX_ROUND_PAUSE_MS: '100',
           NETMATRIX_UDP_BITRATE_BITS_PER_SECOND: '200000000',
           NETMATRIX_SERVICE_ADDRESSES: plan.nodes.map((n) => `${n.name}=${n.serviceIp}`).join(','),
@@ -283,18 +353,50 @@ describeWith(
           // A query Prometheus refuses fails at once; one without data yet is waited for.
           return refused.length > 0 || empty.length === 0;
         },
-        150_000,
+        // The slowest is a completed sweep of one path and protocol: 7 rounds of it, 42 rounds of
+        // throughput and as many of latency tests in all, about 200 s on a loaded 2-core machine.
+        300_000,
         'data for every dashboard query',
         2000,
       ).catch(() => undefined);
       expect(complete, 'every query was sent').toBe(true);
       expect(refused, 'queries Prometheus refused').toEqual([]);
-      expect(empty, 'queries still without data after 150 s').toEqual([]);
-    }, 180_000);
+      expect(empty, 'queries still without data after 300 s').toEqual([]);
+    }, 330_000);
 
-    it("passes promtool check metrics on the aggregator's /metrics", async () => {
+    it("heatmaps each pair's round trip, and falls back to one row per node when per-pair series are not exported", async () => {
+      type Rows = { result: { metric: Record<string, string> }[] };
+      const rows = async (expr: string) => {
+        const r = (await query(substitute(expr))) as ApiAnswer<Rows>;
+        expect(r.status, `${expr}: ${r.error}`).toBe('success');
+        return r.data.result.map((x) => x.metric.row).sort();
+      };
+      for (const q of [MATRIX.pairRttP50OrNode, MATRIX.pairRttP99OrNode]) {
+        const pairs = await rows(q.expr);
+        expect(pairs.length).toBeGreaterThan(0);
+        for (const row of pairs) expect(row).toMatch(/^node\d → node\d$/);
+        // As above NETMATRIX_PER_PAIR_MAX_NODES: no per-pair series under that name.
+        const nodes = await rows(q.expr.replaceAll('netmatrix_pair_rtt_seconds', 'netmatrix_pair_rtt_seconds_not_exported'));
+        expect(nodes.length).toBeGreaterThan(0);
+        for (const row of nodes) expect(row).toMatch(/^node\d$/);
+      }
+    });
+
+    it("passes promtool check metrics on the aggregator's /metrics, latency series included", async () => {
       const text = await (await fetch(`${aggregatorUrl}/metrics`)).text();
       expect(text).toContain('netmatrix_pair_consecutive_failures{');
+      for (const name of [
+        'netmatrix_path_rtt_seconds',
+        'netmatrix_node_rtt_seconds',
+        'netmatrix_pair_rtt_seconds',
+        'netmatrix_node_latency_dropped_ratio',
+        'netmatrix_path_connect_seconds',
+        'netmatrix_rtt_p50_seconds_bucket',
+        'netmatrix_rtt_p99_seconds_bucket',
+      ]) {
+        expect(text).toContain(`${name}{`);
+      }
+      expect(text).toMatch(/netmatrix_tests_total\{[^}]*kind="latency",outcome="success"\} [1-9]/);
       const r = await run(['promtool', 'check', 'metrics'], text);
       expect(`${r.stdout}${r.stderr}`).toBe('');
       expect(r.code).toBe(0);
@@ -335,6 +437,7 @@ describe('netmatrix_pair_consecutive_failures (what NetmatrixPairFailing reads)'
     id: `r${++n}`,
     runId: null,
     label: null,
+    kind: 'throughput',
     path: 'pod',
     protocol: 'tcp',
     spec: { protocol: 'tcp', durationSeconds: 1, bitrateBitsPerSecond: 0, streams: 1, reverse: false },
@@ -347,6 +450,7 @@ describe('netmatrix_pair_consecutive_failures (what NetmatrixPairFailing reads)'
     throughputBitsPerSecond: ok ? 8e9 : null,
     iperf: null,
     serverIperf: null,
+    latency: null,
   });
   const series = async (registry: Registry) =>
     parseExposition(await registry.metrics()).filter((x) => x.name === 'netmatrix_pair_consecutive_failures');
@@ -362,14 +466,50 @@ describe('netmatrix_pair_consecutive_failures (what NetmatrixPairFailing reads)'
     store.add(result('a', 'c', true));
     // Exported whatever the per-pair setting ('never' here).
     expect(await series(registry)).toEqual([
-      { name: 'netmatrix_pair_consecutive_failures', labels: { path: 'pod', protocol: 'tcp', source: 'a', target: 'b' }, value: 3 },
-      { name: 'netmatrix_pair_consecutive_failures', labels: { path: 'pod', protocol: 'tcp', source: 'b', target: 'a' }, value: 1 },
+      {
+        name: 'netmatrix_pair_consecutive_failures',
+        labels: { path: 'pod', protocol: 'tcp', kind: 'throughput', source: 'a', target: 'b' },
+        value: 3,
+      },
+      {
+        name: 'netmatrix_pair_consecutive_failures',
+        labels: { path: 'pod', protocol: 'tcp', kind: 'throughput', source: 'b', target: 'a' },
+        value: 1,
+      },
     ]);
     // The thousands of failing pairs of a cluster-wide outage: only the longest runs are exported.
     for (let i = 0; i < 2 * PAIR_FAILURES_MAX_SERIES; i++) store.add(result(`n${i}`, 'z', false));
     const capped = await series(registry);
     expect(capped).toHaveLength(PAIR_FAILURES_MAX_SERIES);
     expect(capped[0]?.value).toBe(3);
+  });
+});
+
+describe('what the dashboards and rules read (no lab)', () => {
+  /** Metric names in a PromQL expression, a histogram's series named by the histogram. */
+  const metricsIn = (expr: string) => [...expr.matchAll(/\bnetmatrix_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ''));
+  const registered = async () => {
+    const registry = new Registry();
+    new Metrics(registry, new ResultStore(1), new AgentRegistry(), { perPair: 'auto', perPairMaxNodes: 10 });
+    return new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
+  };
+
+  it('reads only metrics the aggregator registers, in every dashboard query and alerting rule', async () => {
+    const known = await registered();
+    const read = [...dashboardQueries(), ...ruleFile().groups.flatMap((g) => g.rules.map((r) => ({ what: r.alert, expr: r.expr })))];
+    const unknown = read.flatMap((q) =>
+      metricsIn(q.expr)
+        .filter((m) => !known.has(m))
+        .map((m) => `${q.what}: ${m}`),
+    );
+    expect(unknown).toEqual([]);
+  });
+
+  it('shows every latency metric on some dashboard', async () => {
+    const shown = new Set(dashboardQueries().flatMap((q) => metricsIn(q.expr)));
+    const latency = [...(await registered())].filter((m) => /rtt|latency|connect/.test(m) && m !== 'netmatrix_path_tcp_rtt_seconds');
+    expect(latency.length).toBeGreaterThanOrEqual(7);
+    expect(latency.filter((m) => !shown.has(m))).toEqual([]);
   });
 });
 

@@ -1,3 +1,7 @@
+/**
+ * `netmatrix run` without an aggregator: its flags, the results file and per-pair summaries it
+ * writes (throughput and latency pairs apart), the summary it prints, the CSV and the progress line.
+ */
 import { describe, expect, it } from 'vitest';
 import { resultsCsv } from '../../client/csv.js';
 import { progressLine } from '../../client/progress.js';
@@ -6,8 +10,10 @@ import type { RunWithResults } from '../../client/api-client.js';
 import { SettingsError } from '../../shared/settings.js';
 import { ResultsFileSchema } from '../../shared/results-file.js';
 import type { TestResult } from '../../shared/result.js';
+import { latencyResult } from '../fixtures/results/builder.js';
 
 const spec = {
+  kinds: ['throughput' as const],
   paths: ['pod' as const],
   protocols: ['tcp' as const],
   durationSeconds: 1,
@@ -22,6 +28,7 @@ function result(source: string, target: string, bps: number | null, n: number): 
     id: `t-${source}-${target}-${n}`,
     runId: 'run-1',
     label: 'iptables',
+    kind: 'throughput',
     path: 'pod',
     protocol: 'tcp',
     spec: { protocol: 'tcp', durationSeconds: 1, bitrateBitsPerSecond: 0, streams: 1, reverse: false },
@@ -34,6 +41,7 @@ function result(source: string, target: string, bps: number | null, n: number): 
     throughputBitsPerSecond: bps,
     iperf: null,
     serverIperf: null,
+    latency: null,
   };
 }
 
@@ -80,11 +88,38 @@ describe('netmatrix run', () => {
 
   it('shows done/total, the current pair, elapsed time and an estimate', () => {
     const line = progressLine(
-      { ...run, status: 'running', done: 1, total: 4, current: { path: 'pod', protocol: 'tcp', source: 'a', target: 'b' } },
+      {
+        ...run,
+        status: 'running',
+        done: 1,
+        total: 4,
+        current: { kind: 'throughput', path: 'pod', protocol: 'tcp', source: 'a', target: 'b' },
+      },
       10_000,
       8,
     );
-    expect(line).toBe('[##......] 1/4 tests  pod tcp a -> b  elapsed 0:10 eta 0:30  1 failed');
+    expect(line).toBe('[##......] 1/4 tests  throughput pod tcp a -> b  elapsed 0:10 eta 0:30  1 failed');
+  });
+
+  it('names the kind of the test running now', () => {
+    const current = { kind: 'latency', path: 'service', protocol: 'udp', source: 'a', target: 'b' };
+    const line = progressLine({ ...run, status: 'running', done: 2, total: 8, failed: 0, current }, 4_000, 8);
+    expect(line).toBe('[##......] 2/8 tests  latency service udp a -> b  elapsed 0:04 eta 0:12');
+  });
+
+  it('takes --kinds as a set of throughput and latency, and leaves it to the aggregator when not given', () => {
+    const args = ['--label', 'x', '--out', 'x.json'];
+    expect(parseRunArgs({}, [...args, '--kinds', 'throughput,latency']).kinds).toEqual(['throughput', 'latency']);
+    expect(parseRunArgs({}, [...args, '--kinds', ' latency , latency ']).kinds).toEqual(['latency']);
+    expect(parseRunArgs({ NETMATRIX_RUN_KINDS: 'latency' }, args).kinds).toEqual(['latency']);
+    expect(parseRunArgs({}, args).kinds).toBeUndefined();
+  });
+
+  it('refuses an unknown kind, naming the flag, the value and the kinds there are', () => {
+    expect(() => parseRunArgs({}, ['--label', 'x', '--out', 'x.json', '--kinds', 'throughput,jitter'])).toThrow(
+      /--kinds "throughput,jitter": .*"throughput"\|"latency"/,
+    );
+    expect(() => parseRunArgs({}, ['--label', 'x', '--out', 'x.json', '--kinds', ','])).toThrow(/--kinds ",": at least one value/);
   });
 
   it('reports every bad flag at once and needs a label and an output file', () => {
@@ -100,5 +135,121 @@ describe('netmatrix run', () => {
     expect(problems).toMatch(/--repeat/);
     expect(problems).toMatch(/NETMATRIX_RUN_LABEL not set/);
     expect(problems).toMatch(/NETMATRIX_RUN_OUT not set/);
+  });
+});
+
+/** The cells of one CSV line: commas inside double quotes belong to the cell. */
+function csvCells(line: string): string[] {
+  const cells: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i] as string;
+    if (quoted && ch === '"' && line[i + 1] === '"') {
+      cell += '"';
+      i++;
+    } else if (ch === '"') {
+      quoted = !quoted;
+    } else if (ch === ',' && !quoted) {
+      cells.push(cell);
+      cell = '';
+    } else {
+      cell += ch;
+    }
+  }
+  return [...cells, cell];
+}
+
+describe('netmatrix run with latency tests', () => {
+  const latencySpec = { ...spec, kinds: ['throughput' as const, 'latency' as const], protocols: ['tcp' as const, 'udp' as const] };
+  const tests: TestResult[] = [
+    result('a', 'b', 9e9, 1),
+    latencyResult({ path: 'pod', protocol: 'tcp', source: 'a', target: 'b', rttP50: 50, rttP99: 100, connectP50: 90, index: 1 }),
+    latencyResult({ path: 'pod', protocol: 'tcp', source: 'a', target: 'b', rttP50: 70, rttP99: 300, connectP50: 110, index: 2 }),
+    latencyResult({ path: 'pod', protocol: 'tcp', source: 'a', target: 'b', rttP50: null, index: 3 }),
+    latencyResult({ path: 'pod', protocol: 'udp', source: 'a', target: 'b', rttP50: 40, rttP99: 80, droppedRatio: 0.001, index: 4 }),
+    latencyResult({ path: 'pod', protocol: 'udp', source: 'a', target: 'b', rttP50: 44, rttP99: 96, droppedRatio: 0.003, index: 5 }),
+  ];
+  const file = toResultsFile({ ...run, spec: latencySpec, results: tests }, 'x');
+
+  it('summarises latency pairs apart from throughput pairs, with p50, p99 and dropped spreads', () => {
+    const pairs = file.pairs.filter((p) => p.source === 'a' && p.target === 'b');
+    expect(pairs.map((p) => [p.kind, p.protocol])).toEqual([
+      ['throughput', 'tcp'],
+      ['latency', 'tcp'],
+      ['latency', 'udp'],
+    ]);
+    const [tput, tcp, udp] = pairs;
+    expect(tput).toMatchObject({ samples: 1, throughputBitsPerSecond: { median: 9e9 }, rttP50Microseconds: null, droppedRatio: null });
+    expect(tcp).toEqual({
+      kind: 'latency',
+      path: 'pod',
+      protocol: 'tcp',
+      source: 'a',
+      target: 'b',
+      samples: 3,
+      failures: 1,
+      throughputBitsPerSecond: null,
+      clientCpuBusyPercent: null,
+      serverCpuBusyPercent: null,
+      clientCpuSecondsPerGigabyte: null,
+      serverCpuSecondsPerGigabyte: null,
+      rttP50Microseconds: { median: 60, min: 50, max: 70 },
+      rttP99Microseconds: { median: 200, min: 100, max: 300 },
+      // TCP retransmits: nothing is ever "dropped".
+      droppedRatio: null,
+    });
+    expect(udp?.droppedRatio).toEqual({ median: 0.002, min: 0.001, max: 0.003 });
+  });
+
+  it('prints median p50 and p99 round trips per path and protocol after the throughput lines', () => {
+    expect(summaryLines(file)).toEqual([
+      '  pod     tcp      9.00 Gbit/s median of 1',
+      '  pod     udp         - median of 0',
+      '  pod     tcp  round trip p50  60.0 µs, p99   200 µs  medians of 2, 1 failed',
+      '  pod     udp  round trip p50  42.0 µs, p99  88.0 µs  medians of 2',
+    ]);
+  });
+
+  it('says when a run asked for latency but got no latency test', () => {
+    const none = toResultsFile({ ...run, spec: { ...spec, kinds: ['latency'] }, results: [] }, 'x');
+    expect(summaryLines(none)).toEqual(['  pod     tcp  latency: no tests (no two agents with sockperf?)']);
+  });
+
+  it('appends the latency columns after the existing ones, empty where they do not apply', () => {
+    const rows = resultsCsv(tests).trimEnd().split('\n').map(csvCells);
+    for (const row of rows) expect(row).toHaveLength(33);
+    const [header, throughputRow, tcpRow, , failedRow, udpRow] = rows;
+    const extra = [
+      'kind',
+      'rtt_p50_us',
+      'rtt_p99_us',
+      'rtt_p999_us',
+      'dropped_ratio',
+      'connect_p50_us',
+      'message_size_bytes',
+      'messages_per_second',
+    ];
+    expect(header?.slice(0, 3)).toEqual(['label', 'run_id', 'test_id']);
+    expect(header?.slice(22, 25)).toEqual(['duration_seconds', 'streams', 'bitrate_bits_per_second']);
+    expect(header?.slice(25)).toEqual(extra);
+    const latencyCells = (row: string[] | undefined) => Object.fromEntries(extra.map((c, i) => [c, row?.[25 + i]]));
+    expect(latencyCells(throughputRow)).toEqual({ ...Object.fromEntries(extra.map((c) => [c, ''])), kind: 'throughput' });
+    expect(latencyCells(tcpRow)).toEqual({
+      kind: 'latency',
+      rtt_p50_us: '50',
+      rtt_p99_us: '100',
+      rtt_p999_us: '160',
+      dropped_ratio: '',
+      connect_p50_us: '90',
+      message_size_bytes: '64',
+      messages_per_second: '1000',
+    });
+    // A failed latency test keeps its spec but has no times.
+    expect(latencyCells(failedRow)).toMatchObject({ kind: 'latency', rtt_p50_us: '', connect_p50_us: '', message_size_bytes: '64' });
+    expect(latencyCells(udpRow)).toMatchObject({ rtt_p50_us: '40', dropped_ratio: '0.001', connect_p50_us: '' });
+    // Throughput-only columns of a latency test stay empty; its duration is the sockperf -t.
+    expect(tcpRow?.slice(11, 12)).toEqual(['']);
+    expect(tcpRow?.slice(22, 25)).toEqual(['2', '', '']);
   });
 });

@@ -19,6 +19,7 @@ import {
   type AgentIdentity,
   type AgentMessage,
   type AggregatorMessage,
+  type LatencySpec,
   type TestSpec,
 } from '../../shared/protocol.js';
 
@@ -37,6 +38,14 @@ const cpu = cpuReport([parseProcStat(fixture('proc-stat/busy-1.txt'), 1_000), pa
 const identity: AgentIdentity = testIdentity({ nodeName: 'node-1', podName: 'netmatrix-agent-abcde' });
 
 const spec: TestSpec = { protocol: 'tcp', durationSeconds: 10, bitrateBitsPerSecond: 0, streams: 1, reverse: false };
+const latencySpec: LatencySpec = {
+  kind: 'latency',
+  protocol: 'udp',
+  durationSeconds: 2,
+  messageSizeBytes: 64,
+  messagesPerSecond: 1000,
+  connectSamples: 0,
+};
 
 const hello = { type: 'hello', protocolVersion: PROTOCOL_VERSION, agent: identity } as const;
 
@@ -77,6 +86,15 @@ const aggregatorMessages: Record<AggregatorMessage['type'], AggregatorMessage> =
     port: 5201,
     spec: { ...spec, protocol: 'udp', bitrateBitsPerSecond: 1e9, streams: 4, reverse: true },
   },
+  'serve-latency': {
+    type: 'serve-latency',
+    testId: 'test-3',
+    bindAddress: '198.19.1.2',
+    port: 5201,
+    spec: latencySpec,
+    idleTimeoutSeconds: 10,
+  },
+  'probe-latency': { type: 'probe-latency', testId: 'test-3', target: '198.18.200.1', port: 5201, spec: latencySpec },
   cancel: { type: 'cancel', testId: 'test-1', reason: 'server-not-ready' },
   ack: { type: 'ack', resultIds: ['r-1', 'r-2'] },
   'sample-cpu': { type: 'sample-cpu', requestId: 'idle-1', durationMs: 1000 },

@@ -8,10 +8,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AgentRegistry, type AgentSession } from '../../aggregator/agents.js';
 import { Scheduler, type SchedulerSettings } from '../../aggregator/scheduler.js';
 import { unrunnableResult, type TestPlan } from '../../aggregator/test-runner.js';
+import type { CpuReport, CpuWindow } from '../../shared/cpu.js';
 import { failure } from '../../shared/errors.js';
 import type { NetworkMode, Path, Protocol } from '../../shared/protocol.js';
+import type { IperfResult } from '../../shared/iperf3-result.js';
 import type { TestResult } from '../../shared/result.js';
 import { testIdentity } from '../helpers/identity.js';
+import { seededRandom } from '../helpers/prng.js';
 import { waitFor } from '../helpers/requirements.js';
 
 const nextTick = () => new Promise<void>((r) => setImmediate(r));
@@ -27,10 +30,11 @@ const hostIp = (node: string) => `198.18.0.${10 + Number(node.replace('node', ''
 const podIp = (node: string) => `198.19.${Number(node.replace('node', ''))}.2`;
 const serviceIp = (node: string) => `198.18.200.${10 + Number(node.replace('node', ''))}`;
 
-function fakeSession(node: string, mode: NetworkMode): AgentSession {
+function fakeSession(node: string, mode: NetworkMode, sockperf = true): AgentSession {
   const identity = testIdentity({
     nodeName: node,
     mode,
+    sockperfVersion: sockperf ? '3.7' : null,
     podIp: mode === 'host' ? hostIp(node) : podIp(node),
     hostIp: hostIp(node),
     limits: {
@@ -50,6 +54,8 @@ interface Started {
   plan: TestPlan;
   /** Background rounds are separated by the pause; this counts the pauses before the test started. */
   round: number;
+  /** When it started (virtual time with a clock). */
+  at: number;
 }
 
 interface HarnessOptions {
@@ -61,6 +67,15 @@ interface HarnessOptions {
   /** Replace the sleep (e.g. one that never resolves). */
   sleep?: (ms: number) => Promise<void>;
   onRunStart?: () => Promise<void>;
+  /** Nodes whose agents have no sockperf (they take no latency tests). */
+  withoutSockperf?: string[];
+  /** Virtual time: `now` reads it and every sleep moves it on by its length (the test runner takes none). */
+  clock?: { ms: number };
+  /** Zone of each node (budget coverage groups pairs by it). */
+  zoneOf?: (node: string) => string | null;
+  random?: () => number;
+  /** Change the fake runner's result (e.g. to report CPU or bytes moved). */
+  result?: (plan: TestPlan, r: TestResult) => TestResult;
 }
 
 const running: Scheduler[] = [];
@@ -79,8 +94,9 @@ afterEach(async () => {
 function harness(o: HarnessOptions) {
   const agents = new AgentRegistry();
   const addNode = (node: string) => {
-    agents.add(fakeSession(node, 'host'));
-    agents.add(fakeSession(node, 'pod'));
+    const sockperf = !(o.withoutSockperf ?? []).includes(node);
+    agents.add(fakeSession(node, 'host', sockperf));
+    agents.add(fakeSession(node, 'pod', sockperf));
   };
   nodeNames(o.nodes).forEach(addNode);
 
@@ -94,6 +110,11 @@ function harness(o: HarnessOptions) {
     streams: 1,
     concurrency: 1,
     pauseMs: 0,
+    latencyRounds: 0,
+    latencyDurationSeconds: 1,
+    latencyMessageSizeBytes: 64,
+    latencyMessagesPerSecond: 1000,
+    latencyConnectSamples: 0,
     ...o.settings,
   };
 
@@ -117,7 +138,7 @@ function harness(o: HarnessOptions) {
     }
     concurrent++;
     maxConcurrent = Math.max(maxConcurrent, concurrent);
-    started.push({ plan, round });
+    started.push({ plan, round, at: o.clock?.ms ?? Date.now() });
     o.onStart?.(plan, started.length - 1);
     try {
       if (held) await new Promise<void>((r) => held?.push(r));
@@ -128,9 +149,9 @@ function harness(o: HarnessOptions) {
     }
     const ok = unrunnableResult(
       {
+        ...(plan.kind === 'latency' ? { kind: plan.kind, spec: plan.spec } : { kind: plan.kind, spec: plan.spec }),
         path: plan.path,
         protocol: plan.protocol,
-        spec: plan.spec,
         source: sourceOf(plan),
         target: targetOf(plan),
         runId: plan.runId,
@@ -138,8 +159,10 @@ function harness(o: HarnessOptions) {
       },
       failure('cancelled'),
     );
-    return { ...ok, ok: true, error: null, throughputBitsPerSecond: 9.4e9 };
+    const result: TestResult = { ...ok, ok: true, error: null, throughputBitsPerSecond: 9.4e9 };
+    return o.result ? o.result(plan, result) : result;
   };
+  const sleeps: number[] = [];
 
   const logs: Array<{ level: number; msg: string }> = [];
   const log: Logger = pino(
@@ -154,8 +177,8 @@ function harness(o: HarnessOptions) {
     runTest,
     unrunnable: (t, f) => unrunnableResult(t, f),
     onResult: (r) => void results.push(r),
-    onSweepCompleted: (path, protocol) => {
-      sweepsCompleted.push(keyOf({ path, protocol }));
+    onSweepCompleted: (path, protocol, kind) => {
+      sweepsCompleted.push(kind === 'latency' ? `latency:${keyOf({ path, protocol })}` : keyOf({ path, protocol }));
       completedAfterTests.push(started.length);
     },
     sleep:
@@ -163,11 +186,15 @@ function harness(o: HarnessOptions) {
       ((ms) => {
         // Only the pause between rounds sleeps this long; an idle loop sleeps 1000 ms.
         if (ms === settings.pauseMs) round++;
+        sleeps.push(ms);
+        if (o.clock) o.clock.ms += ms;
         return nextTick();
       }),
-    now: () => new Date(),
+    now: () => (o.clock ? new Date(o.clock.ms) : new Date()),
     log,
     ...(o.onRunStart ? { onRunStart: o.onRunStart } : {}),
+    ...(o.zoneOf ? { topology: (node: string) => ({ zone: o.zoneOf?.(node) ?? null, region: null, instanceType: null }) } : {}),
+    ...(o.random ? { random: o.random } : {}),
   });
   running.push(scheduler);
 
@@ -181,6 +208,7 @@ function harness(o: HarnessOptions) {
     completedAfterTests,
     overlaps,
     logs,
+    sleeps,
     addNode,
     get maxConcurrent() {
       return maxConcurrent;
@@ -299,10 +327,121 @@ describe('Scheduler background sweep, with a fake test runner', () => {
   });
 });
 
+describe('Scheduler latency tests, with a fake test runner', () => {
+  it('runs the configured number of latency rounds after each throughput round, each round of one kind', async () => {
+    const h = harness({ nodes: 4, settings: { paths: ['node', 'pod'], protocols: ['tcp', 'udp'], pauseMs: 7, latencyRounds: 2 } });
+    h.scheduler.start();
+    await until(() => h.started.some((s) => s.round >= 9), 'ten rounds');
+    await h.scheduler.stop();
+
+    const kinds = new Map<number, Set<string>>();
+    for (const s of h.started.filter((x) => x.round < 9)) kinds.set(s.round, (kinds.get(s.round) ?? new Set()).add(s.plan.kind));
+    expect([...kinds.values()].map((k) => [...k].join('+'))).toEqual([
+      'throughput',
+      'latency',
+      'latency',
+      'throughput',
+      'latency',
+      'latency',
+      'throughput',
+      'latency',
+      'latency',
+    ]);
+    expect(h.overlaps).toEqual([]);
+  });
+
+  it('covers every ordered pair of every path and protocol with latency tests too, and never puts a node in two tests at once', async () => {
+    const h = harness({
+      nodes: 6,
+      settings: { paths: ['node', 'pod', 'service'], protocols: ['tcp', 'udp'], concurrency: 8, latencyRounds: 3 },
+    });
+    h.scheduler.start();
+    const keys = ['node/tcp', 'node/udp', 'pod/tcp', 'pod/udp', 'service/tcp', 'service/udp'];
+    await until(() => keys.every((k) => h.sweepsCompleted.includes(`latency:${k}`)), 'a latency sweep of every path and protocol');
+    await h.scheduler.stop();
+
+    const all = orderedPairs(nodeNames(6));
+    for (const k of keys) {
+      const firstSweep = h.started
+        .filter((s) => s.plan.kind === 'latency' && keyOf(s.plan) === k)
+        .slice(0, all.length)
+        .map((s) => pairOf({ source: sourceOf(s.plan), target: targetOf(s.plan) }));
+      expect(firstSweep.sort(), k).toEqual([...all].sort());
+    }
+    // Latency tests run three times as many rounds as throughput tests, so their sweeps finish first.
+    expect(h.sweepsCompleted.filter((k) => !k.startsWith('latency:'))).toEqual([]);
+    expect(h.overlaps).toEqual([]);
+    expect(h.errors()).toEqual([]);
+  });
+
+  it('sends the configured latency spec: connect samples on TCP only', async () => {
+    const h = harness({
+      nodes: 2,
+      settings: {
+        paths: ['pod'],
+        protocols: ['tcp', 'udp'],
+        latencyRounds: 1,
+        latencyDurationSeconds: 3,
+        latencyMessageSizeBytes: 200,
+        latencyMessagesPerSecond: 500,
+        latencyConnectSamples: 7,
+      },
+    });
+    h.scheduler.start();
+    await until(() => h.started.filter((s) => s.plan.kind === 'latency').length >= 2, 'two latency tests');
+    await h.scheduler.stop();
+    const specs = h.started.filter((s) => s.plan.kind === 'latency').map((s) => s.plan.spec);
+    const common = { kind: 'latency', durationSeconds: 3, messageSizeBytes: 200, messagesPerSecond: 500 };
+    expect(specs).toContainEqual({ ...common, protocol: 'tcp', connectSamples: 7 });
+    expect(specs).toContainEqual({ ...common, protocol: 'udp', connectSamples: 0 });
+  });
+
+  it('leaves nodes whose agent has no sockperf out of latency tests, but not out of throughput tests', async () => {
+    const h = harness({ nodes: 3, withoutSockperf: ['node3'], settings: { paths: ['pod'], protocols: ['tcp'], latencyRounds: 1 } });
+    h.scheduler.start();
+    await until(() => h.sweepsCompleted.includes('pod/tcp') && h.sweepsCompleted.includes('latency:pod/tcp'), 'both sweeps');
+    await h.scheduler.stop();
+    const latency = h.started.filter((s) => s.plan.kind === 'latency');
+    expect(latency.length).toBeGreaterThan(0);
+    expect(latency.filter((s) => [sourceOf(s.plan), targetOf(s.plan)].includes('node3'))).toEqual([]);
+    expect(h.started.filter((s) => s.plan.kind === 'throughput' && targetOf(s.plan) === 'node3').length).toBeGreaterThan(0);
+  });
+
+  it('runs no latency test with latencyRounds 0', async () => {
+    const h = harness({ nodes: 3, settings: { paths: ['pod'], protocols: ['tcp'], latencyRounds: 0 } });
+    h.scheduler.start();
+    await until(() => h.sweepsCompleted.includes('pod/tcp'), 'a sweep');
+    await h.scheduler.stop();
+    expect(h.started.filter((s) => s.plan.kind === 'latency')).toEqual([]);
+  });
+
+  it('plans an on-demand run of both kinds: every pair once per kind', async () => {
+    const h = harness({ nodes: 3, settings: { continuous: false } });
+    h.scheduler.start();
+    const run = h.scheduler.submit({ label: 'both', kinds: ['throughput', 'latency'], paths: ['pod'], protocols: ['udp'] });
+    await until(() => h.scheduler.run(run.id)?.status === 'done', 'the run to finish');
+    const results = h.scheduler.run(run.id)?.results ?? [];
+    expect(h.scheduler.run(run.id)?.summary()).toMatchObject({ total: 12, done: 12, spec: { kinds: ['throughput', 'latency'] } });
+    for (const kind of ['throughput', 'latency'] as const) {
+      const pairs = results.filter((r) => r.kind === kind).map((r) => pairOf({ source: r.source.node, target: r.target.node }));
+      expect(pairs.sort(), kind).toEqual(orderedPairs(nodeNames(3)).sort());
+    }
+    expect(h.overlaps).toEqual([]);
+  });
+});
+
 describe('Scheduler on-demand runs, with a fake test runner', () => {
   it('preempts the background sweep at the next round boundary and covers every ordered pair once', async () => {
-    const h = harness({ nodes: 4, settings: { paths: ['node', 'pod'], protocols: ['tcp', 'udp'], durationSeconds: 10 } });
     const statusWhileRunning: string[] = [];
+    // Read inside the run's first test, not by polling: the fake tests finish within a poll interval.
+    const h: ReturnType<typeof harness> = harness({
+      nodes: 4,
+      settings: { paths: ['node', 'pod'], protocols: ['tcp', 'udp'], durationSeconds: 10 },
+      onStart: (plan) => {
+        if (plan.runId && statusWhileRunning.length === 0)
+          statusWhileRunning.push(h.scheduler.run(plan.runId)?.summary().status ?? 'missing');
+      },
+    });
     h.hold();
     h.scheduler.start();
     await until(() => h.started.length === 1, 'the first background test');
@@ -317,7 +456,6 @@ describe('Scheduler on-demand runs, with a fake test runner', () => {
     });
     h.release();
     await until(() => h.started.some((s) => s.plan.runId === runId), 'the first test of the run');
-    statusWhileRunning.push(h.scheduler.run(runId)?.summary().status ?? 'missing');
     await until(() => h.scheduler.run(runId)?.status === 'done', 'the run to finish');
     await until(() => h.started.length > 20, 'the background sweep to resume');
     await h.scheduler.stop();
@@ -469,3 +607,185 @@ describe('Scheduler stop, with a fake test runner', () => {
     expect(h.scheduler.run(id)?.summary()).toMatchObject({ total: 2, done: 2 });
   });
 });
+
+describe('Scheduler coverage at size, with a fake test runner', () => {
+  const HOUR = 3_600_000;
+  /** 9 nodes in 3 zones: node1, node4, node7 in zone-1, and so on. */
+  const zoneOf = (node: string) => `zone-${Number(node.replace('node', '')) % 3}`;
+  const intraZone = (n: number) =>
+    orderedPairs(nodeNames(n)).filter((p) => zoneOf(p.split('->')[0] ?? '') === zoneOf(p.split('->')[1] ?? ''));
+  const pairsOf = (h: ReturnType<typeof harness>) => h.started.map((s) => pairOf({ source: sourceOf(s.plan), target: targetOf(s.plan) }));
+  /** Most tests started in any trailing hour. */
+  const busiestHour = (ats: readonly number[]) => Math.max(0, ...ats.map((t) => ats.filter((a) => a > t - HOUR && a <= t).length));
+  const budget = { coverage: 'budget' as const, referencePeers: 1, crossZonePeers: 1 };
+
+  it('in budget mode, measures every pair within a zone and every reference pair in the first cycle, and reports its staleness', async () => {
+    const h = harness({ nodes: 9, zoneOf, settings: { ...budget, concurrency: 4 } });
+    h.scheduler.start();
+    await until(() => h.sweepsCompleted.includes('node/tcp'), 'a completed budget cycle');
+    await h.scheduler.stop();
+
+    const firstCycle = pairsOf(h).slice(0, h.completedAfterTests[0]);
+    expect(intraZone(9).filter((p) => !firstCycle.includes(p))).toEqual([]);
+    // Every node is measured against a peer in another zone, both ways.
+    for (const node of nodeNames(9)) {
+      const crossZone = firstCycle.filter(
+        (p) => p.split('->').includes(node) && zoneOf(p.split('->')[0] ?? '') !== zoneOf(p.split('->')[1] ?? ''),
+      );
+      expect(crossZone.some((p) => p.startsWith(`${node}->`)) && crossZone.some((p) => p.endsWith(`->${node}`)), node).toBe(true);
+    }
+    const [figures] = h.scheduler.staleness();
+    expect(figures).toMatchObject({ kind: 'throughput', path: 'node', protocol: 'tcp', mode: 'budget' });
+    expect(figures?.pairs).toBeGreaterThan(intraZone(9).length);
+    expect(figures?.pairs).toBeLessThan(orderedPairs(nodeNames(9)).length);
+    expect(h.overlaps).toEqual([]);
+  });
+
+  it('keeps within the tests-per-hour budget in both modes, and spends it', async () => {
+    for (const coverage of ['full', 'budget'] as const) {
+      const clock = { ms: Date.UTC(2026, 0, 1, 12) };
+      const h = harness({ nodes: 8, zoneOf, clock, settings: { ...budget, coverage, testsPerHour: 60, concurrency: 4, pauseMs: 1000 } });
+      const begin = clock.ms;
+      h.scheduler.start();
+      await until(() => clock.ms - begin >= 3 * HOUR, 'three virtual hours');
+      await h.scheduler.stop();
+      const ats = h.started.map((s) => s.at);
+      expect(busiestHour(ats), coverage).toBeLessThanOrEqual(60);
+      expect(ats.filter((t) => t < begin + 3 * HOUR).length, coverage).toBeGreaterThanOrEqual(0.9 * 180);
+      expect(h.overlaps).toEqual([]);
+    }
+  });
+
+  it('never puts a node in two tests at once across kinds, paths and protocols in budget mode', async () => {
+    const h = harness({
+      nodes: 12,
+      zoneOf,
+      settings: { ...budget, paths: ['node', 'pod'], protocols: ['tcp', 'udp'], latencyRounds: 2, concurrency: 8 },
+    });
+    h.scheduler.start();
+    await until(() => h.started.length >= 600, '600 tests');
+    await h.scheduler.stop();
+    expect(new Set(h.started.map((s) => `${s.plan.kind}/${keyOf(s.plan)}`)).size).toBe(8);
+    expect(h.maxConcurrent).toBeGreaterThan(1);
+    expect(h.overlaps).toEqual([]);
+    expect(h.errors()).toEqual([]);
+  });
+
+  it('runs no background test in quiet hours, but still runs an on-demand run', async () => {
+    const clock = { ms: Date.UTC(2026, 0, 1, 1, 30) };
+    const quietHours = { startMinute: 60, endMinute: 120 };
+    const h = harness({ nodes: 4, clock, settings: { quietHours } });
+    h.scheduler.start();
+    const { id } = h.scheduler.submit({ label: 'at night', paths: ['node'], protocols: ['tcp'] });
+    await until(() => h.scheduler.run(id)?.status === 'done', 'the on-demand run');
+    await until(() => h.started.some((s) => s.plan.runId === null), 'a background test');
+    await h.scheduler.stop();
+    const quietEnds = Date.UTC(2026, 0, 1, 2);
+    expect(h.started.filter((s) => s.plan.runId === id && s.at < quietEnds)).toHaveLength(12);
+    expect(h.started.filter((s) => s.plan.runId === null && s.at < quietEnds)).toEqual([]);
+    // It waited for the end of the window, not for ever.
+    expect(Math.min(...h.started.filter((s) => s.plan.runId === null).map((s) => s.at))).toBeLessThan(quietEnds + 2 * 60_000);
+  });
+
+  it('jitters the pause between rounds within ±percent', async () => {
+    const h = harness({ nodes: 4, random: seededRandom(5), settings: { pauseMs: 1000, pauseJitterPercent: 20 } });
+    h.scheduler.start();
+    await until(() => h.started.length >= 60, '60 tests');
+    await h.scheduler.stop();
+    const pauses = h.sleeps.filter((ms) => ms !== 1000);
+    expect(pauses.length).toBeGreaterThanOrEqual(20);
+    expect(Math.min(...pauses)).toBeGreaterThanOrEqual(800);
+    expect(Math.max(...pauses)).toBeLessThanOrEqual(1200);
+    expect(new Set(pauses).size).toBeGreaterThan(10);
+  });
+
+  it('rests a node whose idle CPU before a test says it is busy with real work, then takes it back', async () => {
+    const clock = { ms: Date.UTC(2026, 0, 1, 12) };
+    const busy = (node: string) => cpuReport(node === 'node2' ? 95 : 5);
+    const h = harness({
+      nodes: 4,
+      clock,
+      settings: { pauseMs: 1000, busyNodeCpuPercent: 50, busyNodeRestSeconds: 600 },
+      result: (plan, r) => ({
+        ...r,
+        source: { ...r.source, cpu: busy(sourceOf(plan)) },
+        target: { ...r.target, cpu: busy(targetOf(plan)) },
+      }),
+    });
+    const begin = clock.ms;
+    h.scheduler.start();
+    await until(() => clock.ms - begin > 800_000, 'virtual time past the rest');
+    await h.scheduler.stop();
+    const withNode2 = h.started.filter((s) => [sourceOf(s.plan), targetOf(s.plan)].includes('node2')).map((s) => s.at);
+    const first = withNode2[0] ?? Number.NaN;
+    // Its first test told; then nothing with node2 for 600 s, while the others went on; then it is back.
+    expect(withNode2.filter((t) => t > first && t < first + 600_000)).toEqual([]);
+    expect(h.started.filter((s) => s.at > first && s.at < first + 600_000).length).toBeGreaterThan(10);
+    expect(withNode2.some((t) => t >= first + 600_000)).toBe(true);
+    expect(h.logs.some((l) => l.msg === 'node busy, resting')).toBe(true);
+  });
+
+  it('keeps each node within its bytes per hour, settling estimates with the bytes tests moved', async () => {
+    for (const moved of [null, 1e8]) {
+      const clock = { ms: Date.UTC(2026, 0, 1, 12) };
+      // Uncapped TCP assumed at 1 Gbit/s for 10 s: 1.25 GB a test; each node may move 2.5 GB an hour.
+      const h = harness({
+        nodes: 4,
+        clock,
+        settings: { assumedTcpBitsPerSecond: 1e9, nodeBytesPerHour: 2.5e9, pauseMs: 1000 },
+        result: (_plan, r) => (moved === null ? r : { ...r, iperf: { sentBytes: moved, receivedBytes: moved } as IperfResult }),
+      });
+      const begin = clock.ms;
+      h.scheduler.start();
+      await until(() => clock.ms - begin >= 2 * HOUR, 'two virtual hours');
+      await h.scheduler.stop();
+      for (const node of nodeNames(4)) {
+        const ats = h.started.filter((s) => [sourceOf(s.plan), targetOf(s.plan)].includes(node)).map((s) => s.at);
+        // On the estimate alone, two tests an hour; settled at 0.1 GB a test, many more.
+        if (moved === null) expect(busiestHour(ats), node).toBe(2);
+        else expect(busiestHour(ats), node).toBeGreaterThan(10);
+      }
+    }
+  });
+
+  it('chooses the mode by node count in auto: full up to the limit, budget above', async () => {
+    for (const [limit, mode] of [
+      [10, 'full'],
+      [3, 'budget'],
+    ] as const) {
+      const h = harness({ nodes: 4, settings: { coverage: 'auto', coverageFullMaxNodes: limit } });
+      h.scheduler.start();
+      await until(() => h.started.length >= 12, 'twelve tests');
+      await h.scheduler.stop();
+      expect(h.scheduler.staleness().map((f) => f.mode)).toEqual([mode]);
+    }
+  });
+
+  it('reports the staleness of the full sweep: every pair measured once, the oldest a sweep ago', async () => {
+    const clock = { ms: Date.UTC(2026, 0, 1, 12) };
+    const h = harness({ nodes: 4, clock, settings: { pauseMs: 1000 } });
+    h.scheduler.start();
+    await until(() => h.sweepsCompleted.length >= 2, 'two sweeps');
+    await h.scheduler.stop();
+    const [figures] = h.scheduler.staleness(new Date(clock.ms));
+    expect(figures).toMatchObject({ mode: 'full', pairs: 12, measured: 12, neverMeasured: 0 });
+    // Six rounds of two pairs a sweep, 1 s apart: nothing older than a sweep and a round.
+    expect(figures?.maxSeconds).toBeGreaterThan(0);
+    expect(figures?.maxSeconds).toBeLessThanOrEqual(7);
+  });
+});
+
+/** A CPU report whose idle window (just before the test) had the node `idlePercent` busy. */
+function cpuReport(idlePercent: number): CpuReport {
+  const window = (busyPercent: number): CpuWindow => ({
+    startMs: 0,
+    endMs: 1000,
+    cores: 2,
+    busyPercent,
+    softirqPercent: 0,
+    maxCorePercent: busyPercent,
+    modes: { user: busyPercent, nice: 0, system: 0, iowait: 0, irq: 0, softirq: 0, steal: 0 },
+    busyCpuSeconds: (2 * busyPercent) / 100,
+  });
+  return { idle: window(idlePercent), test: window(50), intervals: [] };
+}
