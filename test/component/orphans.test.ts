@@ -5,30 +5,15 @@
  * 120 s idle timeout.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { netmatrixCommand } from '../../lab/agents.js';
-import { exec } from '../../sys/exec.js';
 import { freeLoopbackPort } from '../helpers/ports.js';
 import { describeWith, waitFor } from '../helpers/requirements.js';
+import { processesOn } from '../helpers/processes.js';
 
 const FIXTURE = new URL('../fixtures/processes/serve-forever.ts', import.meta.url).pathname;
 
-/** iperf3 processes whose command line has this port. */
-async function iperf3On(port: number): Promise<number[]> {
-  const r = await exec(['pgrep', '-x', 'iperf3']);
-  return r.stdout
-    .split('\n')
-    .filter(Boolean)
-    .map(Number)
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(String(port));
-      } catch {
-        return false;
-      }
-    });
-}
+const iperf3On = (port: number) => processesOn('iperf3', port);
 
 describeWith({ binaries: ['iperf3', 'setpriv', 'pgrep'] }, 'no orphan iperf3', () => {
   it('takes iperf3 down with an agent killed by SIGKILL', async () => {

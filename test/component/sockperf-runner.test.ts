@@ -5,7 +5,6 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { afterEach, expect, it } from 'vitest';
 import {
   isUdpListening,
@@ -15,9 +14,9 @@ import {
   type SockperfServeCommand,
 } from '../../agent/sockperf-runner.js';
 import { LatencyResultSchema } from '../../shared/sockperf.js';
-import { exec } from '../../sys/exec.js';
 import { freeLoopbackPort } from '../helpers/ports.js';
 import { describeWith, waitFor } from '../helpers/requirements.js';
+import { processesOn } from '../helpers/processes.js';
 
 const runner = new SockperfRunner({ binary: 'sockperf', connectTimeoutMs: 1000, deadlineMarginMs: 1000 });
 const spec = (o: Partial<LatencyRunSpec> = {}): LatencyRunSpec => ({
@@ -28,21 +27,7 @@ const spec = (o: Partial<LatencyRunSpec> = {}): LatencyRunSpec => ({
   ...o,
 });
 
-/** sockperf processes (client or server) whose command line has this port. */
-async function sockperfOn(port: number): Promise<number[]> {
-  const r = await exec(['pgrep', '-x', 'sockperf']);
-  return r.stdout
-    .split('\n')
-    .filter(Boolean)
-    .map(Number)
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(String(port));
-      } catch {
-        return false;
-      }
-    });
-}
+const sockperfOn = (port: number) => processesOn('sockperf', port);
 
 interface Served {
   port: number;
