@@ -66,7 +66,14 @@ function latencyCellView(c: MatrixCell) {
     lastSuccessAt: c.lastSuccess?.endedAt ?? null,
     /** Full round trips, µs, of the latest successful test. */
     rttMicroseconds: l
-      ? { min: l.rttMicroseconds.min, p50: l.rttMicroseconds.p50, p90: l.rttMicroseconds.p90, p99: l.rttMicroseconds.p99, p999: l.rttMicroseconds.p999, max: l.rttMicroseconds.max }
+      ? {
+          min: l.rttMicroseconds.min,
+          p50: l.rttMicroseconds.p50,
+          p90: l.rttMicroseconds.p90,
+          p99: l.rttMicroseconds.p99,
+          p999: l.rttMicroseconds.p999,
+          max: l.rttMicroseconds.max,
+        }
       : null,
     /** Requests without a reply over those sent (UDP); null without a successful test. */
     droppedRatio: l ? (l.sentMessages > 0 ? l.droppedMessages / l.sentMessages : 0) : null,

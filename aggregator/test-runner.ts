@@ -137,7 +137,10 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
     ok,
     error: ok
       ? null
-      : (fail ?? (plan.kind === 'latency' ? failure('sockperf-bad-output', 'no sockperf report') : failure('iperf3-bad-output', 'no iperf3 report'))),
+      : (fail ??
+        (plan.kind === 'latency'
+          ? failure('sockperf-bad-output', 'no sockperf report')
+          : failure('iperf3-bad-output', 'no iperf3 report'))),
     throughputBitsPerSecond: ok && iperf ? iperf.receivedBitsPerSecond : null,
     iperf,
     serverIperf,
