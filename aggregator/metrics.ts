@@ -389,12 +389,12 @@ export class Metrics {
     );
     gauge(
       'netmatrix_pair_staleness_seconds',
-      "Age of the background sweep's candidate pairs since their last test, by kind, path and protocol: quantile 1 is the least recently measured pair, 0.5 the median (a pair never measured counts from when it became a candidate).",
-      ['kind', 'path', 'protocol', 'quantile'],
+      "Age of the background sweep's candidate pairs since their last test, by kind, path and protocol: stat max is the least recently measured pair, median the median (a pair never measured counts from when it became a candidate).",
+      ['kind', 'path', 'protocol', 'stat'],
       (g) => {
         for (const s of o.staleness?.() ?? []) {
-          g.set({ kind: s.kind, path: s.path, protocol: s.protocol, quantile: '1' }, s.maxSeconds);
-          g.set({ kind: s.kind, path: s.path, protocol: s.protocol, quantile: '0.5' }, s.medianSeconds);
+          g.set({ kind: s.kind, path: s.path, protocol: s.protocol, stat: 'max' }, s.maxSeconds);
+          g.set({ kind: s.kind, path: s.path, protocol: s.protocol, stat: 'median' }, s.medianSeconds);
         }
       },
     );

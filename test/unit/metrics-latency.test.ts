@@ -359,13 +359,13 @@ describe('netmatrix_pair_staleness_seconds and netmatrix_pairs_never_measured', 
       staleness: () => [{ kind: 'latency', path: 'pod', protocol: 'udp', maxSeconds, medianSeconds: 30, neverMeasured: 4 }],
     });
     expect(await h.text('netmatrix_pair_staleness_seconds')).toBe(
-      'netmatrix_pair_staleness_seconds{kind="latency",path="pod",protocol="udp",quantile="1"} 120\n' +
-        'netmatrix_pair_staleness_seconds{kind="latency",path="pod",protocol="udp",quantile="0.5"} 30\n',
+      'netmatrix_pair_staleness_seconds{kind="latency",path="pod",protocol="udp",stat="max"} 120\n' +
+        'netmatrix_pair_staleness_seconds{kind="latency",path="pod",protocol="udp",stat="median"} 30\n',
     );
     expect(await h.text('netmatrix_pairs_never_measured')).toBe(
       'netmatrix_pairs_never_measured{kind="latency",path="pod",protocol="udp"} 4\n',
     );
     maxSeconds = 5;
-    expect(await h.text('netmatrix_pair_staleness_seconds')).toContain('quantile="1"} 5\n');
+    expect(await h.text('netmatrix_pair_staleness_seconds')).toContain('stat="max"} 5\n');
   });
 });
