@@ -2,15 +2,17 @@
  * The load generator of `bench:load`, run as its own process (forked by load.ts, which talks to
  * it over the IPC channel): many SIMULATED agents, one raw `ws` client each, on loopback to one
  * aggregator. They are fakes: no iperf3, no sockperf, no CPU sampler. Each says hello, answers
- * the aggregator's pings (ws does it), and answers its commands at once, or after a modelled
- * delay, with the modelled results of load-frames.ts, so that the aggregator's scheduler, not
- * iperf3, sets the pace. `ack` and `cancel` need no answer and get none.
+ * the aggregator's pings (ws does it), and answers its commands with the modelled results of
+ * load-frames.ts: while agents join, after the test's own duration (a rollout under a running
+ * sweep), and once all have joined at once or after a fixed modelled delay, so that the
+ * aggregator's scheduler, not iperf3, sets the pace. `ack` and `cancel` need no answer.
  *
  * Lean by design, since it shares two cores with the aggregator: no timer per connection, acks
  * recognised without parsing, results spliced from pre-serialised bodies.
  */
 import WebSocket from 'ws';
 import type { AggregatorMessage, NetworkMode } from '../../shared/protocol.js';
+import { SOCKPERF_CLIENT_OVERHEAD_MS } from '../../shared/sockperf.js';
 import { helloFrame, ResultFrames } from './load-frames.js';
 
 /** What load.ts asks for. */
@@ -20,8 +22,14 @@ export interface LoadAgentsStart {
   token: string;
   nodes: number;
   modes: NetworkMode[];
-  /** Modelled test time: a result is sent this long after its command, ms (0 = at once). */
+  /** Modelled test time once every agent is connected: a result is sent this long after its command, ms (0 = at once). */
   testDelayMs: number;
+  /**
+   * Modelled test time while agents are still joining: `spec`, as long as the test would take
+   * (its duration, plus sockperf's warm-up for a latency test), as in a real rollout; or
+   * `instant`, at once, the aggregator saturated while it accepts connections.
+   */
+  joinPace: 'spec' | 'instant';
   /** Handshakes in flight at once while connecting. */
   connectConcurrency: number;
   cores: number;
@@ -54,12 +62,23 @@ const stats: LoadAgentsStats = { welcomed: 0, dropped: 0, dropCodes: {}, command
 let retries = 0;
 let lastError: string | null = null;
 let resultSeq = 0;
+/** Set once every agent is welcomed: from then on tests take `testDelayMs`. */
+let joined = false;
 
 function report(r: LoadAgentsReport): void {
   process.send?.(r);
 }
 
-function answer(ws: WebSocket, m: AggregatorMessage, frames: ResultFrames, prefix: string, delayMs: number): void {
+/** How long after its command a test's result goes: its modelled duration. */
+function delayOf(s: LoadAgentsStart, m: AggregatorMessage): number {
+  if (joined || s.joinPace === 'instant') return s.testDelayMs;
+  if (m.type === 'probe' || m.type === 'serve') return m.spec.durationSeconds * 1000;
+  if (m.type === 'probe-latency') return m.spec.durationSeconds * 1000 + SOCKPERF_CLIENT_OVERHEAD_MS;
+  return 0;
+}
+
+function answer(ws: WebSocket, m: AggregatorMessage, frames: ResultFrames, prefix: string, s: LoadAgentsStart): void {
+  const delayMs = delayOf(s, m);
   const later = (frame: () => string, client = true) => {
     const send = () => {
       if (ws.readyState !== WebSocket.OPEN) return;
@@ -111,7 +130,7 @@ function connect(s: LoadAgentsStart, node: number, mode: NetworkMode, frames: Re
         return resolve();
       }
       stats.commands++;
-      answer(ws, m, frames, prefix, s.testDelayMs);
+      answer(ws, m, frames, prefix, s);
     });
     ws.on('error', (e) => {
       if (!welcomed) reject(e);
@@ -151,6 +170,7 @@ async function start(s: LoadAgentsStart): Promise<void> {
   };
   try {
     await Promise.all(Array.from({ length: Math.min(s.connectConcurrency, agents.length) }, opener));
+    joined = true;
     report({ type: 'connected', welcomed: stats.welcomed, elapsedMs: performance.now() - t0, retries });
   } catch (e) {
     report({ type: 'failed', message: e instanceof Error ? e.message : String(e) });

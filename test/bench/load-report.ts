@@ -39,6 +39,8 @@ export interface Figures {
   recordedTests?: number;
   failedTests?: number;
   answeredTests?: number;
+  /** Of those failures, the ones between the first and the last of the five timed scrapes. */
+  failedDuringScrapes?: number;
   failureReasons?: Record<string, number>;
   /** Ordered (kind, path, protocol, source, target) cells with a success: what the matrix holds. */
   pairsMeasured?: number;
@@ -46,6 +48,8 @@ export interface Figures {
   maxHealthzMs?: number;
   metricsBytes?: number;
   series?: number;
+  /** Series per metric family, the largest first. */
+  seriesByFamily?: Array<[string, number]>;
   scrapeMedianMs?: number;
   scrapeMs?: number[];
   /** Agents the aggregator closed during the load phase, with the close codes. */
@@ -104,7 +108,16 @@ const ROWS: Row[] = [
   ],
   ['tests in the window', (f) => has(f.testsInWindow, int), ''],
   ['load phase: tests recorded / failed', (f) => has(f.recordedTests, (v) => `${int(v)} / ${int(f.failedTests ?? 0)}`), ''],
-  ['pairs in the matrix at the end', (f) => has(f.pairsMeasured, int), ''],
+  ['  of the failures, during the scrapes', (f) => has(f.failedDuringScrapes, int), '0'],
+  ['pairs in the matrix after the window', (f) => has(f.pairsMeasured, int), ''],
+  [
+    'RSS per pair in the matrix, about',
+    (f) =>
+      f.pairsMeasured && f.loadRssMaxBytes !== undefined && f.idleRssBytes !== undefined
+        ? `${((f.loadRssMaxBytes - f.idleRssBytes) / f.pairsMeasured / 1024).toFixed(1)} KiB`
+        : undefined,
+    '',
+  ],
   ['longest GET /healthz in the window', (f) => has(f.maxHealthzMs, (v) => `${int(v)} ms`), ''],
   ['/metrics body', (f) => has(f.metricsBytes, (v) => `${int(v / 1024)} KiB`), ''],
   [
@@ -117,6 +130,11 @@ const ROWS: Row[] = [
     (f) =>
       has(f.scrapeMedianMs, (v) => (f.nodes === TARGETS.seriesAtNodes ? verdict(`${int(v)} ms`, v < TARGETS.scrapeMs) : `${int(v)} ms`)),
     '< 1 s at 1,000 nodes',
+  ],
+  [
+    'scrape time per 1,000 pairs, about',
+    (f) => (f.pairsMeasured && f.scrapeMedianMs !== undefined ? `${int((f.scrapeMedianMs / f.pairsMeasured) * 1000)} ms` : undefined),
+    '',
   ],
   ['agents dropped under load', (f) => has(f.dropped, int), '0'],
   ['all agents gone at once: handled in', (f) => has(f.massDisconnectSeconds, (v) => `${v.toFixed(1)} s`), ''],
@@ -139,6 +157,9 @@ export function table(all: Figures[]): string[] {
       : []),
     ...(f.dropCodes && Object.keys(f.dropCodes).length > 0
       ? [`${int(f.agents)} agents: drops by close code: ${JSON.stringify(f.dropCodes)}`]
+      : []),
+    ...(f.seriesByFamily
+      ? [`${int(f.agents)} agents: series by family: ${f.seriesByFamily.map(([name, n]) => `${name} ${int(n)}`).join(', ')}`]
       : []),
     ...(f.scrapeMs ? [`${int(f.agents)} agents: scrapes, ms: ${f.scrapeMs.map((m) => m.toFixed(0)).join(', ')}`] : []),
     ...(f.recordedTests !== undefined

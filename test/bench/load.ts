@@ -9,7 +9,8 @@
  * At each size, two phases, each with its own aggregator and generator (all four start at once):
  *  - idle: the background sweep off; connect every agent; RSS with all connected.
  *  - load: the sweep on, with the aggregator's default coverage, paths, protocols and kinds;
- *    connect every agent while it runs (a rollout); after a warm-up, a window of `--seconds`
+ *    connect every agent while it runs (a rollout: tests take their own duration until all
+ *    have joined, then --test-ms, by default 0); after a warm-up, a window of `--seconds`
  *    in which it samples RSS each second and GET /healthz twice a second (the route does
  *    nothing: its time is how long the event loop kept it waiting), and reads the tests
  *    answered and the CPU times at both ends; then five timed GET /metrics; then every agent
@@ -20,7 +21,7 @@
  * fails (exit 1) only when it could not measure (the aggregator died, agents could not connect,
  * nothing was recorded, or the aggregator refused our frames).
  *
- *   npm run bench:load -- [--agents 1000,2000,10000] [--seconds S] [--warmup S] [--modes host,pod] [--test-ms MS] [--runtime dist|tsx] [--connect-timeout S] [--cpu-prof DIR] [--smoke]
+ *   npm run bench:load -- [--agents 1000,2000,10000] [--seconds S] [--warmup S] [--modes host,pod] [--test-ms MS] [--join-pace spec|instant] [--runtime dist|tsx] [--connect-timeout S] [--cpu-prof DIR] [--smoke]
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -51,6 +52,7 @@ interface Options {
   seconds: number;
   warmupSeconds: number;
   testDelayMs: number;
+  joinPace: 'spec' | 'instant';
   /** Longest wait for every agent to be welcomed, ms. */
   connectTimeoutMs: number;
   /** Where the load-phase aggregator writes its V8 CPU profile, if anywhere. */
@@ -60,12 +62,17 @@ interface Options {
 
 class UsageError extends Error {}
 
-const USAGE = `usage: npm run bench:load -- [--agents 1000,2000,10000] [--seconds S] [--warmup S] [--modes host,pod] [--test-ms MS] [--runtime dist|tsx] [--connect-timeout S] [--cpu-prof DIR] [--smoke]
+const USAGE = `usage: npm run bench:load -- [--agents 1000,2000,10000] [--seconds S] [--warmup S] [--modes host,pod] [--test-ms MS] [--join-pace spec|instant] [--runtime dist|tsx] [--connect-timeout S] [--cpu-prof DIR] [--smoke]
   --agents N,..   sizes to measure, in agent connections (default 1000,2000,10000)
   --modes         agents per simulated node: host,pod as the chart deploys them (default), or one of them
   --seconds S     steady-state window at each size (default 30)
-  --warmup S      sweep time between the last agent connecting and the window (default 5)
-  --test-ms MS    modelled test time: agents answer a command after MS (default 0: at once)
+  --warmup S      sweep time between the last agent connecting and the window (default 15: the
+                  tests started while joining take up to 10 s, see --join-pace)
+  --test-ms MS    modelled test time once all agents are connected: they answer a command after MS
+                  (default 0: at once, so the aggregator sets the pace)
+  --join-pace P   modelled test time while agents join: spec, the test's own duration as in a real
+                  rollout (default); instant, at once (the aggregator saturated while it accepts
+                  connections; the default with --smoke)
   --connect-timeout S  longest wait for every agent to connect (default 300)
   --cpu-prof DIR  write the load-phase aggregator's V8 CPU profile into DIR (open it in Chrome DevTools)
   --runtime       dist: compile with tsc first and run node on the output, as the image does (default);
@@ -80,8 +87,9 @@ function parseOptions(argv: string[]): Options | 'help' {
       agents: { type: 'string', default: '1000,2000,10000' },
       modes: { type: 'string', default: 'host,pod' },
       seconds: { type: 'string', default: '30' },
-      warmup: { type: 'string', default: '5' },
+      warmup: { type: 'string', default: '15' },
       'test-ms': { type: 'string', default: '0' },
+      'join-pace': { type: 'string' },
       runtime: { type: 'string' },
       'connect-timeout': { type: 'string', default: '300' },
       'cpu-prof': { type: 'string' },
@@ -104,6 +112,8 @@ function parseOptions(argv: string[]): Options | 'help' {
     if (a / modes.length > MAX_SIMULATED_NODES) throw new UsageError(`--agents ${a}: at most ${MAX_SIMULATED_NODES} nodes`);
   }
   const runtime = values.runtime ?? (values.smoke ? 'tsx' : 'dist');
+  const joinPace = values['join-pace'] ?? (values.smoke ? 'instant' : 'spec');
+  if (joinPace !== 'spec' && joinPace !== 'instant') throw new UsageError(`--join-pace takes spec or instant; got "${joinPace}"`);
   if (runtime !== 'dist' && runtime !== 'tsx') throw new UsageError(`--runtime takes dist or tsx; got "${runtime}"`);
   return {
     agents,
@@ -112,6 +122,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     seconds: values.smoke ? 2 : number('seconds', values.seconds, 1),
     warmupSeconds: values.smoke ? 0 : number('warmup', values.warmup, 0),
     testDelayMs: number('test-ms', values['test-ms'], 0),
+    joinPace,
     connectTimeoutMs: number('connect-timeout', values['connect-timeout'], 1) * 1000,
     cpuProfDir: values['cpu-prof'],
     smoke: values.smoke,
@@ -144,7 +155,7 @@ async function measure(agents: number, o: Options, dir: string, entry: string[])
   const nodes = agents / o.modes.length;
   const f: Figures = { agents, nodes };
   const token = randomBytes(16).toString('hex');
-  const start = { token, nodes, modes: o.modes, testDelayMs: o.testDelayMs, connectConcurrency: 100, cores: 8 };
+  const start = { token, nodes, modes: o.modes, testDelayMs: o.testDelayMs, joinPace: o.joinPace, connectConcurrency: 100, cores: 8 };
   const say = (what: string) => console.error(`bench:load: ${agents} agents: ${what}`);
   const live: Array<AggregatorProcess | Generator> = [];
   const cleanup = async () => {
@@ -239,18 +250,29 @@ async function measure(agents: number, o: Options, dir: string, entry: string[])
     say('timing /metrics');
     const scrapes: Array<{ body: string; ms: number }> = [];
     for (let i = 0; i < 5; i++) scrapes.push(await get(`${agg.url}/metrics`));
+    const first = (scrapes[0] as { body: string }).body;
     const last = (scrapes[scrapes.length - 1] as { body: string }).body;
     const sEnd = await gen.stats(agg);
     f.scrapeMs = scrapes.map((s) => s.ms);
     f.scrapeMedianMs = median(f.scrapeMs);
     f.metricsBytes = Buffer.byteLength(last);
-    f.series = last.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
-    f.pairsMeasured = sum(last, 'netmatrix_pairs_measured').total;
+    const samples = last.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+    f.series = samples.length;
+    const families = new Map<string, number>();
+    for (const l of samples) {
+      const name = (/^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(l)?.[0] ?? '?').replace(/_(bucket|sum|count)$/, '');
+      families.set(name, (families.get(name) ?? 0) + 1);
+    }
+    f.seriesByFamily = [...families].sort((a, b) => b[1] - a[1]).slice(0, 8);
+    // Counted by the first scrape, the nearest to the window's RSS samples.
+    f.pairsMeasured = sum(first, 'netmatrix_pairs_measured').total;
     f.scrapeRssPeakBytes = proc(agg.pid).peakRssBytes;
     const tests = sum(last, 'netmatrix_tests_total', 'outcome');
     f.recordedTests = tests.total;
     f.answeredTests = sEnd.clientResults;
     f.failedTests = tests.by.failure ?? 0;
+    // A scrape holds the event loop: tests in flight meanwhile can miss their deadlines.
+    f.failedDuringScrapes = f.failedTests - (sum(first, 'netmatrix_tests_total', 'outcome').by.failure ?? 0);
     f.failureReasons = Object.fromEntries(Object.entries(sum(last, 'netmatrix_test_failures_total', 'reason').by).filter(([, n]) => n > 0));
     f.protocolErrors = sum(last, 'netmatrix_protocol_errors_total').total;
     f.dropped = sEnd.dropped;
@@ -365,7 +387,7 @@ async function main(): Promise<number> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'netmatrix-bench-load-'));
   console.error(
-    `bench:load: simulated agents (${o.modes.join('+')} per node) at ${o.agents.join(', ')}; window ${o.seconds} s after ${o.warmupSeconds} s; modelled test time ${o.testDelayMs} ms; logs in ${dir}`,
+    `bench:load: simulated agents (${o.modes.join('+')} per node) at ${o.agents.join(', ')}; window ${o.seconds} s after ${o.warmupSeconds} s; modelled test time ${o.testDelayMs} ms (joining: ${o.joinPace}); logs in ${dir}`,
   );
   let entry: string[];
   try {
@@ -380,7 +402,7 @@ async function main(): Promise<number> {
   console.log(
     [
       `bench:load ${new Date().toISOString()}: ${treeState()}; node ${process.version}, ${availableParallelism()} cores; load average ${loadBefore} at start, ${loadAverage()} at end`,
-      `simulated agents (${o.modes.join(' + ')} per node), aggregator run by ${o.runtime}, window ${o.seconds} s after ${o.warmupSeconds} s, modelled test time ${o.testDelayMs} ms`,
+      `simulated agents (${o.modes.join(' + ')} per node), aggregator run by ${o.runtime}, window ${o.seconds} s after ${o.warmupSeconds} s, modelled test time ${o.testDelayMs} ms (while joining: ${o.joinPace === 'spec' ? "the test's duration" : 'none'})`,
       '',
       ...table(all),
     ].join('\n'),
