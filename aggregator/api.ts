@@ -50,20 +50,27 @@ function problem(e: z.ZodError): string {
   return e.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
 }
 
-/** A latency cell in the compact form the API and the page use: the latest successful test's round-trip times. */
-function latencyCellView(c: MatrixCell) {
-  const r: TestResult = c.latest;
-  const l = c.lastSuccess?.latency ?? null;
+/** What every matrix cell says, of either kind: the pair, its latest outcome and when. */
+function cellHead(c: MatrixCell) {
   return {
     path: c.path,
     protocol: c.protocol,
     source: c.source,
     target: c.target,
-    ok: r.ok,
-    error: r.error,
-    consecutiveFailures: c.consecutiveFailures,
-    lastTestAt: r.endedAt,
+    ok: c.latest.ok,
+    error: c.latest.error,
+    lastTestAt: c.latest.endedAt,
     lastSuccessAt: c.lastSuccess?.endedAt ?? null,
+  };
+}
+
+/** A latency cell in the compact form the API and the page use: the latest successful test's round-trip times. */
+function latencyCellView(c: MatrixCell) {
+  const r: TestResult = c.latest;
+  const l = c.lastSuccess?.latency ?? null;
+  return {
+    ...cellHead(c),
+    consecutiveFailures: c.consecutiveFailures,
     /** Full round trips, µs, of the latest successful test. */
     rttMicroseconds: l
       ? {
@@ -88,14 +95,7 @@ function cellView(c: MatrixCell) {
   const r: TestResult = c.latest;
   const good = c.lastSuccess;
   return {
-    path: c.path,
-    protocol: c.protocol,
-    source: c.source,
-    target: c.target,
-    ok: r.ok,
-    error: r.error,
-    lastTestAt: r.endedAt,
-    lastSuccessAt: good?.endedAt ?? null,
+    ...cellHead(c),
     throughputBitsPerSecond: good?.throughputBitsPerSecond ?? null,
     clientCpuBusyPercent: good?.source.cpu?.test.busyPercent ?? null,
     serverCpuBusyPercent: good?.target.cpu?.test.busyPercent ?? null,
