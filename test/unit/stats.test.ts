@@ -21,3 +21,14 @@ describe('order statistics', () => {
     expect(spread([])).toBeNull();
   });
 });
+
+describe('order statistics at size', () => {
+  it('summarise 300,000 values (a path of a 1,000-node full mesh has 999,000) without overflowing the stack', () => {
+    // Math.min(...xs) throws a RangeError past about 120,000 arguments.
+    const xs = Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 300_007);
+    const s = spread(xs);
+    expect(s?.min).toBe(0);
+    expect(s?.max).toBe(xs.reduce((a, b) => Math.max(a, b), -Infinity));
+    expect(s?.median).toBe(quantile(xs, 0.5));
+  });
+});
