@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { RunRequestSchema } from '../shared/api.js';
 import type { Environment } from '../shared/environment.js';
-import type { TestResult, Topology } from '../shared/result.js';
+import type { Topology } from '../shared/result.js';
 import type { AgentRegistry } from './agents.js';
 import { bearer, tokenMatches, WindowLimiter } from './agent-socket.js';
 import type { MatrixCell, ResultStore } from './results.js';
@@ -66,52 +66,42 @@ function cellHead(c: MatrixCell) {
 
 /** A latency cell in the compact form the API and the page use: the latest successful test's round-trip times. */
 function latencyCellView(c: MatrixCell) {
-  const r: TestResult = c.latest;
   const l = c.lastSuccess?.latency ?? null;
   return {
     ...cellHead(c),
     consecutiveFailures: c.consecutiveFailures,
     /** Full round trips, µs, of the latest successful test. */
-    rttMicroseconds: l
-      ? {
-          min: l.rttMicroseconds.min,
-          p50: l.rttMicroseconds.p50,
-          p90: l.rttMicroseconds.p90,
-          p99: l.rttMicroseconds.p99,
-          p999: l.rttMicroseconds.p999,
-          max: l.rttMicroseconds.max,
-        }
-      : null,
+    rttMicroseconds: l ? { min: l.min, p50: l.p50, p90: l.p90, p99: l.p99, p999: l.p999, max: l.max } : null,
     /** Requests without a reply over those sent (UDP); null without a successful test. */
     droppedRatio: l ? (l.sentMessages > 0 ? l.droppedMessages / l.sentMessages : 0) : null,
     /** Median TCP connection setup time, µs; null when not measured. */
-    connectP50Microseconds: l?.connect?.p50Microseconds ?? null,
-    targetAddress: r.target.address,
+    connectP50Microseconds: l?.connectP50Microseconds ?? null,
+    targetAddress: c.latest.targetAddress,
   };
 }
 
 /** A matrix cell in the compact form the API and the page use. */
 function cellView(c: MatrixCell) {
-  const r: TestResult = c.latest;
+  const r = c.latest;
   const good = c.lastSuccess;
   return {
     ...cellHead(c),
     throughputBitsPerSecond: good?.throughputBitsPerSecond ?? null,
-    clientCpuBusyPercent: good?.source.cpu?.test.busyPercent ?? null,
-    serverCpuBusyPercent: good?.target.cpu?.test.busyPercent ?? null,
-    clientSoftirqPercent: good?.source.cpu?.test.softirqPercent ?? null,
-    serverSoftirqPercent: good?.target.cpu?.test.softirqPercent ?? null,
-    clientCpuSecondsPerGigabyte: good?.source.cpuSecondsPerGigabyte ?? null,
-    serverCpuSecondsPerGigabyte: good?.target.cpuSecondsPerGigabyte ?? null,
-    tcpRetransmits: good?.iperf?.tcp?.retransmits ?? null,
-    tcpRttMeanSeconds: good?.iperf?.tcp?.rttMeanSeconds ?? null,
-    udpJitterSeconds: good?.iperf?.udp?.jitterSeconds ?? null,
-    udpLossRatio: good?.iperf?.udp?.lossRatio ?? null,
-    targetAddress: r.target.address,
-    sourceZone: r.source.topology?.zone ?? null,
-    targetZone: r.target.topology?.zone ?? null,
+    clientCpuBusyPercent: good?.clientBusyPercent ?? null,
+    serverCpuBusyPercent: good?.serverBusyPercent ?? null,
+    clientSoftirqPercent: good?.clientSoftirqPercent ?? null,
+    serverSoftirqPercent: good?.serverSoftirqPercent ?? null,
+    clientCpuSecondsPerGigabyte: good?.clientCpuSecondsPerGigabyte ?? null,
+    serverCpuSecondsPerGigabyte: good?.serverCpuSecondsPerGigabyte ?? null,
+    tcpRetransmits: good?.tcpRetransmits ?? null,
+    tcpRttMeanSeconds: good?.tcpRttMeanSeconds ?? null,
+    udpJitterSeconds: good?.udpJitterSeconds ?? null,
+    udpLossRatio: good?.udpLossRatio ?? null,
+    targetAddress: r.targetAddress,
+    sourceZone: r.sourceZone,
+    targetZone: r.targetZone,
     /** null when either zone is unknown. */
-    crossZone: r.source.topology?.zone && r.target.topology?.zone ? r.source.topology.zone !== r.target.topology.zone : null,
+    crossZone: r.sourceZone && r.targetZone ? r.sourceZone !== r.targetZone : null,
     resultId: r.id,
   };
 }
@@ -161,10 +151,7 @@ export function registerApi(app: FastifyInstance, d: ApiDeps): void {
     nodes: d.agents.nodes().map((name) => ({
       name,
       topology: d.topology(name),
-      agents: d.agents
-        .all()
-        .filter((s) => s.identity.nodeName === name)
-        .map((s) => ({ mode: s.identity.mode, pod: s.identity.podName, ip: s.identity.podIp })),
+      agents: d.agents.agentsOf(name).map((s) => ({ mode: s.identity.mode, pod: s.identity.podName, ip: s.identity.podIp })),
     })),
     cells: d.store.matrix('throughput').map(cellView),
     latency: d.store.matrix('latency').map(latencyCellView),

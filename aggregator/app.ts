@@ -89,7 +89,7 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
 
   // A node with no agent left is gone: forget its cells so its series leave /metrics.
   agents.on((e) => {
-    if (e.kind === 'left' && !agents.nodes().includes(e.session.identity.nodeName)) store.removeNode(e.session.identity.nodeName);
+    if (e.kind === 'left' && !agents.hasNode(e.session.identity.nodeName)) store.removeNode(e.session.identity.nodeName);
   });
 
   const schedLog = log.child({ component: 'scheduler' });
@@ -189,7 +189,7 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
 }
 
 /** Which pod agents have a service address, and why the others do not. */
-function servicePathStatus(podNodes: string[], address: (node: string) => string | undefined, kube: KubeIntegration | null) {
+function servicePathStatus(podNodes: readonly string[], address: (node: string) => string | undefined, kube: KubeIntegration | null) {
   const missing = podNodes.filter((n) => address(n) === undefined);
   const services = kube?.status.get('services');
   const reason =

@@ -20,7 +20,7 @@ export async function captureEnvironment(
 ): Promise<Environment> {
   const nodes = await Promise.all(
     agents.nodes().map(async (name): Promise<NodeEnvironment> => {
-      const all = agents.all().filter((s) => s.identity.nodeName === name);
+      const all = agents.agentsOf(name);
       // /proc/stat is the node's whichever agent reads it; prefer the host agent.
       const agent = all.find((s) => s.identity.mode === 'host') ?? all[0];
       if (!agent) throw new Error(`bug: node ${name} listed without an agent`);

@@ -1,20 +1,20 @@
 /**
  * Every netmatrix metric, on a registry passed in (never prom-client's global one). Event
  * counters are bumped by verbs (`recordResult`, `protocolError`, ...); the figures of the
- * matrix are computed at scrape time from the result store, so a node that leaves (its cells
+ * matrix are computed at scrape time from the result store (aggregator/matrix-figures.ts, one
+ * pass over the cells for all gauges), so a node that leaves (its cells
  * removed from the store) disappears from /metrics at the next scrape with no label set left
  * behind. Per-pair series grow as N^2 and are exported only up to a node limit or on request.
  * Throughput figures read the throughput cells of the matrix, latency figures (sockperf's full
  * round trips) the latency cells; the event counters carry the kind of test as a label.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { TestResult } from '../shared/result.js';
-import { median, spread } from '../shared/stats.js';
 import { TEST_KINDS } from '../shared/protocol.js';
-import type { LatencyResult } from '../shared/sockperf.js';
+import type { TestResult } from '../shared/result.js';
 import type { AgentRegistry } from './agents.js';
-import type { MatrixCell, ResultStore } from './results.js';
 import type { KubeStatus } from './kube/status.js';
+import { matrixFigures, seconds, spreads, type Labels, type MatrixFigures } from './matrix-figures.js';
+import type { ResultStore } from './results.js';
 
 export interface MetricsOptions {
   perPair: 'auto' | 'always' | 'never';
@@ -32,57 +32,8 @@ export interface MetricsOptions {
   }>;
 }
 
-/**
- * Group values by a label set, then set each group's median on the gauge, converted by `unit`
- * (after the median: sockperf's microseconds to seconds once, with no rounding noise).
- */
-function setMedians(
-  g: Gauge<string>,
-  rows: Array<[Record<string, string>, number | null | undefined]>,
-  unit: (v: number) => number = (v) => v,
-): void {
-  const groups = new Map<string, { labels: Record<string, string>; values: number[] }>();
-  for (const [labels, v] of rows) {
-    if (v === null || v === undefined || !Number.isFinite(v)) continue;
-    const key = JSON.stringify(labels);
-    const grp = groups.get(key) ?? { labels, values: [] };
-    grp.values.push(v);
-    groups.set(key, grp);
-  }
-  for (const { labels, values } of groups.values()) g.set(labels, unit(median(values) as number));
-}
-
 /** Most `netmatrix_pair_consecutive_failures` series exported at once. */
 export const PAIR_FAILURES_MAX_SERIES = 100;
-
-/**
- * Results carry bits per second (iperf3's unit); metrics use Prometheus's base unit, bytes
- * (promtool rejects `_bits`). Dashboards multiply by 8 to show bit/s.
- */
-const bytes = (bitsPerSecond: number | null) => (bitsPerSecond === null ? null : bitsPerSecond / 8);
-
-const ratio = (pct: number | undefined) => (pct === undefined ? undefined : pct / 100);
-
-/** sockperf reports microseconds; metrics use seconds. */
-const seconds = (us: number) => us / 1e6;
-
-type RttKey = keyof LatencyResult['rttMicroseconds'];
-/** The `percentile` label of the per-path RTT gauge, and the field of sockperf's report it reads. */
-const PATH_PERCENTILES: ReadonlyArray<[string, RttKey]> = [
-  ['50', 'p50'],
-  ['90', 'p90'],
-  ['99', 'p99'],
-  ['99.9', 'p999'],
-];
-/**
- * Per node and per pair only the typical and the tail round trip: 2 percentiles x 3 paths x 2
- * protocols keeps a node at 12 RTT series (the per-node series are the bulk of /metrics on a
- * large cluster: about 50 per node with throughput's, under 50,000 at 1,000 nodes).
- */
-const NODE_PERCENTILES: ReadonlyArray<[string, RttKey]> = [
-  ['50', 'p50'],
-  ['99', 'p99'],
-];
 
 /**
  * Buckets of the per-test RTT histograms, seconds: 25 µs (two hosts on one switch) to 1 s (a
@@ -187,10 +138,21 @@ export class Metrics {
       },
     });
 
-    // ----- scrape-time figures from the matrix (latest successful result per pair) -----
-    const ok = (): Array<MatrixCell & { r: TestResult }> =>
-      store.matrix('throughput').flatMap((c) => (c.lastSuccess ? [{ ...c, r: c.lastSuccess }] : []));
-    const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge<string>) => void) =>
+    // ----- scrape-time figures from the matrix: one pass over its cells per change, shared by every gauge -----
+    const perPair = () => o.perPair === 'always' || (o.perPair === 'auto' && agents.nodeCount() <= o.perPairMaxNodes);
+    let cached: { version: number; perPair: boolean; figures: MatrixFigures } | undefined;
+    // prom-client runs every collect() of one scrape synchronously, so they all read one pass.
+    const figures = (): MatrixFigures => {
+      const pp = perPair();
+      if (cached?.version !== store.version || cached.perPair !== pp)
+        cached = {
+          version: store.version,
+          perPair: pp,
+          figures: matrixFigures(store.cellsView(), { perPair: pp, failingMax: PAIR_FAILURES_MAX_SERIES }),
+        };
+      return cached.figures;
+    };
+    const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge<string>, f: MatrixFigures) => void) =>
       new Gauge({
         name,
         help,
@@ -198,192 +160,98 @@ export class Metrics {
         registers: reg,
         collect() {
           this.reset();
-          fill(this);
+          fill(this, figures());
         },
       });
+    const setAll = (g: Gauge<string>, rows: Iterable<[Labels, number]>) => {
+      for (const [labels, v] of rows) g.set(labels, v);
+    };
+    const setSpreads = (g: Gauge<string>, rows: ReturnType<typeof spreads>, stats: ReadonlyArray<'min' | 'median' | 'max'>) => {
+      for (const [labels, s] of rows) for (const stat of stats) g.set({ ...labels, stat }, s[stat]);
+    };
 
     gauge(
       'netmatrix_path_throughput_bytes_per_second',
       'Throughput at the receiver in bytes per second (bits / 8) over all pairs of a path and protocol (latest successful test per pair): stat is min, median or max.',
       ['path', 'protocol', 'stat'],
-      (g) => {
-        const by = new Map<string, { path: string; protocol: string; v: number[] }>();
-        for (const c of ok()) {
-          const k = `${c.path}/${c.protocol}`;
-          const e = by.get(k) ?? { path: c.path, protocol: c.protocol, v: [] };
-          const v = bytes(c.r.throughputBitsPerSecond);
-          if (v !== null) e.v.push(v);
-          by.set(k, e);
-        }
-        for (const { path, protocol, v } of by.values()) {
-          if (v.length === 0) continue;
-          g.set({ path, protocol, stat: 'min' }, Math.min(...v));
-          g.set({ path, protocol, stat: 'median' }, median(v) as number);
-          g.set({ path, protocol, stat: 'max' }, Math.max(...v));
-        }
-      },
+      (g, f) => setSpreads(g, spreads(f.pathThroughput), ['min', 'median', 'max']),
     );
     gauge(
       'netmatrix_node_throughput_bytes_per_second',
       "Median throughput of a node's pairs in bytes per second: direction out (node is the client) or in (node is the server).",
       ['path', 'protocol', 'node', 'direction'],
-      (g) =>
-        setMedians(
-          g,
-          ok().flatMap((c) => [
-            [{ path: c.path, protocol: c.protocol, node: c.source, direction: 'out' }, bytes(c.r.throughputBitsPerSecond)],
-            [{ path: c.path, protocol: c.protocol, node: c.target, direction: 'in' }, bytes(c.r.throughputBitsPerSecond)],
-          ]),
-        ),
+      (g, f) => setAll(g, f.nodeThroughput.medians()),
     );
-    const perPair = () => o.perPair === 'always' || (o.perPair === 'auto' && agents.nodes().length <= o.perPairMaxNodes);
     gauge(
       'netmatrix_pair_throughput_bytes_per_second',
       'Throughput of one ordered pair in bytes per second (only up to NETMATRIX_PER_PAIR_MAX_NODES nodes, or with NETMATRIX_PER_PAIR_METRICS=always).',
       ['path', 'protocol', 'source', 'target'],
-      (g) => {
-        if (!perPair()) return;
-        for (const c of ok()) {
-          const v = bytes(c.r.throughputBitsPerSecond);
-          if (v !== null) g.set({ path: c.path, protocol: c.protocol, source: c.source, target: c.target }, v);
-        }
-      },
+      (g, f) => setAll(g, f.pairThroughput),
     );
-
-    const cpuRows = (pick: (r: TestResult, side: 'client' | 'server') => number | null | undefined) =>
-      ok().flatMap((c) => [
-        [{ path: c.path, protocol: c.protocol, side: 'client' }, pick(c.r, 'client')] as [
-          Record<string, string>,
-          number | null | undefined,
-        ],
-        [{ path: c.path, protocol: c.protocol, side: 'server' }, pick(c.r, 'server')] as [
-          Record<string, string>,
-          number | null | undefined,
-        ],
-      ]);
-    const side = (r: TestResult, s: 'client' | 'server') => (s === 'client' ? r.source : r.target);
     gauge(
       'netmatrix_path_cpu_busy_ratio',
       'Node CPU busy during tests (0-1 of all cores, from /proc/stat; includes softirq), median over pairs, for the client or server side.',
       ['path', 'protocol', 'side'],
-      (g) =>
-        setMedians(
-          g,
-          cpuRows((r, s) => ratio(side(r, s).cpu?.test.busyPercent)),
-        ),
+      (g, f) => setAll(g, f.pathCpuBusy.medians()),
     );
     gauge(
       'netmatrix_path_cpu_softirq_ratio',
       'Node CPU in softirq during tests (0-1 of all cores), median over pairs.',
       ['path', 'protocol', 'side'],
-      (g) =>
-        setMedians(
-          g,
-          cpuRows((r, s) => ratio(side(r, s).cpu?.test.softirqPercent)),
-        ),
+      (g, f) => setAll(g, f.pathCpuSoftirq.medians()),
     );
     gauge(
       'netmatrix_path_cpu_max_core_ratio',
       'Busy ratio of the busiest single core during tests, median over pairs.',
       ['path', 'protocol', 'side'],
-      (g) =>
-        setMedians(
-          g,
-          cpuRows((r, s) => ratio(side(r, s).cpu?.test.maxCorePercent)),
-        ),
+      (g, f) => setAll(g, f.pathCpuMaxCore.medians()),
     );
     gauge(
       'netmatrix_path_cpu_seconds_per_gigabyte',
       'Node busy CPU-seconds per 10^9 bytes moved, median over pairs.',
       ['path', 'protocol', 'side'],
-      (g) =>
-        setMedians(
-          g,
-          cpuRows((r, s) => side(r, s).cpuSecondsPerGigabyte),
-        ),
+      (g, f) => setAll(g, f.pathCpuPerGigabyte.medians()),
     );
     gauge(
       'netmatrix_node_cpu_busy_ratio',
       "Node CPU busy during its tests (0-1), median over the node's pairs, as client or server.",
       ['path', 'protocol', 'node', 'side'],
-      (g) =>
-        setMedians(
-          g,
-          ok().flatMap((c) => [
-            [{ path: c.path, protocol: c.protocol, node: c.source, side: 'client' }, ratio(c.r.source.cpu?.test.busyPercent)],
-            [{ path: c.path, protocol: c.protocol, node: c.target, side: 'server' }, ratio(c.r.target.cpu?.test.busyPercent)],
-          ]),
-        ),
+      (g, f) => setAll(g, f.nodeCpuBusy.medians()),
     );
-    const udp = () => ok().filter((c) => c.protocol === 'udp');
-    gauge('netmatrix_path_udp_jitter_seconds', 'UDP jitter reported by iperf3, median over pairs.', ['path'], (g) =>
-      setMedians(
-        g,
-        udp().map((c) => [{ path: c.path }, c.r.iperf?.udp?.jitterSeconds]),
-      ),
+    gauge('netmatrix_path_udp_jitter_seconds', 'UDP jitter reported by iperf3, median over pairs.', ['path'], (g, f) =>
+      setAll(g, f.pathUdpJitter.medians()),
     );
-    gauge('netmatrix_path_udp_loss_ratio', 'UDP datagrams lost (0-1), median over pairs.', ['path'], (g) =>
-      setMedians(
-        g,
-        udp().map((c) => [{ path: c.path }, c.r.iperf?.udp?.lossRatio]),
-      ),
+    gauge('netmatrix_path_udp_loss_ratio', 'UDP datagrams lost (0-1), median over pairs.', ['path'], (g, f) =>
+      setAll(g, f.pathUdpLoss.medians()),
     );
     gauge(
       'netmatrix_node_udp_loss_ratio',
       "UDP loss (0-1), median over a node's pairs, by direction.",
       ['path', 'node', 'direction'],
-      (g) =>
-        setMedians(
-          g,
-          udp().flatMap((c) => [
-            [{ path: c.path, node: c.source, direction: 'out' }, c.r.iperf?.udp?.lossRatio],
-            [{ path: c.path, node: c.target, direction: 'in' }, c.r.iperf?.udp?.lossRatio],
-          ]),
-        ),
+      (g, f) => setAll(g, f.nodeUdpLoss.medians()),
     );
-    const tcp = () => ok().filter((c) => c.protocol === 'tcp');
-    gauge('netmatrix_path_tcp_rtt_seconds', 'Mean TCP round-trip time seen by the iperf3 sender, median over pairs.', ['path'], (g) =>
-      setMedians(
-        g,
-        tcp().map((c) => [{ path: c.path }, c.r.iperf?.tcp?.rttMeanSeconds ?? c.r.serverIperf?.tcp?.rttMeanSeconds]),
-      ),
+    gauge('netmatrix_path_tcp_rtt_seconds', 'Mean TCP round-trip time seen by the iperf3 sender, median over pairs.', ['path'], (g, f) =>
+      setAll(g, f.pathTcpRtt.medians()),
     );
-    gauge('netmatrix_path_tcp_retransmits', 'TCP retransmits per test, median over pairs (latest test of each pair).', ['path'], (g) =>
-      setMedians(
-        g,
-        tcp().map((c) => [{ path: c.path }, c.r.iperf?.tcp?.retransmits]),
-      ),
+    gauge('netmatrix_path_tcp_retransmits', 'TCP retransmits per test, median over pairs (latest test of each pair).', ['path'], (g, f) =>
+      setAll(g, f.pathTcpRetransmits.medians()),
     );
-    const ts = (r: TestResult) => Date.parse(r.endedAt) / 1000;
     gauge(
       'netmatrix_node_last_success_timestamp_seconds',
       'When a test involving the node last succeeded (Unix seconds).',
       ['path', 'protocol', 'node'],
-      (g) => {
-        const latest = new Map<string, { labels: Record<string, string>; t: number }>();
-        for (const c of ok()) {
-          for (const node of [c.source, c.target]) {
-            const k = `${c.path}/${c.protocol}/${node}`;
-            const t = ts(c.r);
-            if ((latest.get(k)?.t ?? 0) < t) latest.set(k, { labels: { path: c.path, protocol: c.protocol, node }, t });
-          }
-        }
-        for (const { labels, t } of latest.values()) g.set(labels, t);
+      (g, f) => {
+        for (const { labels, t } of f.nodeLastSuccess.values()) g.set(labels, t);
       },
     );
     gauge(
       'netmatrix_pair_consecutive_failures',
       `Failed tests in a row of one ordered pair and kind of test, up to its latest test; only pairs whose latest test failed, at most ${PAIR_FAILURES_MAX_SERIES} series (the longest runs).`,
       ['path', 'protocol', 'kind', 'source', 'target'],
-      (g) => {
-        // Not subject to the per-pair node limit: on a healthy cluster there is no series at all,
-        // and the cap keeps a cluster-wide outage from exporting N^2 of them.
-        const failing = store
-          .matrix()
-          .filter((c) => c.consecutiveFailures > 0)
-          .sort((a, b) => b.consecutiveFailures - a.consecutiveFailures)
-          .slice(0, PAIR_FAILURES_MAX_SERIES);
-        for (const c of failing)
+      // Not subject to the per-pair node limit: on a healthy cluster there is no series at all,
+      // and the cap keeps a cluster-wide outage from exporting N^2 of them.
+      (g, f) => {
+        for (const c of f.failing)
           g.set({ path: c.path, protocol: c.protocol, kind: c.kind, source: c.source, target: c.target }, c.consecutiveFailures);
       },
     );
@@ -410,88 +278,37 @@ export class Metrics {
       'netmatrix_pairs_measured',
       'Ordered pairs with a successful result in the current matrix, by kind of test.',
       ['path', 'protocol', 'kind'],
-      (g) => {
-        for (const kind of TEST_KINDS)
-          for (const c of store.matrix(kind)) if (c.lastSuccess) g.inc({ path: c.path, protocol: c.protocol, kind });
+      (g, f) => {
+        for (const kind of TEST_KINDS) for (const { labels, n } of f.pairsMeasured.values()) if (labels.kind === kind) g.set(labels, n);
       },
     );
 
     // ----- latency: sockperf's full round trips of the latest successful latency test per pair -----
-    // A failed latency test carries no `latency` and leaves the pair's previous success in place:
-    // a pair that never succeeded has no series, never a 0 s round trip.
-    const lat = (): Array<MatrixCell & { l: LatencyResult }> =>
-      store.matrix('latency').flatMap((c) => (c.lastSuccess?.latency ? [{ ...c, l: c.lastSuccess.latency }] : []));
     gauge(
       'netmatrix_path_rtt_seconds',
       'FULL round-trip time (request sent to reply received, sockperf ping-pong; not one-way latency) over all pairs of a path and protocol, latest successful latency test per pair: percentile of each test (50, 90, 99, 99.9), stat min, median or max over the pairs.',
       ['path', 'protocol', 'percentile', 'stat'],
-      (g) => {
-        const by = new Map<string, { path: string; protocol: string; tests: LatencyResult[] }>();
-        for (const c of lat()) {
-          const k = `${c.path}/${c.protocol}`;
-          const e = by.get(k) ?? { path: c.path, protocol: c.protocol, tests: [] };
-          e.tests.push(c.l);
-          by.set(k, e);
-        }
-        for (const { path, protocol, tests } of by.values()) {
-          for (const [percentile, key] of PATH_PERCENTILES) {
-            const s = spread(tests.map((l) => l.rttMicroseconds[key]));
-            if (!s) continue;
-            g.set({ path, protocol, percentile, stat: 'min' }, seconds(s.min));
-            g.set({ path, protocol, percentile, stat: 'median' }, seconds(s.median));
-            g.set({ path, protocol, percentile, stat: 'max' }, seconds(s.max));
-          }
-        }
-      },
+      (g, f) => setSpreads(g, spreads(f.pathRtt, seconds), ['min', 'median', 'max']),
     );
     gauge(
       'netmatrix_node_rtt_seconds',
       "FULL round-trip time (sockperf ping-pong) of a node's pairs, the node at either end: the median over its pairs of each test's percentile (50 or 99).",
       ['path', 'protocol', 'node', 'percentile'],
-      (g) => {
-        const rows: Array<[Record<string, string>, number]> = [];
-        for (const c of lat()) {
-          for (const [percentile, key] of NODE_PERCENTILES) {
-            for (const node of [c.source, c.target])
-              rows.push([{ path: c.path, protocol: c.protocol, node, percentile }, c.l.rttMicroseconds[key]]);
-          }
-        }
-        setMedians(g, rows, seconds);
-      },
+      (g, f) => setAll(g, f.nodeRtt.medians(seconds)),
     );
     gauge(
       'netmatrix_pair_rtt_seconds',
       'FULL round-trip time (sockperf ping-pong) of one ordered pair, percentile 50 or 99 of its latest successful latency test (only up to NETMATRIX_PER_PAIR_MAX_NODES nodes, or with NETMATRIX_PER_PAIR_METRICS=always).',
       ['path', 'protocol', 'source', 'target', 'percentile'],
-      (g) => {
-        if (!perPair()) return;
-        for (const c of lat()) {
-          for (const [percentile, key] of NODE_PERCENTILES) {
-            g.set(
-              { path: c.path, protocol: c.protocol, source: c.source, target: c.target, percentile },
-              seconds(c.l.rttMicroseconds[key]),
-            );
-          }
-        }
-      },
+      (g, f) => setAll(g, f.pairRtt),
     );
     gauge(
       'netmatrix_node_latency_dropped_ratio',
       "UDP latency tests: requests without a reply over requests sent (0-1), median over a node's pairs (either end) of each path, and of the paths the worst: one series per node.",
       ['node'],
-      (g) => {
-        const perPath = new Map<string, { node: string; v: number[] }>();
-        for (const c of lat()) {
-          if (c.protocol !== 'udp' || c.l.sentMessages === 0) continue;
-          for (const node of [c.source, c.target]) {
-            const k = `${c.path}/${node}`;
-            const e = perPath.get(k) ?? { node, v: [] };
-            e.v.push(c.l.droppedMessages / c.l.sentMessages);
-            perPath.set(k, e);
-          }
-        }
+      (g, f) => {
         const worst = new Map<string, number>();
-        for (const { node, v } of perPath.values()) worst.set(node, Math.max(worst.get(node) ?? 0, median(v) as number));
+        for (const [{ node }, v] of f.nodeDropped.medians()) if (node !== undefined) worst.set(node, Math.max(worst.get(node) ?? 0, v));
         for (const [node, v] of worst) g.set({ node }, v);
       },
     );
@@ -499,20 +316,7 @@ export class Metrics {
       'netmatrix_path_connect_seconds',
       'TCP connection setup (SYN to established, timed by the client agent before its latency test): median of each test, then stat median or max over the pairs of a path.',
       ['path', 'stat'],
-      (g) => {
-        const by = new Map<string, number[]>();
-        for (const c of lat()) {
-          const p50 = c.l.connect?.p50Microseconds;
-          if (c.protocol !== 'tcp' || p50 === null || p50 === undefined) continue;
-          by.set(c.path, [...(by.get(c.path) ?? []), p50]);
-        }
-        for (const [path, v] of by) {
-          const s = spread(v);
-          if (!s) continue;
-          g.set({ path, stat: 'median' }, seconds(s.median));
-          g.set({ path, stat: 'max' }, seconds(s.max));
-        }
-      },
+      (g, f) => setSpreads(g, spreads(f.pathConnect, seconds), ['median', 'max']),
     );
   }
 

@@ -1,10 +1,58 @@
 /**
  * Recent results in memory (history lives in Prometheus). Owns three things: a bounded list of
- * recent results, the latest result per (kind, path, protocol, source, target) — the matrix — and
- * the recently seen agent result ids, so a result delivered twice is kept once.
+ * recent results, the latest outcome per (kind, path, protocol, source, target) — the matrix —
+ * and the recently seen agent result ids, so a result delivered twice is kept once.
+ *
+ * The matrix keeps a summary of each result (`CellResult`), not the result: a whole result
+ * carries the iperf3 reports and both sides' per-second, per-core CPU, 11 to 15 KiB, and a large
+ * cluster has hundreds of thousands of measured pairs. Whole results stay in the recent list.
  */
+import type { ErrorCode } from '../shared/errors.js';
 import type { Path, Protocol, TestKind } from '../shared/protocol.js';
 import type { TestResult } from '../shared/result.js';
+
+/** A latency test's figures as the matrix keeps them: full round trips, µs. */
+export interface CellLatency {
+  min: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  sentMessages: number;
+  droppedMessages: number;
+  /** Median TCP connection setup, µs; null when not measured. */
+  connectP50Microseconds: number | null;
+}
+
+/** What the matrix keeps of one result: every figure the API, the page and /metrics read of it. */
+export interface CellResult {
+  id: string;
+  ok: boolean;
+  error: { code: ErrorCode; message: string } | null;
+  endedAt: string;
+  /** `endedAt` as Unix seconds. */
+  endedAtSeconds: number;
+  targetAddress: string;
+  sourceZone: string | null;
+  targetZone: string | null;
+  throughputBitsPerSecond: number | null;
+  /** Node CPU over the test window, % of all cores (busy, softirq) or of the busiest core; null when that side sent none. */
+  clientBusyPercent: number | null;
+  serverBusyPercent: number | null;
+  clientSoftirqPercent: number | null;
+  serverSoftirqPercent: number | null;
+  clientMaxCorePercent: number | null;
+  serverMaxCorePercent: number | null;
+  clientCpuSecondsPerGigabyte: number | null;
+  serverCpuSecondsPerGigabyte: number | null;
+  tcpRetransmits: number | null;
+  /** The sender's mean RTT: the client's report, or the server's when the client has none (a reverse test). */
+  tcpRttMeanSeconds: number | null;
+  udpJitterSeconds: number | null;
+  udpLossRatio: number | null;
+  latency: CellLatency | null;
+}
 
 export interface MatrixCell {
   kind: TestKind;
@@ -13,11 +61,54 @@ export interface MatrixCell {
   source: string;
   target: string;
   /** The newest result, successful or not. */
-  latest: TestResult;
+  latest: CellResult;
   /** The newest successful result, if any. */
-  lastSuccess: TestResult | null;
+  lastSuccess: CellResult | null;
   /** Failed results in a row up to the newest (0 when the newest succeeded). */
   consecutiveFailures: number;
+}
+
+/** The summary of `r` the matrix keeps. */
+export function cellResult(r: TestResult): CellResult {
+  const c = r.source.cpu?.test;
+  const s = r.target.cpu?.test;
+  const l = r.latency;
+  return {
+    id: r.id,
+    ok: r.ok,
+    error: r.error,
+    endedAt: r.endedAt,
+    endedAtSeconds: Date.parse(r.endedAt) / 1000,
+    targetAddress: r.target.address,
+    sourceZone: r.source.topology?.zone ?? null,
+    targetZone: r.target.topology?.zone ?? null,
+    throughputBitsPerSecond: r.throughputBitsPerSecond,
+    clientBusyPercent: c?.busyPercent ?? null,
+    serverBusyPercent: s?.busyPercent ?? null,
+    clientSoftirqPercent: c?.softirqPercent ?? null,
+    serverSoftirqPercent: s?.softirqPercent ?? null,
+    clientMaxCorePercent: c?.maxCorePercent ?? null,
+    serverMaxCorePercent: s?.maxCorePercent ?? null,
+    clientCpuSecondsPerGigabyte: r.source.cpuSecondsPerGigabyte,
+    serverCpuSecondsPerGigabyte: r.target.cpuSecondsPerGigabyte,
+    tcpRetransmits: r.iperf?.tcp?.retransmits ?? null,
+    tcpRttMeanSeconds: r.iperf?.tcp?.rttMeanSeconds ?? r.serverIperf?.tcp?.rttMeanSeconds ?? null,
+    udpJitterSeconds: r.iperf?.udp?.jitterSeconds ?? null,
+    udpLossRatio: r.iperf?.udp?.lossRatio ?? null,
+    latency: l
+      ? {
+          min: l.rttMicroseconds.min,
+          p50: l.rttMicroseconds.p50,
+          p90: l.rttMicroseconds.p90,
+          p99: l.rttMicroseconds.p99,
+          p999: l.rttMicroseconds.p999,
+          max: l.rttMicroseconds.max,
+          sentMessages: l.sentMessages,
+          droppedMessages: l.droppedMessages,
+          connectP50Microseconds: l.connect?.p50Microseconds ?? null,
+        }
+      : null,
+  };
 }
 
 function cellKey(kind: string, path: string, protocol: string, source: string, target: string): string {
@@ -27,8 +118,11 @@ function cellKey(kind: string, path: string, protocol: string, source: string, t
 export class ResultStore {
   private readonly recent: TestResult[] = [];
   private readonly cells = new Map<string, MatrixCell>();
+  /** The cell keys each node is in (either end), so a node that leaves costs its own cells only. */
+  private readonly byNode = new Map<string, Set<string>>();
   private readonly seen = new Map<string, true>();
   private readonly listeners = new Set<(r: TestResult) => void>();
+  private changes = 0;
 
   constructor(
     private readonly keep: number,
@@ -40,16 +134,19 @@ export class ResultStore {
     if (this.recent.length > this.keep) this.recent.splice(0, this.recent.length - this.keep);
     const key = cellKey(r.kind, r.path, r.protocol, r.source.node, r.target.node);
     const prev = this.cells.get(key);
+    const summary = cellResult(r);
     this.cells.set(key, {
       kind: r.kind,
       path: r.path,
       protocol: r.protocol,
       source: r.source.node,
       target: r.target.node,
-      latest: r,
-      lastSuccess: r.ok ? r : (prev?.lastSuccess ?? null),
+      latest: summary,
+      lastSuccess: r.ok ? summary : (prev?.lastSuccess ?? null),
       consecutiveFailures: r.ok ? 0 : (prev?.consecutiveFailures ?? 0) + 1,
     });
+    if (!prev) for (const node of [r.source.node, r.target.node]) this.keysOf(node).add(key);
+    this.changes++;
     for (const l of this.listeners) l(r);
   }
 
@@ -62,15 +159,39 @@ export class ResultStore {
     return this.recent.filter((r) => r.runId === runId);
   }
 
-  /** The latest result per pair, of one kind of test (or of every kind). */
+  /** The latest result per pair, of one kind of test (or of every kind), in the order pairs were first measured. */
   matrix(kind?: TestKind): MatrixCell[] {
     const cells = [...this.cells.values()];
     return kind ? cells.filter((c) => c.kind === kind) : cells;
   }
 
+  /** Every cell, without a copy: for a reader that walks them once. */
+  cellsView(): IterableIterator<MatrixCell> {
+    return this.cells.values();
+  }
+
+  /** Cells in the matrix now. */
+  get size(): number {
+    return this.cells.size;
+  }
+
+  /** A number that moves whenever the matrix does: readers may cache what they derive from it. */
+  get version(): number {
+    return this.changes;
+  }
+
   /** Forget a node that left: its cells would otherwise keep exporting stale figures. */
   removeNode(node: string): void {
-    for (const [k, c] of this.cells) if (c.source === node || c.target === node) this.cells.delete(k);
+    const keys = this.byNode.get(node);
+    if (!keys) return;
+    this.byNode.delete(node);
+    for (const k of keys) {
+      const c = this.cells.get(k);
+      if (!c) continue;
+      this.cells.delete(k);
+      this.byNode.get(c.source === node ? c.target : c.source)?.delete(k);
+    }
+    this.changes++;
   }
 
   /** True the first time an agent result id is seen (then remembers it). */
@@ -84,5 +205,11 @@ export class ResultStore {
   onResult(listener: (r: TestResult) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  private keysOf(node: string): Set<string> {
+    let keys = this.byNode.get(node);
+    if (!keys) this.byNode.set(node, (keys = new Set()));
+    return keys;
   }
 }
