@@ -1,6 +1,6 @@
 /**
- * On-demand runs: a full matrix over the chosen paths and protocols, planned when the run
- * starts, executed ahead of the background sweep, reported by run id.
+ * On-demand runs: a full matrix over the chosen paths and protocols, its members fixed when the
+ * run starts, executed ahead of the background sweep, reported by run id.
  */
 import { randomUUID } from 'node:crypto';
 import type { RunSummary } from '../shared/api.js';
@@ -8,7 +8,7 @@ import type { Environment } from '../shared/environment.js';
 import type { RunSpec } from '../shared/results-file.js';
 import type { Path, Protocol, TestKind } from '../shared/protocol.js';
 import type { TestResult } from '../shared/result.js';
-import { roundRobinRounds, type Pair } from './sweep.js';
+import { roundRobinRound, roundRobinRoundCount, type Pair } from './sweep.js';
 
 /** One round of one kind, path and protocol: disjoint pairs. */
 export interface PlannedRound {
@@ -27,7 +27,11 @@ export class Run {
   current: RunSummary['current'] = null;
   readonly results: TestResult[] = [];
   environment: Environment | null = null;
-  private rounds: PlannedRound[] = [];
+  /** Each kind, path and protocol of the run with its members as they were at the start. */
+  private keys: Array<{ kind: TestKind; path: Path; protocol: Protocol; members: readonly string[]; rounds: number }> = [];
+  /** The next round: repetition, round index, key index. */
+  private cursor = { pass: 0, round: 0, key: 0 };
+  private longest = 0;
   private total = 0;
 
   constructor(
@@ -38,28 +42,36 @@ export class Run {
   /**
    * Plan every ordered pair of each path's members, for each kind of test, `repeat` times. Rounds of different paths
    * and protocols are interleaved so a partial run already shows every kind of figure, and
-   * repetitions are whole passes over the matrix so slow drift spreads over every pair.
+   * repetitions are whole passes over the matrix so slow drift spreads over every pair. Rounds
+   * are computed when they are taken: the whole plan of a 5,000-node cluster is 25 million
+   * pairs for each kind, path and protocol.
    */
-  start(members: (path: Path, kind: TestKind) => string[], now: Date): void {
-    const perKey: PlannedRound[][] = [];
+  start(members: (path: Path, kind: TestKind) => readonly string[], now: Date): void {
     for (const kind of this.spec.kinds) {
       for (const path of this.spec.paths) {
         for (const protocol of this.spec.protocols) {
-          perKey.push(roundRobinRounds(members(path, kind)).map((pairs) => ({ kind, path, protocol, pairs })));
+          const m = members(path, kind);
+          this.keys.push({ kind, path, protocol, members: m, rounds: roundRobinRoundCount(m.length) });
+          this.total += this.spec.repeat * m.length * (m.length - 1);
         }
       }
     }
-    const longest = Math.max(0, ...perKey.map((k) => k.length));
-    const pass: PlannedRound[] = [];
-    for (let i = 0; i < longest; i++) for (const k of perKey) if (k[i]) pass.push(k[i] as PlannedRound);
-    for (let r = 0; r < this.spec.repeat; r++) this.rounds.push(...pass);
-    this.total = this.rounds.reduce((n, r) => n + r.pairs.length, 0);
+    this.longest = Math.max(0, ...this.keys.map((k) => k.rounds));
     this.status = 'running';
     this.startedAt = now;
   }
 
   nextRound(): PlannedRound | undefined {
-    return this.rounds.shift();
+    const c = this.cursor;
+    for (; c.pass < this.spec.repeat; c.pass++, c.round = 0) {
+      for (; c.round < this.longest; c.round++, c.key = 0) {
+        while (c.key < this.keys.length) {
+          const k = this.keys[c.key++] as (typeof this.keys)[number];
+          if (c.round < k.rounds) return { kind: k.kind, path: k.path, protocol: k.protocol, pairs: roundRobinRound(k.members, c.round) };
+        }
+      }
+    }
+    return undefined;
   }
 
   record(r: TestResult): void {
