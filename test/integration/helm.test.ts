@@ -31,8 +31,9 @@ import {
   type V1Secret,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import { AGENT_SETTINGS } from '../../agent/config.js';
-import { AGGREGATOR_SETTINGS } from '../../aggregator/config.js';
+import { AGGREGATOR_SETTINGS, loadAggregatorConfig } from '../../aggregator/config.js';
 import { DEFAULT_ALERT_SETTINGS, ruleFile, type AlertSettings } from '../../dashboards/alerts.js';
 import { dashboards, generatedFiles, REPO_ROOT } from '../../dashboards/generate.js';
 import { exec } from '../../sys/exec.js';
@@ -126,7 +127,26 @@ const OTHER_VALUES = {
   imagePullSecrets: [{ name: 'regcred' }],
   token: { existingSecret: 'my-token', existingSecretKey: 'bearer' },
   aggregator: {
-    settings: { paths: ['pod'], protocols: ['tcp'], testDurationSeconds: 5, tcpBitrateBitsPerSecond: 5_000_000_000, streams: 4 },
+    settings: {
+      paths: ['pod'],
+      protocols: ['tcp'],
+      testDurationSeconds: 5,
+      tcpBitrateBitsPerSecond: 5_000_000_000,
+      streams: 4,
+      coverage: {
+        mode: 'budget',
+        fullMaxNodes: 50,
+        referencePeers: 5,
+        crossZonePeers: 2,
+        testsPerHour: 600,
+        nodeBytesPerHour: 500_000_000_000,
+        assumedTcpBitsPerSecond: 25_000_000_000,
+        quietHours: '22:30-04:15',
+        roundPauseJitterPercent: 25,
+        busyNodeCpuPercent: 80,
+        busyNodeRestSeconds: 1800,
+      },
+    },
     dataplaneDetection: false,
     extraEnv: [{ name: 'NETMATRIX_RESULTS_KEPT', value: '500' }],
     service: { port: 9090 },
@@ -199,6 +219,129 @@ describe('chart documentation', () => {
     for (const [key, def] of docs) {
       expect(at(values, key), `${key} is documented but not in values.yaml`).not.toBeUndefined();
       expect(def, `README default of ${key}`).toBe(JSON.stringify(at(values, key)));
+    }
+  });
+});
+
+/** A value under aggregator.settings: its path, the NETMATRIX_ variable its schema names, its schema and its default. */
+interface SettingValue {
+  path: string;
+  env: string;
+  schema: Record<string, unknown>;
+  value: unknown;
+}
+
+/** Every leaf of aggregator.settings in values.schema.json, with its default from values.yaml. */
+async function settingValues(): Promise<SettingValue[]> {
+  const schema = JSON.parse(await readFile(join(CHART, 'values.schema.json'), 'utf8')) as Schema;
+  const values = loadAllYaml(await readFile(join(CHART, 'values.yaml'), 'utf8'))[0] as { aggregator: { settings: unknown } };
+  const walk = (s: Schema, value: unknown, path: string): SettingValue[] =>
+    s.type === 'object' && s.properties
+      ? Object.entries(s.properties).flatMap(([k, child]) => walk(child, (value as Record<string, unknown>)[k], `${path}.${k}`))
+      : [{ path, env: String(s.description), schema: s, value }];
+  return walk(schema.properties?.aggregator?.properties?.settings ?? {}, values.aggregator.settings, 'aggregator.settings');
+}
+interface Schema {
+  type?: string;
+  description?: string;
+  properties?: Record<string, Schema>;
+  [k: string]: unknown;
+}
+
+/** A chart value as the template writes it into the environment (lists joined; empty = unset). */
+const asEnv = (v: unknown): string | undefined => {
+  if (Array.isArray(v)) return v.join(',');
+  if (typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v !== '')) return String(v);
+  return undefined;
+};
+
+/**
+ * Aggregator settings the chart neither exposes as values nor sets itself: they are left to
+ * aggregator.extraEnv. A new setting must be added to the chart or here.
+ */
+const NOT_CHART_VALUES = new Set([
+  'NETMATRIX_LISTEN_HOST',
+  'NETMATRIX_SERVER_READY_TIMEOUT_MS',
+  'NETMATRIX_RESULT_TIMEOUT_MARGIN_MS',
+  'NETMATRIX_RESULTS_KEPT',
+  'NETMATRIX_TLS_RELOAD_SECONDS',
+  'NETMATRIX_SERVICE_ADDRESSES',
+  'NETMATRIX_LAB_STATE_FILE',
+  'NETMATRIX_KUBECONFIG',
+  'NETMATRIX_STALE_SERVICE_GRACE_SECONDS',
+  'NETMATRIX_KUBERNETES_RESYNC_SECONDS',
+  'NETMATRIX_IDLE_SAMPLE_MS',
+  'NETMATRIX_HEARTBEAT_MS',
+  'NETMATRIX_LOG_FORMAT',
+]);
+
+describe("the chart's aggregator settings against the aggregator's config", () => {
+  const configSchema = (env: string) => {
+    const s = Object.values(AGGREGATOR_SETTINGS).find((x) => x.env === env);
+    if (!s) throw new Error(`${env} is not an aggregator setting`);
+    return s.schema as z.ZodType;
+  };
+  const accepts = (env: string, raw: string | undefined) => configSchema(env).safeParse(raw).success;
+  /** The values an enum setting accepts, from the issue zod raises for one it does not. */
+  const enumValues = (env: string) => {
+    const r = configSchema(env).safeParse('no-such-value');
+    const issue = r.error?.issues.find((i) => 'values' in i) as { values: unknown[] } | undefined;
+    return issue?.values.map(String).sort();
+  };
+
+  it('names a NETMATRIX_ variable of the aggregator for every value, each set by the Deployment template', async () => {
+    const template = await readFile(join(CHART, 'templates', 'deployment.yaml'), 'utf8');
+    const known = new Set(Object.values(AGGREGATOR_SETTINGS).map((s) => s.env));
+    for (const v of await settingValues()) {
+      expect(known, `${v.path}: description must be its variable`).toContain(v.env);
+      expect(template, v.path).toContain(`- name: ${v.env}\n`);
+    }
+  });
+
+  it('exposes every aggregator setting, sets it in the template, or lists it as left to extraEnv', async () => {
+    // The token's variable is in a helper the Deployment includes.
+    const template = ['deployment.yaml', '_helpers.tpl'].map((f) => readFile(join(CHART, 'templates', f), 'utf8'));
+    const text = (await Promise.all(template)).join('\n');
+    const inChart = new Set([...text.matchAll(/- name: (NETMATRIX_[A-Z0-9_]+)/g)].map((m) => m[1]));
+    const missing = Object.values(AGGREGATOR_SETTINGS)
+      .map((s) => s.env)
+      .filter((env) => !inChart.has(env));
+    expect(missing.sort()).toEqual([...NOT_CHART_VALUES].sort());
+  });
+
+  it("defaults every value to the aggregator's own default", async () => {
+    for (const v of await settingValues()) {
+      const schema = configSchema(v.env);
+      expect(schema.parse(asEnv(v.value)), `${v.path} (${v.env})`).toEqual(schema.parse(undefined));
+    }
+  });
+
+  it('bounds every value as the aggregator does: types, ranges, enums and the quiet-hours format', async () => {
+    for (const { path, env, schema } of await settingValues()) {
+      const where = `${path} (${env})`;
+      const items = schema.items as Schema | undefined;
+      if (schema.type === 'integer') {
+        const [min, max] = [schema.minimum, schema.maximum] as [number, number];
+        expect(typeof min === 'number' && typeof max === 'number', `${where} has a minimum and a maximum`).toBe(true);
+        expect(accepts(env, String(min)), `${where} accepts the minimum ${min}`).toBe(true);
+        expect(accepts(env, String(min - 1)), `${where} refuses ${min - 1}`).toBe(false);
+        expect(accepts(env, String(max)), `${where} accepts the maximum ${max}`).toBe(true);
+        expect(accepts(env, String(max + 1)), `${where} refuses ${max + 1}`).toBe(false);
+      } else if (schema.type === 'boolean') {
+        expect(accepts(env, 'true') && accepts(env, 'false'), where).toBe(true);
+      } else if (schema.type === 'string' && schema.enum) {
+        expect((schema.enum as string[]).slice().sort(), where).toEqual(enumValues(env));
+      } else if (schema.type === 'array' && items?.enum) {
+        expect((items.enum as string[]).slice().sort(), where).toEqual(enumValues(env));
+        expect(schema.minItems, `${where}: the aggregator needs at least one`).toBe(1);
+      } else if (schema.type === 'string' && typeof schema.pattern === 'string') {
+        // "02:00-02:00" fits the pattern but is refused by the template (netmatrix.validate).
+        const pattern = new RegExp(schema.pattern);
+        const samples = ['', '22:00-02:00', '00:00-23:59', '23:59-00:00', '24:00-01:00', '01:60-02:00', '1:00-2:00', '01:00', 'x'];
+        for (const sample of samples) expect(pattern.test(sample), `${where} "${sample}"`).toBe(accepts(env, sample || undefined));
+      } else {
+        throw new Error(`${where}: no check for schema ${JSON.stringify(schema)}`);
+      }
     }
   });
 });
@@ -514,6 +657,44 @@ describeWith({ check: helmMissing }, 'the Helm chart, rendered', () => {
       expect(envValue(c, 'NETMATRIX_RESULTS_KEPT')).toBe('500');
     });
 
+    it('passes the coverage settings to the aggregator, which reads them as set', async () => {
+      const c = container(named<V1Deployment>(await render(), 'Deployment', 'matrix-aggregator'));
+      expect(envValue(c, 'NETMATRIX_COVERAGE')).toBe('budget');
+      expect(envValue(c, 'NETMATRIX_COVERAGE_FULL_MAX_NODES')).toBe('50');
+      expect(envValue(c, 'NETMATRIX_REFERENCE_PEERS')).toBe('5');
+      expect(envValue(c, 'NETMATRIX_CROSS_ZONE_PEERS')).toBe('2');
+      expect(envValue(c, 'NETMATRIX_TESTS_PER_HOUR')).toBe('600');
+      // Large numbers stay integers (not 5e+11).
+      expect(envValue(c, 'NETMATRIX_NODE_BYTES_PER_HOUR')).toBe('500000000000');
+      expect(envValue(c, 'NETMATRIX_ASSUMED_TCP_BITS_PER_SECOND')).toBe('25000000000');
+      expect(envValue(c, 'NETMATRIX_QUIET_HOURS')).toBe('22:30-04:15');
+      expect(envValue(c, 'NETMATRIX_ROUND_PAUSE_JITTER_PERCENT')).toBe('25');
+      expect(envValue(c, 'NETMATRIX_BUSY_NODE_CPU_PERCENT')).toBe('80');
+      expect(envValue(c, 'NETMATRIX_BUSY_NODE_REST_SECONDS')).toBe('1800');
+
+      const literal = Object.fromEntries((c.env ?? []).flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])));
+      const config = loadAggregatorConfig({ ...literal, NETMATRIX_TOKEN: 't' }, []);
+      expect(config).toMatchObject({
+        coverage: 'budget',
+        coverageFullMaxNodes: 50,
+        referencePeers: 5,
+        crossZonePeers: 2,
+        testsPerHour: 600,
+        nodeBytesPerHour: 500_000_000_000,
+        assumedTcpBitsPerSecond: 25_000_000_000,
+        quietHours: { startMinute: 22 * 60 + 30, endMinute: 4 * 60 + 15 },
+        pauseJitterPercent: 25,
+        busyNodeCpuPercent: 80,
+        busyNodeRestSeconds: 1800,
+      });
+    });
+
+    it('sets no quiet hours by default', async () => {
+      const c = container(named<V1Deployment>(await helm.render(), 'Deployment', `${FULLNAME}-aggregator`));
+      expect(env(c, 'NETMATRIX_QUIET_HOURS')).toBeUndefined();
+      expect(envValue(c, 'NETMATRIX_COVERAGE')).toBe('auto');
+    });
+
     it('renders the ServiceMonitor with the configured labels only where the cluster serves monitoring.coreos.com/v1', async () => {
       const withCrd = await render('--api-versions', 'monitoring.coreos.com/v1');
       const monitors = ofKind<Obj & { spec: Record<string, unknown> }>(withCrd, 'ServiceMonitor');
@@ -642,6 +823,37 @@ describeWith({ check: helmMissing }, 'the Helm chart, rendered', () => {
       ],
       ['a duration Prometheus cannot read', ['--set', 'prometheusRule.nodeStale.for=10 minutes'], /\/prometheusRule\/nodeStale\/for/],
       ['a bad dashboards namespace', ['--set', 'grafana.dashboards.namespace=Monitoring'], /\/grafana\/dashboards\/namespace/],
+      [
+        'an unknown coverage mode',
+        ['--set', 'aggregator.settings.coverage.mode=sometimes'],
+        /\/aggregator\/settings\/coverage\/mode': value must be one of 'auto', 'full', 'budget'/,
+      ],
+      [
+        'a negative byte budget',
+        ['--set', 'aggregator.settings.coverage.nodeBytesPerHour=-1'],
+        /\/aggregator\/settings\/coverage\/nodeBytesPerHour': minimum: got -1, want 0/,
+      ],
+      [
+        'an unknown coverage key (a typo)',
+        ['--set', 'aggregator.settings.coverage.testPerHour=10'],
+        /\/aggregator\/settings\/coverage': additional properties 'testPerHour' not allowed/,
+      ],
+      [
+        'a jitter above 100%',
+        ['--set', 'aggregator.settings.coverage.roundPauseJitterPercent=150'],
+        /coverage\/roundPauseJitterPercent': maximum: got 150, want 100/,
+      ],
+      [
+        'quiet hours without leading zeros',
+        ['--set', 'aggregator.settings.coverage.quietHours=22:00-2:00'],
+        /coverage\/quietHours.*pattern/,
+      ],
+      ['quiet hours past 23:59', ['--set', 'aggregator.settings.coverage.quietHours=23:00-24:00'], /coverage\/quietHours.*pattern/],
+      [
+        'quiet hours that start where they end',
+        ['--set', 'aggregator.settings.coverage.quietHours=02:00-02:00'],
+        /coverage\.quietHours \("02:00-02:00"\) starts where it ends/,
+      ],
       [
         'a bitrate cap the sweep exceeds',
         ['--set', 'agents.maxBitrateBitsPerSecond=1000000'],

@@ -106,7 +106,9 @@ token
 {{/*
 Checks across values that the JSON schema cannot express: the agents enforce their own limits
 and refuse any test outside them, so a sweep beyond them would only ever record spec-refused
-failures. An unlimited TCP test (bitrate 0) counts as above any bitrate cap.
+failures. An unlimited TCP test (bitrate 0) counts as above any bitrate cap. The schema's
+pattern checks the form of quietHours; an empty window ("02:00-02:00"), which the aggregator
+refuses at start, is refused here.
 */}}
 {{- define "netmatrix.validate" -}}
 {{- $s := .Values.aggregator.settings -}}
@@ -122,6 +124,12 @@ failures. An unlimited TCP test (bitrate 0) counts as above any bitrate cap.
 {{- end -}}
 {{- if gt (int64 $s.streams) (int64 $a.maxStreams) -}}
 {{- fail (printf "aggregator.settings.streams (%d) exceeds agents.maxStreams (%d): the agents would refuse every test" (int64 $s.streams) (int64 $a.maxStreams)) -}}
+{{- end -}}
+{{- with $s.coverage.quietHours -}}
+{{- $ends := splitList "-" . -}}
+{{- if eq (first $ends) (last $ends) -}}
+{{- fail (printf "aggregator.settings.coverage.quietHours (%q) starts where it ends: that would mean either no quiet time or no background tests at all" .) -}}
+{{- end -}}
 {{- end -}}
 {{- if not (or $a.pod.enabled $a.host.enabled) -}}
 {{- fail "agents.pod.enabled and agents.host.enabled are both false: nothing would be measured" -}}
