@@ -1,15 +1,18 @@
 /**
- * `npm run bench:overhead`: what does netmatrix cost in throughput? On a 2-node lab it runs, in
- * one invocation, bare iperf3 and netmatrix (aggregator + agents + CPU sampling) over the same
- * path, and prints the ratio of the throughput netmatrix reports to bare iperf3's.
+ * `npm run bench:overhead`: what does measuring cost? On a 2-node lab it runs, in one
+ * invocation, bare iperf3 and netmatrix (aggregator + agents + CPU sampling) over the same path,
+ * and prints the ratio of the throughput netmatrix reports to bare iperf3's (bound: >= 0.97);
+ * and, for every netmatrix test, the client's and the server's agent's own CPU, its iperf3
+ * excluded, in % of one core (bound: < 2).
  *
- * A benchmark, not a test: it asserts nothing, it measures. Needs root (the lab).
+ * A benchmark, not a test: it prints PASS/MISS beside each bound and exits 0 whenever it
+ * measured; 1 when it could not. Needs root (the lab).
  *
  * Each repetition measures both, A then B on even repetitions and B then A on odd ones (ABBA),
  * so a drift of the machine (thermal, another job) weighs on both sides equally. The figures are
  * medians over the repetitions; the min/max of the per-repetition ratios show the noise.
  *
- *   npm run bench:overhead -- [--repeat K] [--duration S] [--paths node,pod,service] [--protocols tcp,udp] [--smoke] [--replace-lab]
+ *   npm run bench:overhead -- [--repeat K] [--duration S] [--paths node,pod,service] [--protocols tcp,udp] [--json FILE] [--smoke] [--replace-lab]
  */
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -19,18 +22,16 @@ import { buildAggregator, type Aggregator } from '../../aggregator/app.js';
 import { loadAggregatorConfig } from '../../aggregator/config.js';
 import { AgentProcesses, labAgentSpecs } from '../../lab/agents.js';
 import { checkLabSupport, labDown, labStatus, labUp } from '../../lab/lab.js';
-import { netnsExec, planLab, type LabNode, type LabPlan } from '../../lab/plan.js';
+import { planLab, type LabPlan } from '../../lab/plan.js';
 import type { RunSummary } from '../../shared/api.js';
-import { parseIperf3Output } from '../../shared/iperf3.js';
-import { PATHS, PROTOCOLS, type Path, type Protocol } from '../../shared/protocol.js';
+import { PATHS, PROTOCOLS, type NetworkMode, type Path, type Protocol } from '../../shared/protocol.js';
 import type { TestResult } from '../../shared/result.js';
-import { exec, execChecked } from '../../sys/exec.js';
+import { exec } from '../../sys/exec.js';
 import { waitFor } from '../helpers/requirements.js';
-
-/** The port the lab's Services forward (planLab's default), so the service path works for bare iperf3 too. */
-const PORT = 5201;
-/** iperf3 -b for UDP, bits/s: netmatrix's default UDP rate, passed to both sides explicitly. */
-const UDP_BITRATE = 1_000_000_000;
+import { bare, UDP_BITRATE } from './bare-iperf3.js';
+import { gbit, report, summaryRows, type Series } from './overhead-report.js';
+import { processCpuSeconds } from './process-cpu.js';
+import { writeSummary } from './summary.js';
 
 interface Options {
   repeat: number;
@@ -38,6 +39,8 @@ interface Options {
   paths: Path[];
   protocols: Protocol[];
   replaceLab: boolean;
+  /** Where to write the summary rows for `npm run bench` (all.ts), if anywhere. */
+  json: string | undefined;
 }
 
 class UsageError extends Error {}
@@ -68,147 +71,107 @@ function parseOptions(argv: string[]): Options | 'help' {
       duration: { type: 'string', default: '5' },
       paths: { type: 'string', default: 'node' },
       protocols: { type: 'string', default: 'tcp' },
+      json: { type: 'string' },
       smoke: { type: 'boolean', default: false },
       'replace-lab': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) return 'help';
+  if (values.json === '') throw new UsageError('--json takes a file name');
   return {
     repeat: values.smoke ? 1 : positiveInt('repeat', values.repeat),
     durationSeconds: values.smoke ? 1 : positiveInt('duration', values.duration),
     paths: listOf('paths', values.paths, PATHS),
     protocols: listOf('protocols', values.protocols, PROTOCOLS),
     replaceLab: values['replace-lab'],
+    json: values.json,
   };
 }
 
-const USAGE = `usage: npm run bench:overhead -- [--repeat K] [--duration S] [--paths node,pod,service] [--protocols tcp,udp] [--smoke] [--replace-lab]
+const USAGE = `usage: npm run bench:overhead -- [--repeat K] [--duration S] [--paths node,pod,service] [--protocols tcp,udp] [--json FILE] [--smoke] [--replace-lab]
   --repeat K      repetitions, each one bare iperf3 and one netmatrix test per path and protocol (default 5)
   --duration S    seconds per test (default 5)
   --paths         node, pod, service (default node)
   --protocols     tcp, udp (default tcp; UDP runs at ${UDP_BITRATE / 1e6} Mbit/s on both sides)
+  --json FILE     also write the figures as summary rows (for npm run bench)
   --smoke         1 repetition of 1 s, to check the bench still runs
   --replace-lab   tear down a lab that is already up (by default the bench refuses to touch it)`;
 
-/** Where a test from node1 to node2 runs on each path: client and server namespaces, addresses. */
-function endpoints(path: Path, n1: LabNode, n2: LabNode) {
-  if (path === 'node') return { clientNetns: n1.netns, serverNetns: n2.netns, bind: n2.hostIp, target: n2.hostIp };
-  return { clientNetns: n1.podNetns, serverNetns: n2.podNetns, bind: n2.podIp, target: path === 'pod' ? n2.podIp : n2.serviceIp };
+/** Reads an agent's own CPU seconds: the `mode` agent of `node`. */
+type AgentCpu = (node: string, mode: NetworkMode) => number;
+
+interface NetmatrixOutcome {
+  /** node1 -> node2's reported rate, bits/s. */
+  rate: number;
+  /** Per test of the run: the client's and the server's agent's own CPU, % of one core. */
+  clientCpu: number[];
+  serverCpu: number[];
+  /** Per test: its CPU window, s. */
+  windowSeconds: number[];
 }
 
-async function listening(netns: string): Promise<boolean> {
-  // iperf3's control connection is TCP even for a UDP test.
-  const out = await execChecked(netnsExec(netns, ['ss', '-ltnH', `sport = :${PORT}`]), { timeoutMs: 5_000 });
-  return out.trim().length > 0;
-}
-
-/** Bare iperf3 from node1 to node2 on `path`: the receiver's rate, bits/s. */
-async function bare(path: Path, protocol: Protocol, o: Options, n1: LabNode, n2: LabNode): Promise<number> {
-  const e = endpoints(path, n1, n2);
-  const deadlineMs = o.durationSeconds * 1000 + 30_000;
-  const stopServer = new AbortController();
-  const serving = exec(netnsExec(e.serverNetns, ['iperf3', '-s', '-1', '-B', e.bind, '-p', String(PORT)]), {
-    timeoutMs: deadlineMs,
-    signal: stopServer.signal,
+/**
+ * One netmatrix on-demand run of `path`/`protocol` (both directions, one test after the other).
+ * Each test's window runs from the previous mark (the POST, or the previous test's result) to its
+ * result: the aggregator records a result once both agents have reported, and the next test is
+ * only then planned, so a window holds one whole test (server start, readiness, client, both
+ * reports) and nothing of another.
+ */
+async function netmatrix(
+  agg: Aggregator,
+  token: string,
+  path: Path,
+  protocol: Protocol,
+  o: Options,
+  label: string,
+  cpuOf: AgentCpu,
+): Promise<NetmatrixOutcome> {
+  const mode: NetworkMode = path === 'node' ? 'host' : 'pod';
+  const mark = () => ({ atMs: performance.now(), cpu: new Map(['node1', 'node2'].map((n) => [n, cpuOf(n, mode)])) });
+  const out: NetmatrixOutcome = { rate: Number.NaN, clientCpu: [], serverCpu: [], windowSeconds: [] };
+  let last = mark();
+  // Synchronous, in the aggregator's own process: the mark is taken as the result is recorded.
+  const unsubscribe = agg.store.onResult((r) => {
+    const now = mark();
+    const seconds = (now.atMs - last.atMs) / 1000;
+    const percent = (node: string) => (((now.cpu.get(node) ?? Number.NaN) - (last.cpu.get(node) ?? Number.NaN)) / seconds) * 100;
+    out.clientCpu.push(percent(r.source.node));
+    out.serverCpu.push(percent(r.target.node));
+    out.windowSeconds.push(seconds);
+    last = now;
   });
-  let rate: number;
+  let run: RunSummary & { results: TestResult[] };
   try {
-    await waitFor(() => listening(e.serverNetns), 5_000, `bare iperf3 server in ${e.serverNetns}`, 20);
-    const udp = protocol === 'udp' ? ['-u', '-b', String(UDP_BITRATE)] : [];
-    const client = await exec(
-      netnsExec(e.clientNetns, ['iperf3', '-c', e.target, '-p', String(PORT), '-J', '-t', String(o.durationSeconds), ...udp]),
-      {
-        timeoutMs: deadlineMs,
+    const posted = await agg.app.inject({
+      method: 'POST',
+      url: '/api/runs',
+      headers: { authorization: `Bearer ${token}` },
+      payload: { label, paths: [path], protocols: [protocol], durationSeconds: o.durationSeconds, udpBitrateBitsPerSecond: UDP_BITRATE },
+    });
+    if (posted.statusCode !== 202) throw new Error(`POST /api/runs answered ${posted.statusCode}: ${posted.body}`);
+    const { id } = posted.json<RunSummary>();
+    // A 2-node run is both directions: two tests of the duration each, plus setup.
+    run = await waitFor(
+      async () => {
+        const r = (await agg.app.inject({ method: 'GET', url: `/api/runs/${id}` })).json<RunSummary & { results: TestResult[] }>();
+        return r.status === 'done' ? r : undefined;
       },
+      2 * (o.durationSeconds * 1000 + 30_000),
+      `netmatrix run ${label}`,
+      100,
     );
-    // iperf3 3.12 exits 0 on many failures: judge by the document.
-    const outcome = parseIperf3Output(client.stdout);
-    if (!outcome.ok) throw new Error(`bare iperf3 ${path}/${protocol} failed: ${outcome.failure.code}: ${outcome.failure.message}`);
-    rate = outcome.result.receivedBitsPerSecond;
-  } catch (err) {
-    // The one-off server would otherwise wait out its deadline for a client that never comes.
-    stopServer.abort();
-    await serving;
-    throw err;
+  } finally {
+    unsubscribe();
   }
-  const s = await serving;
-  // A server that could not bind (a leftover listener) means the client measured someone else.
-  if (s.exitCode !== 0)
-    throw new Error(`bare iperf3 server in ${e.serverNetns} exited ${s.exitCode ?? s.signal}: ${s.stderr.trim() || s.stdout.trim()}`);
-  return rate;
-}
-
-/** One netmatrix on-demand run of `path`/`protocol`: node1 -> node2's reported rate, bits/s. */
-async function netmatrix(agg: Aggregator, token: string, path: Path, protocol: Protocol, o: Options, label: string): Promise<number> {
-  const posted = await agg.app.inject({
-    method: 'POST',
-    url: '/api/runs',
-    headers: { authorization: `Bearer ${token}` },
-    payload: { label, paths: [path], protocols: [protocol], durationSeconds: o.durationSeconds, udpBitrateBitsPerSecond: UDP_BITRATE },
-  });
-  if (posted.statusCode !== 202) throw new Error(`POST /api/runs answered ${posted.statusCode}: ${posted.body}`);
-  const { id } = posted.json<RunSummary>();
-  // A 2-node run is both directions: two tests of the duration each, plus setup.
-  const run = await waitFor(
-    async () => {
-      const r = (await agg.app.inject({ method: 'GET', url: `/api/runs/${id}` })).json<RunSummary & { results: TestResult[] }>();
-      return r.status === 'done' ? r : undefined;
-    },
-    2 * (o.durationSeconds * 1000 + 30_000),
-    `netmatrix run ${label}`,
-    100,
-  );
   const r = run.results.find((x) => x.source.node === 'node1' && x.target.node === 'node2');
   if (!r) throw new Error(`netmatrix run ${label} has no node1 -> node2 result`);
   if (!r.ok || r.throughputBitsPerSecond === null)
     throw new Error(`netmatrix ${path}/${protocol} failed: ${r.error?.code}: ${r.error?.message}`);
-  return r.throughputBitsPerSecond;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
-
-const gbit = (bps: number) => `${(bps / 1e9).toFixed(2)} Gbit/s`;
-
-interface Series {
-  path: Path;
-  protocol: Protocol;
-  bare: number[];
-  netmatrix: number[];
-}
-
-function report(series: Series[], o: Options): string[] {
-  const head = ['path', 'protocol', 'median bare', 'median netmatrix', 'ratio of medians', 'per-rep ratio min..max'];
-  const rows = series.map((s) => {
-    const ratios = s.netmatrix.map((n, i) => n / (s.bare[i] as number));
-    return [
-      s.path,
-      s.protocol,
-      gbit(median(s.bare)),
-      gbit(median(s.netmatrix)),
-      (median(s.netmatrix) / median(s.bare)).toFixed(3),
-      `${Math.min(...ratios).toFixed(3)}..${Math.max(...ratios).toFixed(3)}`,
-    ];
-  });
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i] as number))
-      .join('  ')
-      .trimEnd();
-  return [
-    line(head),
-    ...rows.map(line),
-    '',
-    ...series.map(
-      (s) =>
-        `overhead: netmatrix/bare = ${(median(s.netmatrix) / median(s.bare)).toFixed(2)} (${s.protocol.toUpperCase()} ${s.path} path, ${o.repeat} x ${o.durationSeconds} s, median)`,
-    ),
-  ];
+  if (out.clientCpu.length !== run.results.length)
+    throw new Error(`netmatrix run ${label}: ${run.results.length} results but ${out.clientCpu.length} recorded while it ran`);
+  out.rate = r.throughputBitsPerSecond;
+  return out;
 }
 
 async function bench(o: Options, plan: LabPlan, onTeardown: (f: () => Promise<void>) => void): Promise<void> {
@@ -223,6 +186,9 @@ async function bench(o: Options, plan: LabPlan, onTeardown: (f: () => Promise<vo
       NETMATRIX_LISTEN_HOST: plan.aggregatorIp,
       NETMATRIX_LISTEN_PORT: '0',
       NETMATRIX_ROUND_PAUSE_MS: '0',
+      // No idle CPU sample before each run: it is not a test, and it would sit in the first
+      // test's CPU window (see netmatrix()). It does not touch the tests' throughput.
+      NETMATRIX_IDLE_SAMPLE_MS: '0',
       NETMATRIX_SERVICE_ADDRESSES: plan.nodes.map((n) => `${n.name}=${n.serviceIp}`).join(','),
       NETMATRIX_LOG_LEVEL: 'warn',
     },
@@ -244,19 +210,36 @@ async function bench(o: Options, plan: LabPlan, onTeardown: (f: () => Promise<vo
   agents.start(labAgentSpecs(plan));
   await waitFor(() => agg.agents.count('host') === 2 && agg.agents.count('pod') === 2, 60_000, 'the 4 lab agents to connect', 100);
 
-  const series: Series[] = o.paths.flatMap((path) => o.protocols.map((protocol) => ({ path, protocol, bare: [], netmatrix: [] })));
+  const running = agents;
+  const cpuOf: AgentCpu = (node, mode) => {
+    const pid = running.pid(node, mode);
+    if (pid === undefined) throw new Error(`the ${mode} agent of ${node} has exited`);
+    return processCpuSeconds(pid);
+  };
+
+  const series: Series[] = o.paths.flatMap((path) =>
+    o.protocols.map((protocol) => ({ path, protocol, bare: [], netmatrix: [], clientAgentCpu: [], serverAgentCpu: [] })),
+  );
   for (let rep = 0; rep < o.repeat; rep++) {
     for (const s of series) {
-      const a = async () => void s.bare.push(await bare(s.path, s.protocol, o, n1, n2));
-      const b = async () => void s.netmatrix.push(await netmatrix(agg, token, s.path, s.protocol, o, `overhead-${rep + 1}`));
+      let cpu = '';
+      const a = async () => void s.bare.push(await bare(s.path, s.protocol, o.durationSeconds, n1, n2));
+      const b = async () => {
+        const n = await netmatrix(agg, token, s.path, s.protocol, o, `overhead-${rep + 1}`, cpuOf);
+        s.netmatrix.push(n.rate);
+        s.clientAgentCpu.push(...n.clientCpu);
+        s.serverAgentCpu.push(...n.serverCpu);
+        cpu = `agent CPU % client ${n.clientCpu.map((x) => x.toFixed(2)).join('/')}, server ${n.serverCpu.map((x) => x.toFixed(2)).join('/')} over ${n.windowSeconds.map((x) => x.toFixed(1)).join('/')} s`;
+      };
       for (const step of rep % 2 === 0 ? [a, b] : [b, a]) await step();
       const i = s.bare.length - 1;
       console.error(
-        `rep ${rep + 1}/${o.repeat} ${s.path}/${s.protocol}: bare ${gbit(s.bare[i] as number)}, netmatrix ${gbit(s.netmatrix[i] as number)}, ratio ${((s.netmatrix[i] as number) / (s.bare[i] as number)).toFixed(3)}`,
+        `rep ${rep + 1}/${o.repeat} ${s.path}/${s.protocol}: bare ${gbit(s.bare[i] as number)}, netmatrix ${gbit(s.netmatrix[i] as number)}, ratio ${((s.netmatrix[i] as number) / (s.bare[i] as number)).toFixed(3)}; ${cpu}`,
       );
     }
   }
-  console.log(report(series, o).join('\n'));
+  console.log(report(series, o.repeat, o.durationSeconds).join('\n'));
+  if (o.json) writeSummary(o.json, summaryRows(series));
 }
 
 async function main(): Promise<number> {

@@ -9,7 +9,7 @@
  * A benchmark, not a test: the bounds are what we promise; the figures are what it measured.
  * Needs root (the lab).
  *
- *   npm run bench:soak -- [--minutes M] [--smoke]
+ *   npm run bench:soak -- [--minutes M] [--json FILE] [--smoke]
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -24,6 +24,7 @@ import { planLab } from '../../lab/plan.js';
 import { median } from '../../shared/stats.js';
 import { exec } from '../../sys/exec.js';
 import { waitFor } from '../helpers/requirements.js';
+import { writeSummary, type SummaryRow } from './summary.js';
 
 /** The promises: growth from the start of the soak to its end. */
 export const BOUNDS = {
@@ -65,7 +66,7 @@ function sample(startMs: number, tests: number, agents: AgentProcesses): Sample 
   };
 }
 
-async function soak(minutes: number, intervalSeconds: number): Promise<number> {
+async function soak(minutes: number, intervalSeconds: number, json: string | undefined): Promise<number> {
   const plan = planLab(3);
   const token = randomBytes(16).toString('hex');
   await labUp(plan);
@@ -124,11 +125,22 @@ async function soak(minutes: number, intervalSeconds: number): Promise<number> {
     ];
     console.log(`\n${tests} tests in ${minutes} min (results kept: the newest 2000)`);
     let ok = true;
+    const rows: SummaryRow[] = [];
     for (const [what, value, bound] of checks) {
       const pass = value <= bound;
       ok &&= pass;
       console.log(`${pass ? 'ok  ' : 'FAIL'} ${what}: ${value.toFixed(1)} (bound ${bound})`);
+      rows.push({ bench: 'soak', figure: `${what}, ${minutes} min`, value: value.toFixed(1), bound: `<= ${bound}`, pass });
     }
+    rows.push({
+      bench: 'soak',
+      figure: 'iperf3 left after the sweep stopped',
+      value: String(leftover ? leftover.split('\n').length : 0),
+      bound: '= 0',
+      pass: !leftover,
+    });
+    rows.push({ bench: 'soak', figure: 'tests run', value: String(tests), bound: '> 0', pass: tests > 0 });
+    if (json) writeSummary(json, rows);
     if (leftover) {
       ok = false;
       console.log(`FAIL iperf3 processes left after the sweep stopped: ${leftover.split('\n').join(' ')}`);
@@ -148,8 +160,12 @@ async function soak(minutes: number, intervalSeconds: number): Promise<number> {
 async function main(): Promise<number> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
-    options: { minutes: { type: 'string', default: '10' }, smoke: { type: 'boolean', default: false } },
+    options: { minutes: { type: 'string', default: '10' }, json: { type: 'string' }, smoke: { type: 'boolean', default: false } },
   });
+  if (values.json === '') {
+    console.error('bench:soak: --json takes a file name');
+    return 2;
+  }
   const minutes = values.smoke ? 0.5 : Number(values.minutes);
   if (!(minutes > 0)) {
     console.error(`bench:soak: --minutes must be a positive number, got "${values.minutes}"`);
@@ -169,7 +185,7 @@ async function main(): Promise<number> {
     return 2;
   }
   console.error(`bench:soak: 3-node lab, continuous sweep of 1 s tests for ${minutes} min`);
-  return soak(minutes, values.smoke ? 5 : 15);
+  return soak(minutes, values.smoke ? 5 : 15, values.json);
 }
 
 process.exitCode = await main();
