@@ -8,29 +8,26 @@
  * the latest successful latency test; medians are over pairs.
  */
 import { median, spread } from '../shared/stats.js';
-import type { MatrixCell } from './results.js';
+import type { CellLatency, CellResult, MatrixCell } from './results.js';
 
 /** Label values of one series, in the gauge's label order. */
 export type Labels = Record<string, string>;
 
-/** Values grouped by a label set; a group exists only once it has a finite value. */
+/** Values grouped by a label set; a group exists only once it has a value. */
 export class Groups {
-  private readonly groups = new Map<string, { labels: Labels; values: number[] }>();
+  private readonly groups: Array<{ labels: Labels; values: number[] }> = [];
 
-  add(key: string, labels: () => Labels, v: number | null | undefined): void {
-    if (v === null || v === undefined || !Number.isFinite(v)) return;
-    const g = this.groups.get(key);
-    if (g) g.values.push(v);
-    else this.groups.set(key, { labels: labels(), values: [v] });
+  put(labels: Labels, values: number[]): void {
+    if (values.length > 0) this.groups.push({ labels, values });
   }
 
   /** Each group's median, converted by `unit` after the median (µs to s once, no rounding noise). */
   medians(unit: (v: number) => number = (v) => v): Array<[Labels, number]> {
-    return [...this.groups.values()].map(({ labels, values }) => [labels, unit(median(values) as number)]);
+    return this.groups.map(({ labels, values }) => [labels, unit(median(values) as number)]);
   }
 
   each(f: (labels: Labels, values: number[]) => void): void {
-    for (const { labels, values } of this.groups.values()) f(labels, values);
+    for (const { labels, values } of this.groups) f(labels, values);
   }
 }
 
@@ -70,10 +67,10 @@ export interface MatrixFigures {
   nodeUdpLoss: Groups;
   pathTcpRtt: Groups;
   pathTcpRetransmits: Groups;
-  nodeLastSuccess: Map<string, { labels: Labels; t: number }>;
+  nodeLastSuccess: Array<{ labels: Labels; t: number }>;
   /** Failing cells, longest runs first (ties in the order the pairs were first measured), at most `failingMax`. */
   failing: MatrixCell[];
-  pairsMeasured: Map<string, { labels: Labels; n: number }>;
+  pairsMeasured: Array<{ labels: Labels; n: number }>;
   pathRtt: Groups;
   nodeRtt: Groups;
   nodeDropped: Groups;
@@ -83,9 +80,132 @@ export interface MatrixFigures {
   pairRtt: Array<[Labels, number]>;
 }
 
-/** Everything the matrix gauges export, from one walk over `cells`. */
+/** Finite values only: a missing figure (null) is no value, never a 0. */
+function push(values: number[], v: number | null | undefined): void {
+  if (v !== null && v !== undefined && Number.isFinite(v)) values.push(v);
+}
+
+/** A node's values of one figure. Keyed by the node's name alone: a flat string hashes fast. */
+class ByNode {
+  readonly values = new Map<string, number[]>();
+  add(node: string, v: number | null | undefined): void {
+    if (v === null || v === undefined || !Number.isFinite(v)) return;
+    const list = this.values.get(node);
+    if (list) list.push(v);
+    else this.values.set(node, [v]);
+  }
+}
+
+/** What one path and protocol collects in the walk: per-path lists and per-node lists. */
+class Bucket {
+  readonly measured = { throughput: 0, latency: 0 };
+  readonly tput: number[] = [];
+  readonly tputOut = new ByNode();
+  readonly tputIn = new ByNode();
+  /** [client, server] */
+  readonly busy: [number[], number[]] = [[], []];
+  readonly softirq: [number[], number[]] = [[], []];
+  readonly maxCore: [number[], number[]] = [[], []];
+  readonly perGigabyte: [number[], number[]] = [[], []];
+  readonly busyClient = new ByNode();
+  readonly busyServer = new ByNode();
+  readonly jitter: number[] = [];
+  readonly loss: number[] = [];
+  readonly lossOut = new ByNode();
+  readonly lossIn = new ByNode();
+  readonly tcpRtt: number[] = [];
+  readonly retransmits: number[] = [];
+  readonly lastSuccess = new Map<string, number>();
+  readonly rtt: number[][] = PATH_PERCENTILES.map(() => []);
+  readonly nodeRtt: ByNode[] = NODE_PERCENTILES.map(() => new ByNode());
+  readonly dropped = new ByNode();
+  readonly connect: number[] = [];
+
+  constructor(
+    readonly path: string,
+    readonly protocol: string,
+  ) {}
+}
+
+/**
+ * Everything the matrix gauges export, from one walk over `cells`. The walk files each value
+ * under its path and protocol, then under a node name: no label set or composite key is built
+ * per cell (at 67,000 cells that alone took a quarter of a second).
+ */
 export function matrixFigures(cells: Iterable<MatrixCell>, o: { perPair: boolean; failingMax: number }): MatrixFigures {
-  const f: MatrixFigures = {
+  const buckets = new Map<string, Bucket>();
+  const failing: MatrixCell[] = [];
+  const pairThroughput: Array<[Labels, number]> = [];
+  const pairRtt: Array<[Labels, number]> = [];
+  for (const c of cells) {
+    if (c.consecutiveFailures > 0) failing.push(c);
+    const r = c.lastSuccess;
+    if (!r) continue;
+    const key = c.protocol === 'tcp' ? c.path : `${c.path}/udp`;
+    let b = buckets.get(key);
+    if (!b) buckets.set(key, (b = new Bucket(c.path, c.protocol)));
+    b.measured[c.kind]++;
+    if (c.kind === 'throughput') throughput(b, c, r, o.perPair ? pairThroughput : null);
+    else if (r.latency) latency(b, c, r.latency, o.perPair ? pairRtt : null);
+  }
+  // Array.prototype.sort is stable: equal runs keep the order pairs were first measured.
+  failing.sort((a, b) => b.consecutiveFailures - a.consecutiveFailures);
+  return { ...collect([...buckets.values()]), failing: failing.slice(0, o.failingMax), pairThroughput, pairRtt };
+}
+
+function throughput(b: Bucket, c: MatrixCell, r: CellResult, pairs: Array<[Labels, number]> | null): void {
+  const { source, target } = c;
+  const tput = bytes(r.throughputBitsPerSecond);
+  push(b.tput, tput);
+  b.tputOut.add(source, tput);
+  b.tputIn.add(target, tput);
+  if (pairs && tput !== null) pairs.push([{ path: c.path, protocol: c.protocol, source, target }, tput]);
+  push(b.busy[0], ratio(r.clientBusyPercent));
+  push(b.busy[1], ratio(r.serverBusyPercent));
+  push(b.softirq[0], ratio(r.clientSoftirqPercent));
+  push(b.softirq[1], ratio(r.serverSoftirqPercent));
+  push(b.maxCore[0], ratio(r.clientMaxCorePercent));
+  push(b.maxCore[1], ratio(r.serverMaxCorePercent));
+  push(b.perGigabyte[0], r.clientCpuSecondsPerGigabyte);
+  push(b.perGigabyte[1], r.serverCpuSecondsPerGigabyte);
+  b.busyClient.add(source, ratio(r.clientBusyPercent));
+  b.busyServer.add(target, ratio(r.serverBusyPercent));
+  if (c.protocol === 'udp') {
+    push(b.jitter, r.udpJitterSeconds);
+    push(b.loss, r.udpLossRatio);
+    b.lossOut.add(source, r.udpLossRatio);
+    b.lossIn.add(target, r.udpLossRatio);
+  } else {
+    push(b.tcpRtt, r.tcpRttMeanSeconds);
+    push(b.retransmits, r.tcpRetransmits);
+  }
+  for (const node of [source, target]) {
+    if ((b.lastSuccess.get(node) ?? -Infinity) < r.endedAtSeconds) b.lastSuccess.set(node, r.endedAtSeconds);
+  }
+}
+
+// A failed latency test carries no figures and leaves the pair's previous success in place: a
+// pair that never succeeded has no series, never a 0 s round trip.
+function latency(b: Bucket, c: MatrixCell, l: CellLatency, pairs: Array<[Labels, number]> | null): void {
+  const { source, target } = c;
+  PATH_PERCENTILES.forEach(([, key], i) => push(b.rtt[i] as number[], l[key]));
+  NODE_PERCENTILES.forEach(([percentile, key], i) => {
+    const byNode = b.nodeRtt[i] as ByNode;
+    byNode.add(source, l[key]);
+    byNode.add(target, l[key]);
+    if (pairs) pairs.push([{ path: c.path, protocol: c.protocol, source, target, percentile }, seconds(l[key])]);
+  });
+  if (c.protocol === 'udp' && l.sentMessages !== 0) {
+    const dropped = l.droppedMessages / l.sentMessages;
+    b.dropped.add(source, dropped);
+    b.dropped.add(target, dropped);
+  }
+  if (c.protocol === 'tcp') push(b.connect, l.connectP50Microseconds);
+}
+
+/** The walk's buckets as the label sets of each gauge. */
+function collect(buckets: Bucket[]): Omit<MatrixFigures, 'failing' | 'pairThroughput' | 'pairRtt'> {
+  const f = {
     pathThroughput: new Groups(),
     nodeThroughput: new Groups(),
     pathCpuBusy: new Groups(),
@@ -98,90 +218,46 @@ export function matrixFigures(cells: Iterable<MatrixCell>, o: { perPair: boolean
     nodeUdpLoss: new Groups(),
     pathTcpRtt: new Groups(),
     pathTcpRetransmits: new Groups(),
-    nodeLastSuccess: new Map(),
-    failing: [],
-    pairsMeasured: new Map(),
+    nodeLastSuccess: [] as Array<{ labels: Labels; t: number }>,
+    pairsMeasured: [] as Array<{ labels: Labels; n: number }>,
     pathRtt: new Groups(),
     nodeRtt: new Groups(),
     nodeDropped: new Groups(),
     pathConnect: new Groups(),
-    pairThroughput: [],
-    pairRtt: [],
   };
-  for (const c of cells) {
-    if (c.consecutiveFailures > 0) f.failing.push(c);
-    const r = c.lastSuccess;
-    if (!r) continue;
-    const { path, protocol } = c;
-    const measured = `${path}\0${protocol}\0${c.kind}`;
-    const m = f.pairsMeasured.get(measured);
-    if (m) m.n++;
-    else f.pairsMeasured.set(measured, { labels: { path, protocol, kind: c.kind }, n: 1 });
-    if (c.kind === 'throughput') throughput(f, c, r, o.perPair);
-    else latency(f, c, o.perPair);
+  const perNode = (g: Groups, by: ByNode, labels: (node: string) => Labels) => {
+    for (const [node, values] of by.values) g.put(labels(node), values);
+  };
+  for (const b of buckets) {
+    const { path, protocol } = b;
+    for (const kind of ['throughput', 'latency'] as const)
+      if (b.measured[kind] > 0) f.pairsMeasured.push({ labels: { path, protocol, kind }, n: b.measured[kind] });
+    f.pathThroughput.put({ path, protocol }, b.tput);
+    perNode(f.nodeThroughput, b.tputOut, (node) => ({ path, protocol, node, direction: 'out' }));
+    perNode(f.nodeThroughput, b.tputIn, (node) => ({ path, protocol, node, direction: 'in' }));
+    (['client', 'server'] as const).forEach((side, i) => {
+      f.pathCpuBusy.put({ path, protocol, side }, b.busy[i] as number[]);
+      f.pathCpuSoftirq.put({ path, protocol, side }, b.softirq[i] as number[]);
+      f.pathCpuMaxCore.put({ path, protocol, side }, b.maxCore[i] as number[]);
+      f.pathCpuPerGigabyte.put({ path, protocol, side }, b.perGigabyte[i] as number[]);
+    });
+    perNode(f.nodeCpuBusy, b.busyClient, (node) => ({ path, protocol, node, side: 'client' }));
+    perNode(f.nodeCpuBusy, b.busyServer, (node) => ({ path, protocol, node, side: 'server' }));
+    f.pathUdpJitter.put({ path }, b.jitter);
+    f.pathUdpLoss.put({ path }, b.loss);
+    perNode(f.nodeUdpLoss, b.lossOut, (node) => ({ path, node, direction: 'out' }));
+    perNode(f.nodeUdpLoss, b.lossIn, (node) => ({ path, node, direction: 'in' }));
+    f.pathTcpRtt.put({ path }, b.tcpRtt);
+    f.pathTcpRetransmits.put({ path }, b.retransmits);
+    for (const [node, t] of b.lastSuccess) f.nodeLastSuccess.push({ labels: { path, protocol, node }, t });
+    PATH_PERCENTILES.forEach(([percentile], i) => f.pathRtt.put({ path, protocol, percentile }, b.rtt[i] as number[]));
+    NODE_PERCENTILES.forEach(([percentile], i) =>
+      perNode(f.nodeRtt, b.nodeRtt[i] as ByNode, (node) => ({ path, protocol, node, percentile })),
+    );
+    perNode(f.nodeDropped, b.dropped, (node) => ({ path, node }));
+    f.pathConnect.put({ path }, b.connect);
   }
-  // Array.prototype.sort is stable: equal runs keep the order pairs were first measured.
-  f.failing = f.failing.sort((a, b) => b.consecutiveFailures - a.consecutiveFailures).slice(0, o.failingMax);
   return f;
-}
-
-function throughput(f: MatrixFigures, c: MatrixCell, r: NonNullable<MatrixCell['lastSuccess']>, perPair: boolean): void {
-  const { path, protocol, source, target } = c;
-  const pp = `${path}\0${protocol}`;
-  const tput = bytes(r.throughputBitsPerSecond);
-  f.pathThroughput.add(pp, () => ({ path, protocol }), tput);
-  f.nodeThroughput.add(`${pp}\0${source}\0out`, () => ({ path, protocol, node: source, direction: 'out' }), tput);
-  f.nodeThroughput.add(`${pp}\0${target}\0in`, () => ({ path, protocol, node: target, direction: 'in' }), tput);
-  if (perPair && tput !== null) f.pairThroughput.push([{ path, protocol, source, target }, tput]);
-
-  const client = () => ({ path, protocol, side: 'client' });
-  const server = () => ({ path, protocol, side: 'server' });
-  f.pathCpuBusy.add(`${pp}\0c`, client, ratio(r.clientBusyPercent));
-  f.pathCpuBusy.add(`${pp}\0s`, server, ratio(r.serverBusyPercent));
-  f.pathCpuSoftirq.add(`${pp}\0c`, client, ratio(r.clientSoftirqPercent));
-  f.pathCpuSoftirq.add(`${pp}\0s`, server, ratio(r.serverSoftirqPercent));
-  f.pathCpuMaxCore.add(`${pp}\0c`, client, ratio(r.clientMaxCorePercent));
-  f.pathCpuMaxCore.add(`${pp}\0s`, server, ratio(r.serverMaxCorePercent));
-  f.pathCpuPerGigabyte.add(`${pp}\0c`, client, r.clientCpuSecondsPerGigabyte);
-  f.pathCpuPerGigabyte.add(`${pp}\0s`, server, r.serverCpuSecondsPerGigabyte);
-  f.nodeCpuBusy.add(`${pp}\0${source}\0c`, () => ({ path, protocol, node: source, side: 'client' }), ratio(r.clientBusyPercent));
-  f.nodeCpuBusy.add(`${pp}\0${target}\0s`, () => ({ path, protocol, node: target, side: 'server' }), ratio(r.serverBusyPercent));
-
-  if (protocol === 'udp') {
-    f.pathUdpJitter.add(path, () => ({ path }), r.udpJitterSeconds);
-    f.pathUdpLoss.add(path, () => ({ path }), r.udpLossRatio);
-    f.nodeUdpLoss.add(`${path}\0${source}\0out`, () => ({ path, node: source, direction: 'out' }), r.udpLossRatio);
-    f.nodeUdpLoss.add(`${path}\0${target}\0in`, () => ({ path, node: target, direction: 'in' }), r.udpLossRatio);
-  } else {
-    f.pathTcpRtt.add(path, () => ({ path }), r.tcpRttMeanSeconds);
-    f.pathTcpRetransmits.add(path, () => ({ path }), r.tcpRetransmits);
-  }
-  for (const node of [source, target]) {
-    const k = `${pp}\0${node}`;
-    const last = f.nodeLastSuccess.get(k);
-    if (!last) f.nodeLastSuccess.set(k, { labels: { path, protocol, node }, t: r.endedAtSeconds });
-    else if (last.t < r.endedAtSeconds) last.t = r.endedAtSeconds;
-  }
-}
-
-// A failed latency test carries no figures and leaves the pair's previous success in place: a
-// pair that never succeeded has no series, never a 0 s round trip.
-function latency(f: MatrixFigures, c: MatrixCell, perPair: boolean): void {
-  const l = c.lastSuccess?.latency;
-  if (!l) return;
-  const { path, protocol, source, target } = c;
-  const pp = `${path}\0${protocol}`;
-  for (const [percentile, key] of PATH_PERCENTILES) f.pathRtt.add(`${pp}\0${percentile}`, () => ({ path, protocol, percentile }), l[key]);
-  for (const [percentile, key] of NODE_PERCENTILES) {
-    for (const node of [source, target])
-      f.nodeRtt.add(`${pp}\0${node}\0${percentile}`, () => ({ path, protocol, node, percentile }), l[key]);
-    if (perPair) f.pairRtt.push([{ path, protocol, source, target, percentile }, seconds(l[key])]);
-  }
-  if (protocol === 'udp' && l.sentMessages !== 0) {
-    const dropped = l.droppedMessages / l.sentMessages;
-    for (const node of [source, target]) f.nodeDropped.add(`${path}\0${node}`, () => ({ path, node }), dropped);
-  }
-  if (protocol === 'tcp') f.pathConnect.add(path, () => ({ path }), l.connectP50Microseconds);
 }
 
 /** min, median and max of each group, converted by `unit`. */

@@ -241,7 +241,7 @@ export class Metrics {
       'When a test involving the node last succeeded (Unix seconds).',
       ['path', 'protocol', 'node'],
       (g, f) => {
-        for (const { labels, t } of f.nodeLastSuccess.values()) g.set(labels, t);
+        for (const { labels, t } of f.nodeLastSuccess) g.set(labels, t);
       },
     );
     gauge(
@@ -279,7 +279,7 @@ export class Metrics {
       'Ordered pairs with a successful result in the current matrix, by kind of test.',
       ['path', 'protocol', 'kind'],
       (g, f) => {
-        for (const kind of TEST_KINDS) for (const { labels, n } of f.pairsMeasured.values()) if (labels.kind === kind) g.set(labels, n);
+        for (const kind of TEST_KINDS) for (const { labels, n } of f.pairsMeasured) if (labels.kind === kind) g.set(labels, n);
       },
     );
 

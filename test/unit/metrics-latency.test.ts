@@ -90,9 +90,9 @@ describe('latency gauges', () => {
       [
         'netmatrix_node_rtt_seconds{path="pod",protocol="tcp",node="a",percentile="50"} 0.0002',
         'netmatrix_node_rtt_seconds{path="pod",protocol="tcp",node="b",percentile="50"} 0.0002',
+        'netmatrix_node_rtt_seconds{path="pod",protocol="tcp",node="c",percentile="50"} 0.0002',
         'netmatrix_node_rtt_seconds{path="pod",protocol="tcp",node="a",percentile="99"} 0.0004',
         'netmatrix_node_rtt_seconds{path="pod",protocol="tcp",node="b",percentile="99"} 0.0006',
-        'netmatrix_node_rtt_seconds{path="pod",protocol="tcp",node="c",percentile="50"} 0.0002',
         'netmatrix_node_rtt_seconds{path="pod",protocol="tcp",node="c",percentile="99"} 0.0004',
         '',
       ].join('\n'),
