@@ -32,8 +32,8 @@ interface Bench {
 
 const BENCHES: readonly Bench[] = [
   { name: 'overhead', script: 'overhead.ts', args: ['--paths', 'node,pod,service', '--protocols', 'tcp,udp'], json: true },
-  { name: 'scheduler', script: 'scheduler-sim.ts', args: [], json: false },
-  { name: 'load', script: 'load.ts', args: [], json: false },
+  { name: 'scheduler', script: 'scheduler-sim.ts', args: [], json: true },
+  { name: 'load', script: 'load.ts', args: [], json: true },
   { name: 'soak', script: 'soak.ts', args: [], json: true },
 ];
 

@@ -2,6 +2,7 @@
  * The figures `bench:load` measures at one size, and the table that sets them beside the scale
  * issue's targets. Pure: no I/O.
  */
+import type { SummaryRow } from './summary.js';
 
 /** What one size measured. Absent figures were not reached (the run stopped before them). */
 export interface Figures {
@@ -169,4 +170,24 @@ export function table(all: Figures[]): string[] {
       : []),
   ]);
   return [line(head), ...rows.map(line), ...(notes.length > 0 ? ['', ...notes] : [])];
+}
+
+/** The table's figures as rows of `npm run bench`'s summary (summary.ts), one per figure and size. */
+export function summaryRows(all: Figures[]): SummaryRow[] {
+  return all.flatMap((f) =>
+    ROWS.flatMap(([label, cell, target]) => {
+      const text = cell(f);
+      if (text === undefined) return [];
+      const verdict = / (PASS|MISS)$/.exec(text);
+      return [
+        {
+          bench: 'load',
+          figure: `${label}, ${int(f.agents)} agents`,
+          value: verdict ? text.slice(0, verdict.index) : text,
+          bound: target,
+          pass: verdict ? verdict[1] === 'PASS' : null,
+        },
+      ];
+    }),
+  );
 }

@@ -21,7 +21,7 @@
  * fails (exit 1) only when it could not measure (the aggregator died, agents could not connect,
  * nothing was recorded, or the aggregator refused our frames).
  *
- *   npm run bench:load -- [--agents 1000,2000,10000] [--seconds S] [--warmup S] [--modes host,pod] [--test-ms MS] [--join-pace spec|instant] [--runtime dist|tsx] [--connect-timeout S] [--cpu-prof DIR] [--smoke]
+ *   npm run bench:load -- [--agents 1000,2000,10000] [--seconds S] [--warmup S] [--modes host,pod] [--test-ms MS] [--join-pace spec|instant] [--runtime dist|tsx] [--connect-timeout S] [--cpu-prof DIR] [--json FILE] [--smoke]
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -33,7 +33,8 @@ import { median } from '../../shared/stats.js';
 import { NetworkModeSchema, type NetworkMode } from '../../shared/protocol.js';
 import { MAX_SIMULATED_NODES, simulatedNode } from './load-frames.js';
 import { aggregatorEntry, AggregatorProcess, Generator, get, killAll, proc, sleep, sum } from './load-processes.js';
-import { table, type Figures } from './load-report.js';
+import { summaryRows, table, type Figures } from './load-report.js';
+import { writeSummary } from './summary.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 
@@ -58,6 +59,8 @@ interface Options {
   /** Where the load-phase aggregator writes its V8 CPU profile, if anywhere. */
   cpuProfDir: string | undefined;
   smoke: boolean;
+  /** Where to write the summary rows, if anywhere. */
+  json: string | undefined;
 }
 
 class UsageError extends Error {}
@@ -77,6 +80,7 @@ const USAGE = `usage: npm run bench:load -- [--agents 1000,2000,10000] [--second
   --cpu-prof DIR  write the load-phase aggregator's V8 CPU profile into DIR (open it in Chrome DevTools)
   --runtime       dist: compile with tsc first and run node on the output, as the image does (default);
                   tsx: run the sources with tsx (its loader adds about 100 MiB of RSS; the default with --smoke)
+  --json FILE     also write the figures as npm run bench's summary rows (test/bench/summary.ts)
   --smoke         50 agents for a few seconds, to check the bench still runs`;
 
 function parseOptions(argv: string[]): Options | 'help' {
@@ -93,6 +97,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       runtime: { type: 'string' },
       'connect-timeout': { type: 'string', default: '300' },
       'cpu-prof': { type: 'string' },
+      json: { type: 'string' },
       smoke: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -125,6 +130,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     joinPace,
     connectTimeoutMs: number('connect-timeout', values['connect-timeout'], 1) * 1000,
     cpuProfDir: values['cpu-prof'],
+    json: values.json,
     smoke: values.smoke,
   };
 }
@@ -407,6 +413,7 @@ async function main(): Promise<number> {
       ...table(all),
     ].join('\n'),
   );
+  if (o.json) writeSummary(o.json, summaryRows(all));
   const broken = all.flatMap((f) => {
     const why = sane(f);
     return why ? [`${f.agents} agents: ${why}`] : [];

@@ -14,7 +14,7 @@
  *     of the candidate pairs against the best possible, the oldest and median candidate's age
  *     against the ideal round-robin's, fairness (Jain's index of tests per node), plan time.
  *
- *   npm run bench:scheduler -- [--nodes 100,1000,5000] [--hours 24] [--smoke]
+ *   npm run bench:scheduler -- [--nodes 100,1000,5000] [--hours 24] [--json FILE] [--smoke]
  */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
@@ -25,6 +25,7 @@ import type { TestPlan } from '../../aggregator/test-runner.js';
 import type { TestResult } from '../../shared/result.js';
 import { testIdentity } from '../helpers/identity.js';
 import { seededRandom } from '../helpers/prng.js';
+import { writeSummary } from './summary.js';
 
 const ZONES = 3;
 /** The second budget run at the largest size: zones of this many nodes (racks, say), so that a whole cycle fits in the run. */
@@ -41,6 +42,8 @@ interface Options {
   nodes: number[];
   hours: number;
   testsPerHour: number;
+  /** Where to write npm run bench's summary rows, if anywhere. */
+  json: string | undefined;
 }
 
 /** Virtual time: sleeps are timers on a heap, fired in order once every promise chain has settled. */
@@ -436,23 +439,24 @@ function parseOptions(argv: string[]): Options | 'help' {
       nodes: { type: 'string', default: '100,1000,5000' },
       hours: { type: 'string', default: '24' },
       smoke: { type: 'boolean', default: false },
+      json: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) return 'help';
-  if (values.smoke) return { nodes: [20], hours: 2, testsPerHour: 1000 };
+  if (values.smoke) return { nodes: [20], hours: 2, testsPerHour: 1000, json: values.json };
   const nodes = values.nodes.split(',').map(Number);
   const hours = Number(values.hours);
   if (nodes.some((x) => !Number.isInteger(x) || x < 2 || x > 60_000))
     throw new Error(`--nodes takes node counts from 2 to 60000, got "${values.nodes}"`);
   if (!(hours > 0)) throw new Error(`--hours takes a positive number, got "${values.hours}"`);
-  return { nodes, hours, testsPerHour: TESTS_PER_HOUR };
+  return { nodes, hours, testsPerHour: TESTS_PER_HOUR, json: values.json };
 }
 
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   if (o === 'help') {
-    console.log('npm run bench:scheduler -- [--nodes 100,1000,5000] [--hours 24] [--smoke]');
+    console.log('npm run bench:scheduler -- [--nodes 100,1000,5000] [--hours 24] [--json FILE] [--smoke]');
     return;
   }
   const began = performance.now();
@@ -480,6 +484,17 @@ async function main(): Promise<void> {
     `Not in the table: the AgentRegistry's lookups (nodesWith + 2 find per test, indexed) cost ` +
       `${registryCostMs(biggest).toFixed(3)} ms per ${CONCURRENCY}-test round at ${biggest} nodes.`,
   );
+  if (o.json)
+    writeSummary(
+      o.json,
+      rows.map((r) => ({
+        bench: 'scheduler',
+        figure: `${r.figure}, N=${r.n}${r.zones > 0 ? `, ${r.zones} zones` : ''}`,
+        value: r.value,
+        bound: r.bound,
+        pass: r.pass,
+      })),
+    );
   console.log(
     `${rows.filter((r) => !r.pass).length} of ${rows.length} figures missed their bound; wall clock ${((performance.now() - began) / 1000).toFixed(1)} s.`,
   );
