@@ -116,7 +116,12 @@ function cellKey(kind: string, path: string, protocol: string, source: string, t
 }
 
 export class ResultStore {
+  /**
+   * The newest `keep` results, a ring: `recent[next]` is the oldest once it is full. Splicing
+   * the oldest off the front of an array cost more than the rest of add() together.
+   */
   private readonly recent: TestResult[] = [];
+  private next = 0;
   private readonly cells = new Map<string, MatrixCell>();
   /** The cell keys each node is in (either end), so a node that leaves costs its own cells only. */
   private readonly byNode = new Map<string, Set<string>>();
@@ -130,8 +135,11 @@ export class ResultStore {
   ) {}
 
   add(r: TestResult): void {
-    this.recent.push(r);
-    if (this.recent.length > this.keep) this.recent.splice(0, this.recent.length - this.keep);
+    if (this.recent.length < this.keep) this.recent.push(r);
+    else {
+      this.recent[this.next] = r;
+      this.next = (this.next + 1) % this.keep;
+    }
     const key = cellKey(r.kind, r.path, r.protocol, r.source.node, r.target.node);
     const prev = this.cells.get(key);
     const summary = cellResult(r);
@@ -152,11 +160,10 @@ export class ResultStore {
 
   /** Newest first. */
   latest(limit: number): TestResult[] {
-    return this.recent.slice(-limit).reverse();
-  }
-
-  byRun(runId: string): TestResult[] {
-    return this.recent.filter((r) => r.runId === runId);
+    const out: TestResult[] = [];
+    const n = this.recent.length;
+    for (let i = 1; i <= Math.min(limit, n); i++) out.push(this.recent[(this.next - i + n) % n] as TestResult);
+    return out;
   }
 
   /** The latest result per pair, of one kind of test (or of every kind), in the order pairs were first measured. */

@@ -66,6 +66,18 @@ describe('the matrix at size', () => {
     expect(cell?.latest).not.toHaveProperty('source');
   });
 
+  it('keeps the newest results, newest first, however many came', () => {
+    const store = new ResultStore(3);
+    const ids = (n: number) => store.latest(n).map((r) => r.id);
+    const add = (i: number) => store.add({ ...testResult({ path: 'node', protocol: 'tcp', throughput: 1e9, index: i }), id: `r${i}` });
+    add(1);
+    add(2);
+    expect(ids(10)).toEqual(['r2', 'r1']);
+    for (let i = 3; i <= 7; i++) add(i);
+    expect(ids(10)).toEqual(['r7', 'r6', 'r5']);
+    expect(ids(2)).toEqual(['r7', 'r6']);
+  });
+
   it("forgets exactly a leaving node's cells, however many pairs there are", () => {
     const store = new ResultStore(10);
     const nodes = Array.from({ length: 30 }, (_, i) => `n${i}`);
