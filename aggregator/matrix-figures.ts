@@ -1,8 +1,9 @@
 /**
  * The figures /metrics derives from the matrix, computed in one pass over its cells. A scrape
  * used to walk (and copy) every cell once per gauge: at 1,000 nodes, 67,000 measured pairs and
- * 4 to 5 s with the event loop held. One pass, grouped by label values, and cached until the
- * matrix changes (every gauge of one scrape reads the same pass). Pure: no prom-client here.
+ * 4 to 5 s with the event loop held. One pass, filing each value under its path and protocol and
+ * then its node, cached until the matrix changes (every gauge of one scrape reads the same pass).
+ * Pure: no prom-client here.
  *
  * Throughput figures read the latest successful throughput test of each pair, latency figures
  * the latest successful latency test; medians are over pairs.
@@ -31,14 +32,17 @@ export class Groups {
   }
 }
 
-/** Results carry bits per second (iperf3's unit); metrics use Prometheus's base unit, bytes. */
+/**
+ * Results carry bits per second (iperf3's unit); metrics use Prometheus's base unit, bytes
+ * (promtool rejects `_bits`). Dashboards multiply by 8 to show bit/s.
+ */
 const bytes = (bitsPerSecond: number | null) => (bitsPerSecond === null ? null : bitsPerSecond / 8);
 const ratio = (pct: number | null) => (pct === null ? null : pct / 100);
 /** sockperf reports microseconds; metrics use seconds. */
 export const seconds = (us: number) => us / 1e6;
 
 /** The `percentile` label of the per-path RTT gauge, and the field of sockperf's report it reads. */
-export const PATH_PERCENTILES = [
+const PATH_PERCENTILES = [
   ['50', 'p50'],
   ['90', 'p90'],
   ['99', 'p99'],
@@ -49,7 +53,7 @@ export const PATH_PERCENTILES = [
  * protocols keeps a node at 12 RTT series (the per-node series are the bulk of /metrics on a
  * large cluster: about 50 per node with throughput's, under 50,000 at 1,000 nodes).
  */
-export const NODE_PERCENTILES = [
+const NODE_PERCENTILES = [
   ['50', 'p50'],
   ['99', 'p99'],
 ] as const;
@@ -81,15 +85,17 @@ export interface MatrixFigures {
 }
 
 /** Finite values only: a missing figure (null) is no value, never a 0. */
+const finite = (v: number | null | undefined): v is number => v !== null && v !== undefined && Number.isFinite(v);
+
 function push(values: number[], v: number | null | undefined): void {
-  if (v !== null && v !== undefined && Number.isFinite(v)) values.push(v);
+  if (finite(v)) values.push(v);
 }
 
 /** A node's values of one figure. Keyed by the node's name alone: a flat string hashes fast. */
 class ByNode {
   readonly values = new Map<string, number[]>();
   add(node: string, v: number | null | undefined): void {
-    if (v === null || v === undefined || !Number.isFinite(v)) return;
+    if (!finite(v)) return;
     const list = this.values.get(node);
     if (list) list.push(v);
     else this.values.set(node, [v]);
