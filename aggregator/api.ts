@@ -3,13 +3,13 @@
  * over the limit); writes (POST /api/runs) need the bearer token and are rate-limited.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { RunRequestSchema } from '../shared/api.js';
 import type { Environment } from '../shared/environment.js';
 import type { Topology } from '../shared/result.js';
 import type { AgentRegistry } from './agents.js';
 import { bearer, tokenMatches, WindowLimiter } from './agent-socket.js';
+import type { Metrics } from './metrics.js';
 import type { MatrixCell, ResultStore } from './results.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -18,7 +18,7 @@ export interface ApiDeps {
   agents: AgentRegistry;
   store: ResultStore;
   scheduler: Scheduler;
-  registry: Registry;
+  metrics: Pick<Metrics, 'contentType' | 'exposition'>;
   /** Nodes' facts and the detected dataplane (no idle CPU: tests may be running). */
   environment: () => Promise<Environment>;
   /** The Kubernetes integration and which pod agents can be reached through a service. */
@@ -132,8 +132,8 @@ export function registerApi(app: FastifyInstance, d: ApiDeps): void {
   app.get('/healthz', { preValidation: noQuery }, async () => ({ ok: true }));
 
   app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', d.registry.contentType);
-    return d.registry.metrics();
+    reply.header('content-type', d.metrics.contentType);
+    return d.metrics.exposition();
   });
 
   app.get('/api/agents', { preValidation: noQuery }, async () =>

@@ -30,6 +30,8 @@ export interface Aggregator {
   store: ResultStore;
   scheduler: Scheduler;
   registry: Registry;
+  /** Every metric; `exposition()` is what /metrics returns. */
+  metrics: Metrics;
   /** The Kubernetes integration; null when Kubernetes is off. */
   kube: KubeIntegration | null;
   /** Listen and start the scheduler; resolves with the bound address. */
@@ -147,7 +149,7 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
     agents,
     store,
     scheduler,
-    registry,
+    metrics,
     environment: () => captureEnvironment(agents, broker, dataplane, topology, 0),
     status: () => ({
       kubernetes: kube ? kube.status.view() : { source: null, components: {} },
@@ -164,6 +166,7 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
     store,
     scheduler,
     registry,
+    metrics,
     kube,
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port });

@@ -1,36 +1,150 @@
 /**
- * The figures /metrics derives from the matrix, computed in one pass over its cells. A scrape
- * used to walk (and copy) every cell once per gauge: at 1,000 nodes, 67,000 measured pairs and
- * 4 to 5 s with the event loop held. One pass, filing each value under its path and protocol and
- * then its node, cached until the matrix changes (every gauge of one scrape reads the same pass).
- * Pure: no prom-client here.
+ * The gauges /metrics derives from the matrix, and the code that writes them at scrape time.
+ * Figures per path and per pair come from one walk over the cells; figures per node from a
+ * second pass, node by node over each node's own cells, so a node's values live only while its
+ * medians are taken. (Values filed per node for the whole matrix were 50 MiB held through the
+ * scrape at 5,000 nodes; a walk per gauge, before that, took 4 to 5 s at 1,000 nodes.)
  *
  * Throughput figures read the latest successful throughput test of each pair, latency figures
- * the latest successful latency test; medians are over pairs.
+ * the latest successful latency test; medians are over pairs. A missing figure (null) is no
+ * value, never a 0.
  */
+import { TEST_KINDS } from '../shared/protocol.js';
 import { median, spread } from '../shared/stats.js';
+import { GaugeText, type GaugeFamily, type Labels } from './exposition.js';
 import type { CellLatency, CellResult, MatrixCell } from './results.js';
 
-/** Label values of one series, in the gauge's label order. */
-export type Labels = Record<string, string>;
+/** Most `netmatrix_pair_consecutive_failures` series exported at once. */
+export const PAIR_FAILURES_MAX_SERIES = 100;
 
-/** Values grouped by a label set; a group exists only once it has a value. */
-export class Groups {
-  private readonly groups: Array<{ labels: Labels; values: number[] }> = [];
+const PER_PAIR_NOTE = 'only up to NETMATRIX_PER_PAIR_MAX_NODES nodes, or with NETMATRIX_PER_PAIR_METRICS=always';
+const gauge = (name: string, labelNames: string[], help: string): GaugeFamily => ({ name, help, labelNames });
 
-  put(labels: Labels, values: number[]): void {
-    if (values.length > 0) this.groups.push({ labels, values });
-  }
+const PATH_THROUGHPUT = gauge(
+  'netmatrix_path_throughput_bytes_per_second',
+  ['path', 'protocol', 'stat'],
+  'Throughput at the receiver in bytes per second (bits / 8) over all pairs of a path and protocol (latest successful test per pair): stat is min, median or max.',
+);
+const NODE_THROUGHPUT = gauge(
+  'netmatrix_node_throughput_bytes_per_second',
+  ['path', 'protocol', 'node', 'direction'],
+  "Median throughput of a node's pairs in bytes per second: direction out (node is the client) or in (node is the server).",
+);
+const PAIR_THROUGHPUT = gauge(
+  'netmatrix_pair_throughput_bytes_per_second',
+  ['path', 'protocol', 'source', 'target'],
+  `Throughput of one ordered pair in bytes per second (${PER_PAIR_NOTE}).`,
+);
+const PATH_CPU_BUSY = gauge(
+  'netmatrix_path_cpu_busy_ratio',
+  ['path', 'protocol', 'side'],
+  'Node CPU busy during tests (0-1 of all cores, from /proc/stat; includes softirq), median over pairs, for the client or server side.',
+);
+const PATH_CPU_SOFTIRQ = gauge(
+  'netmatrix_path_cpu_softirq_ratio',
+  ['path', 'protocol', 'side'],
+  'Node CPU in softirq during tests (0-1 of all cores), median over pairs.',
+);
+const PATH_CPU_MAX_CORE = gauge(
+  'netmatrix_path_cpu_max_core_ratio',
+  ['path', 'protocol', 'side'],
+  'Busy ratio of the busiest single core during tests, median over pairs.',
+);
+const PATH_CPU_PER_GIGABYTE = gauge(
+  'netmatrix_path_cpu_seconds_per_gigabyte',
+  ['path', 'protocol', 'side'],
+  'Node busy CPU-seconds per 10^9 bytes moved, median over pairs.',
+);
+const NODE_CPU_BUSY = gauge(
+  'netmatrix_node_cpu_busy_ratio',
+  ['path', 'protocol', 'node', 'side'],
+  "Node CPU busy during its tests (0-1), median over the node's pairs, as client or server.",
+);
+const PATH_UDP_JITTER = gauge('netmatrix_path_udp_jitter_seconds', ['path'], 'UDP jitter reported by iperf3, median over pairs.');
+const PATH_UDP_LOSS = gauge('netmatrix_path_udp_loss_ratio', ['path'], 'UDP datagrams lost (0-1), median over pairs.');
+const NODE_UDP_LOSS = gauge(
+  'netmatrix_node_udp_loss_ratio',
+  ['path', 'node', 'direction'],
+  "UDP loss (0-1), median over a node's pairs, by direction.",
+);
+const PATH_TCP_RTT = gauge(
+  'netmatrix_path_tcp_rtt_seconds',
+  ['path'],
+  'Mean TCP round-trip time seen by the iperf3 sender, median over pairs.',
+);
+const PATH_TCP_RETRANSMITS = gauge(
+  'netmatrix_path_tcp_retransmits',
+  ['path'],
+  'TCP retransmits per test, median over pairs (latest test of each pair).',
+);
+const NODE_LAST_SUCCESS = gauge(
+  'netmatrix_node_last_success_timestamp_seconds',
+  ['path', 'protocol', 'node'],
+  'When a test involving the node last succeeded (Unix seconds).',
+);
+// Not subject to the per-pair node limit: on a healthy cluster there is no series at all, and the
+// cap keeps a cluster-wide outage from exporting N^2 of them.
+const PAIR_FAILURES = gauge(
+  'netmatrix_pair_consecutive_failures',
+  ['path', 'protocol', 'kind', 'source', 'target'],
+  `Failed tests in a row of one ordered pair and kind of test, up to its latest test; only pairs whose latest test failed, at most ${PAIR_FAILURES_MAX_SERIES} series (the longest runs).`,
+);
+const PAIRS_MEASURED = gauge(
+  'netmatrix_pairs_measured',
+  ['path', 'protocol', 'kind'],
+  'Ordered pairs with a successful result in the current matrix, by kind of test.',
+);
+// ----- latency: sockperf's full round trips of the latest successful latency test per pair -----
+const PATH_RTT = gauge(
+  'netmatrix_path_rtt_seconds',
+  ['path', 'protocol', 'percentile', 'stat'],
+  'FULL round-trip time (request sent to reply received, sockperf ping-pong; not one-way latency) over all pairs of a path and protocol, latest successful latency test per pair: percentile of each test (50, 90, 99, 99.9), stat min, median or max over the pairs.',
+);
+const NODE_RTT = gauge(
+  'netmatrix_node_rtt_seconds',
+  ['path', 'protocol', 'node', 'percentile'],
+  "FULL round-trip time (sockperf ping-pong) of a node's pairs, the node at either end: the median over its pairs of each test's percentile (50 or 99).",
+);
+const PAIR_RTT = gauge(
+  'netmatrix_pair_rtt_seconds',
+  ['path', 'protocol', 'source', 'target', 'percentile'],
+  `FULL round-trip time (sockperf ping-pong) of one ordered pair, percentile 50 or 99 of its latest successful latency test (${PER_PAIR_NOTE}).`,
+);
+const NODE_DROPPED = gauge(
+  'netmatrix_node_latency_dropped_ratio',
+  ['node'],
+  "UDP latency tests: requests without a reply over requests sent (0-1), median over a node's pairs (either end) of each path, and of the paths the worst: one series per node.",
+);
+const PATH_CONNECT = gauge(
+  'netmatrix_path_connect_seconds',
+  ['path', 'stat'],
+  'TCP connection setup (SYN to established, timed by the client agent before its latency test): median of each test, then stat median or max over the pairs of a path.',
+);
 
-  /** Each group's median, converted by `unit` after the median (µs to s once, no rounding noise). */
-  medians(unit: (v: number) => number = (v) => v): Array<[Labels, number]> {
-    return this.groups.map(({ labels, values }) => [labels, unit(median(values) as number)]);
-  }
-
-  each(f: (labels: Labels, values: number[]) => void): void {
-    for (const { labels, values } of this.groups) f(labels, values);
-  }
-}
+/** Every gauge of the matrix, in the order /metrics lists them. */
+export const MATRIX_GAUGES: readonly GaugeFamily[] = [
+  PATH_THROUGHPUT,
+  NODE_THROUGHPUT,
+  PAIR_THROUGHPUT,
+  PATH_CPU_BUSY,
+  PATH_CPU_SOFTIRQ,
+  PATH_CPU_MAX_CORE,
+  PATH_CPU_PER_GIGABYTE,
+  NODE_CPU_BUSY,
+  PATH_UDP_JITTER,
+  PATH_UDP_LOSS,
+  NODE_UDP_LOSS,
+  PATH_TCP_RTT,
+  PATH_TCP_RETRANSMITS,
+  NODE_LAST_SUCCESS,
+  PAIR_FAILURES,
+  PAIRS_MEASURED,
+  PATH_RTT,
+  NODE_RTT,
+  PAIR_RTT,
+  NODE_DROPPED,
+  PATH_CONNECT,
+];
 
 /**
  * Results carry bits per second (iperf3's unit); metrics use Prometheus's base unit, bytes
@@ -39,7 +153,7 @@ export class Groups {
 const bytes = (bitsPerSecond: number | null) => (bitsPerSecond === null ? null : bitsPerSecond / 8);
 const ratio = (pct: number | null) => (pct === null ? null : pct / 100);
 /** sockperf reports microseconds; metrics use seconds. */
-export const seconds = (us: number) => us / 1e6;
+const seconds = (us: number) => us / 1e6;
 
 /** The `percentile` label of the per-path RTT gauge, and the field of sockperf's report it reads. */
 const PATH_PERCENTILES = [
@@ -57,74 +171,28 @@ const NODE_PERCENTILES = [
   ['50', 'p50'],
   ['99', 'p99'],
 ] as const;
+const SIDES = ['client', 'server'] as const;
 
-export interface MatrixFigures {
-  pathThroughput: Groups;
-  nodeThroughput: Groups;
-  pathCpuBusy: Groups;
-  pathCpuSoftirq: Groups;
-  pathCpuMaxCore: Groups;
-  pathCpuPerGigabyte: Groups;
-  nodeCpuBusy: Groups;
-  pathUdpJitter: Groups;
-  pathUdpLoss: Groups;
-  nodeUdpLoss: Groups;
-  pathTcpRtt: Groups;
-  pathTcpRetransmits: Groups;
-  nodeLastSuccess: Array<{ labels: Labels; t: number }>;
-  /** Failing cells, longest runs first (ties in the order the pairs were first measured), at most `failingMax`. */
-  failing: MatrixCell[];
-  pairsMeasured: Array<{ labels: Labels; n: number }>;
-  pathRtt: Groups;
-  nodeRtt: Groups;
-  nodeDropped: Groups;
-  pathConnect: Groups;
-  /** Per-pair series, filled only when they are exported. */
-  pairThroughput: Array<[Labels, number]>;
-  pairRtt: Array<[Labels, number]>;
-}
-
-/** Finite values only: a missing figure (null) is no value, never a 0. */
 const finite = (v: number | null | undefined): v is number => v !== null && v !== undefined && Number.isFinite(v);
 
 function push(values: number[], v: number | null | undefined): void {
   if (finite(v)) values.push(v);
 }
 
-/** A node's values of one figure. Keyed by the node's name alone: a flat string hashes fast. */
-class ByNode {
-  readonly values = new Map<string, number[]>();
-  add(node: string, v: number | null | undefined): void {
-    if (!finite(v)) return;
-    const list = this.values.get(node);
-    if (list) list.push(v);
-    else this.values.set(node, [v]);
-  }
-}
-
-/** What one path and protocol collects in the walk: per-path lists and per-node lists. */
-class Bucket {
+/** What one path and protocol collects over all its pairs. */
+class PathValues {
   readonly measured = { throughput: 0, latency: 0 };
   readonly tput: number[] = [];
-  readonly tputOut = new ByNode();
-  readonly tputIn = new ByNode();
   /** [client, server] */
   readonly busy: [number[], number[]] = [[], []];
   readonly softirq: [number[], number[]] = [[], []];
   readonly maxCore: [number[], number[]] = [[], []];
   readonly perGigabyte: [number[], number[]] = [[], []];
-  readonly busyClient = new ByNode();
-  readonly busyServer = new ByNode();
   readonly jitter: number[] = [];
   readonly loss: number[] = [];
-  readonly lossOut = new ByNode();
-  readonly lossIn = new ByNode();
   readonly tcpRtt: number[] = [];
   readonly retransmits: number[] = [];
-  readonly lastSuccess = new Map<string, number>();
   readonly rtt: number[][] = PATH_PERCENTILES.map(() => []);
-  readonly nodeRtt: ByNode[] = NODE_PERCENTILES.map(() => new ByNode());
-  readonly dropped = new ByNode();
   readonly connect: number[] = [];
 
   constructor(
@@ -133,145 +201,192 @@ class Bucket {
   ) {}
 }
 
-/**
- * Everything the matrix gauges export, from one walk over `cells`. The walk files each value
- * under its path and protocol, then under a node name: no label set or composite key is built
- * per cell (at 67,000 cells that alone took a quarter of a second).
- */
-export function matrixFigures(cells: Iterable<MatrixCell>, o: { perPair: boolean; failingMax: number }): MatrixFigures {
-  const buckets = new Map<string, Bucket>();
+/** What one node collects over its pairs of one path and protocol; emptied for the next node. */
+class NodeValues {
+  readonly tputOut: number[] = [];
+  readonly tputIn: number[] = [];
+  readonly busyClient: number[] = [];
+  readonly busyServer: number[] = [];
+  readonly lossOut: number[] = [];
+  readonly lossIn: number[] = [];
+  readonly rtt: number[][] = NODE_PERCENTILES.map(() => []);
+  readonly dropped: number[] = [];
+  lastSuccess = -Infinity;
+
+  constructor(
+    readonly path: string,
+    readonly protocol: string,
+  ) {}
+
+  clear(): void {
+    for (const a of [this.tputOut, this.tputIn, this.busyClient, this.busyServer, this.lossOut, this.lossIn, this.dropped, ...this.rtt])
+      a.length = 0;
+    this.lastSuccess = -Infinity;
+  }
+}
+
+/** The matrix as /metrics reads it: every cell, and each node's cells (the node at either end). */
+export interface MatrixView {
+  cellsView(): Iterable<MatrixCell>;
+  nodeCellsView(): Iterable<readonly [string, Iterable<MatrixCell>]>;
+}
+
+/** The text of every matrix gauge, families apart by a blank line, no final newline. */
+export function matrixText(matrix: MatrixView, o: { perPair: boolean; failingMax: number }): string {
+  const out = new GaugeText(MATRIX_GAUGES);
+  writePaths(matrix.cellsView(), out, o);
+  writeNodes(matrix.nodeCellsView(), out);
+  return out.text();
+}
+
+/** Per path and per pair, from one walk over the cells; then the longest failing runs. */
+function writePaths(cells: Iterable<MatrixCell>, out: GaugeText, o: { perPair: boolean; failingMax: number }): void {
+  const paths = new Map<string, PathValues>();
   const failing: MatrixCell[] = [];
-  const pairThroughput: Array<[Labels, number]> = [];
-  const pairRtt: Array<[Labels, number]> = [];
   for (const c of cells) {
     if (c.consecutiveFailures > 0) failing.push(c);
     const r = c.lastSuccess;
     if (!r) continue;
     const key = c.protocol === 'tcp' ? c.path : `${c.path}/udp`;
-    let b = buckets.get(key);
-    if (!b) buckets.set(key, (b = new Bucket(c.path, c.protocol)));
-    b.measured[c.kind]++;
-    if (c.kind === 'throughput') throughput(b, c, r, o.perPair ? pairThroughput : null);
-    else if (r.latency) latency(b, c, r.latency, o.perPair ? pairRtt : null);
+    let p = paths.get(key);
+    if (!p) paths.set(key, (p = new PathValues(c.path, c.protocol)));
+    p.measured[c.kind]++;
+    if (c.kind === 'throughput') pathThroughput(p, c, r, o.perPair ? out : null);
+    else if (r.latency) pathLatency(p, c, r.latency, o.perPair ? out : null);
   }
+
+  for (const kind of TEST_KINDS)
+    for (const { path, protocol, measured } of paths.values())
+      if (measured[kind] > 0) out.sample(PAIRS_MEASURED, { path, protocol, kind }, measured[kind]);
+  for (const p of paths.values()) {
+    const { path, protocol } = p;
+    writeSpread(out, PATH_THROUGHPUT, { path, protocol }, p.tput, ['min', 'median', 'max']);
+    SIDES.forEach((side, i) => {
+      writeMedian(out, PATH_CPU_BUSY, { path, protocol, side }, p.busy[i] as number[]);
+      writeMedian(out, PATH_CPU_SOFTIRQ, { path, protocol, side }, p.softirq[i] as number[]);
+      writeMedian(out, PATH_CPU_MAX_CORE, { path, protocol, side }, p.maxCore[i] as number[]);
+      writeMedian(out, PATH_CPU_PER_GIGABYTE, { path, protocol, side }, p.perGigabyte[i] as number[]);
+    });
+    writeMedian(out, PATH_UDP_JITTER, { path }, p.jitter);
+    writeMedian(out, PATH_UDP_LOSS, { path }, p.loss);
+    writeMedian(out, PATH_TCP_RTT, { path }, p.tcpRtt);
+    writeMedian(out, PATH_TCP_RETRANSMITS, { path }, p.retransmits);
+    PATH_PERCENTILES.forEach(([percentile], i) =>
+      writeSpread(out, PATH_RTT, { path, protocol, percentile }, p.rtt[i] as number[], ['min', 'median', 'max'], seconds),
+    );
+    writeSpread(out, PATH_CONNECT, { path }, p.connect, ['median', 'max'], seconds);
+  }
+
   // Array.prototype.sort is stable: equal runs keep the order pairs were first measured.
   failing.sort((a, b) => b.consecutiveFailures - a.consecutiveFailures);
-  return { ...collect([...buckets.values()]), failing: failing.slice(0, o.failingMax), pairThroughput, pairRtt };
+  for (const c of failing.slice(0, o.failingMax))
+    out.sample(
+      PAIR_FAILURES,
+      { path: c.path, protocol: c.protocol, kind: c.kind, source: c.source, target: c.target },
+      c.consecutiveFailures,
+    );
 }
 
-function throughput(b: Bucket, c: MatrixCell, r: CellResult, pairs: Array<[Labels, number]> | null): void {
-  const { source, target } = c;
+function pathThroughput(p: PathValues, c: MatrixCell, r: CellResult, pairs: GaugeText | null): void {
   const tput = bytes(r.throughputBitsPerSecond);
-  push(b.tput, tput);
-  b.tputOut.add(source, tput);
-  b.tputIn.add(target, tput);
-  if (pairs && tput !== null) pairs.push([{ path: c.path, protocol: c.protocol, source, target }, tput]);
-  push(b.busy[0], ratio(r.clientBusyPercent));
-  push(b.busy[1], ratio(r.serverBusyPercent));
-  push(b.softirq[0], ratio(r.clientSoftirqPercent));
-  push(b.softirq[1], ratio(r.serverSoftirqPercent));
-  push(b.maxCore[0], ratio(r.clientMaxCorePercent));
-  push(b.maxCore[1], ratio(r.serverMaxCorePercent));
-  push(b.perGigabyte[0], r.clientCpuSecondsPerGigabyte);
-  push(b.perGigabyte[1], r.serverCpuSecondsPerGigabyte);
-  b.busyClient.add(source, ratio(r.clientBusyPercent));
-  b.busyServer.add(target, ratio(r.serverBusyPercent));
+  push(p.tput, tput);
+  if (pairs && tput !== null)
+    pairs.sample(PAIR_THROUGHPUT, { path: c.path, protocol: c.protocol, source: c.source, target: c.target }, tput);
+  push(p.busy[0], ratio(r.clientBusyPercent));
+  push(p.busy[1], ratio(r.serverBusyPercent));
+  push(p.softirq[0], ratio(r.clientSoftirqPercent));
+  push(p.softirq[1], ratio(r.serverSoftirqPercent));
+  push(p.maxCore[0], ratio(r.clientMaxCorePercent));
+  push(p.maxCore[1], ratio(r.serverMaxCorePercent));
+  push(p.perGigabyte[0], r.clientCpuSecondsPerGigabyte);
+  push(p.perGigabyte[1], r.serverCpuSecondsPerGigabyte);
   if (c.protocol === 'udp') {
-    push(b.jitter, r.udpJitterSeconds);
-    push(b.loss, r.udpLossRatio);
-    b.lossOut.add(source, r.udpLossRatio);
-    b.lossIn.add(target, r.udpLossRatio);
+    push(p.jitter, r.udpJitterSeconds);
+    push(p.loss, r.udpLossRatio);
   } else {
-    push(b.tcpRtt, r.tcpRttMeanSeconds);
-    push(b.retransmits, r.tcpRetransmits);
-  }
-  for (const node of [source, target]) {
-    if ((b.lastSuccess.get(node) ?? -Infinity) < r.endedAtSeconds) b.lastSuccess.set(node, r.endedAtSeconds);
+    push(p.tcpRtt, r.tcpRttMeanSeconds);
+    push(p.retransmits, r.tcpRetransmits);
   }
 }
 
 // A failed latency test carries no figures and leaves the pair's previous success in place: a
 // pair that never succeeded has no series, never a 0 s round trip.
-function latency(b: Bucket, c: MatrixCell, l: CellLatency, pairs: Array<[Labels, number]> | null): void {
-  const { source, target } = c;
-  PATH_PERCENTILES.forEach(([, key], i) => push(b.rtt[i] as number[], l[key]));
-  NODE_PERCENTILES.forEach(([percentile, key], i) => {
-    const byNode = b.nodeRtt[i] as ByNode;
-    byNode.add(source, l[key]);
-    byNode.add(target, l[key]);
-    if (pairs) pairs.push([{ path: c.path, protocol: c.protocol, source, target, percentile }, seconds(l[key])]);
-  });
-  if (c.protocol === 'udp' && l.sentMessages !== 0) {
-    const dropped = l.droppedMessages / l.sentMessages;
-    b.dropped.add(source, dropped);
-    b.dropped.add(target, dropped);
-  }
-  if (c.protocol === 'tcp') push(b.connect, l.connectP50Microseconds);
+function pathLatency(p: PathValues, c: MatrixCell, l: CellLatency, pairs: GaugeText | null): void {
+  PATH_PERCENTILES.forEach(([, key], i) => push(p.rtt[i] as number[], l[key]));
+  if (pairs)
+    for (const [percentile, key] of NODE_PERCENTILES)
+      pairs.sample(PAIR_RTT, { path: c.path, protocol: c.protocol, source: c.source, target: c.target, percentile }, seconds(l[key]));
+  if (c.protocol === 'tcp') push(p.connect, l.connectP50Microseconds);
 }
 
-/** The walk's buckets as the label sets of each gauge. */
-function collect(buckets: Bucket[]): Omit<MatrixFigures, 'failing' | 'pairThroughput' | 'pairRtt'> {
-  const f = {
-    pathThroughput: new Groups(),
-    nodeThroughput: new Groups(),
-    pathCpuBusy: new Groups(),
-    pathCpuSoftirq: new Groups(),
-    pathCpuMaxCore: new Groups(),
-    pathCpuPerGigabyte: new Groups(),
-    nodeCpuBusy: new Groups(),
-    pathUdpJitter: new Groups(),
-    pathUdpLoss: new Groups(),
-    nodeUdpLoss: new Groups(),
-    pathTcpRtt: new Groups(),
-    pathTcpRetransmits: new Groups(),
-    nodeLastSuccess: [] as Array<{ labels: Labels; t: number }>,
-    pairsMeasured: [] as Array<{ labels: Labels; n: number }>,
-    pathRtt: new Groups(),
-    nodeRtt: new Groups(),
-    nodeDropped: new Groups(),
-    pathConnect: new Groups(),
-  };
-  const perNode = (g: Groups, by: ByNode, labels: (node: string) => Labels) => {
-    for (const [node, values] of by.values) g.put(labels(node), values);
-  };
-  for (const b of buckets) {
-    const { path, protocol } = b;
-    for (const kind of ['throughput', 'latency'] as const)
-      if (b.measured[kind] > 0) f.pairsMeasured.push({ labels: { path, protocol, kind }, n: b.measured[kind] });
-    f.pathThroughput.put({ path, protocol }, b.tput);
-    perNode(f.nodeThroughput, b.tputOut, (node) => ({ path, protocol, node, direction: 'out' }));
-    perNode(f.nodeThroughput, b.tputIn, (node) => ({ path, protocol, node, direction: 'in' }));
-    (['client', 'server'] as const).forEach((side, i) => {
-      f.pathCpuBusy.put({ path, protocol, side }, b.busy[i] as number[]);
-      f.pathCpuSoftirq.put({ path, protocol, side }, b.softirq[i] as number[]);
-      f.pathCpuMaxCore.put({ path, protocol, side }, b.maxCore[i] as number[]);
-      f.pathCpuPerGigabyte.put({ path, protocol, side }, b.perGigabyte[i] as number[]);
-    });
-    perNode(f.nodeCpuBusy, b.busyClient, (node) => ({ path, protocol, node, side: 'client' }));
-    perNode(f.nodeCpuBusy, b.busyServer, (node) => ({ path, protocol, node, side: 'server' }));
-    f.pathUdpJitter.put({ path }, b.jitter);
-    f.pathUdpLoss.put({ path }, b.loss);
-    perNode(f.nodeUdpLoss, b.lossOut, (node) => ({ path, node, direction: 'out' }));
-    perNode(f.nodeUdpLoss, b.lossIn, (node) => ({ path, node, direction: 'in' }));
-    f.pathTcpRtt.put({ path }, b.tcpRtt);
-    f.pathTcpRetransmits.put({ path }, b.retransmits);
-    for (const [node, t] of b.lastSuccess) f.nodeLastSuccess.push({ labels: { path, protocol, node }, t });
-    PATH_PERCENTILES.forEach(([percentile], i) => f.pathRtt.put({ path, protocol, percentile }, b.rtt[i] as number[]));
-    NODE_PERCENTILES.forEach(([percentile], i) =>
-      perNode(f.nodeRtt, b.nodeRtt[i] as ByNode, (node) => ({ path, protocol, node, percentile })),
-    );
-    perNode(f.nodeDropped, b.dropped, (node) => ({ path, node }));
-    f.pathConnect.put({ path }, b.connect);
+/** Per node: each node's cells, its values by path and protocol, their medians, then the next node. */
+function writeNodes(nodes: Iterable<readonly [string, Iterable<MatrixCell>]>, out: GaugeText): void {
+  const scratch = new Map<string, NodeValues>();
+  const touched = new Set<NodeValues>();
+  for (const [node, cells] of nodes) {
+    for (const c of cells) {
+      const r = c.lastSuccess;
+      if (!r) continue;
+      const key = c.protocol === 'tcp' ? c.path : `${c.path}/udp`;
+      let v = scratch.get(key);
+      if (!v) scratch.set(key, (v = new NodeValues(c.path, c.protocol)));
+      touched.add(v);
+      const client = c.source === node;
+      if (c.kind === 'throughput') nodeThroughput(v, c, r, client);
+      else if (r.latency) nodeLatency(v, c, r.latency);
+    }
+    let worstDropped: number | null = null;
+    for (const v of touched) {
+      const { path, protocol } = v;
+      writeMedian(out, NODE_THROUGHPUT, { path, protocol, node, direction: 'out' }, v.tputOut);
+      writeMedian(out, NODE_THROUGHPUT, { path, protocol, node, direction: 'in' }, v.tputIn);
+      writeMedian(out, NODE_CPU_BUSY, { path, protocol, node, side: 'client' }, v.busyClient);
+      writeMedian(out, NODE_CPU_BUSY, { path, protocol, node, side: 'server' }, v.busyServer);
+      writeMedian(out, NODE_UDP_LOSS, { path, node, direction: 'out' }, v.lossOut);
+      writeMedian(out, NODE_UDP_LOSS, { path, node, direction: 'in' }, v.lossIn);
+      if (v.lastSuccess > -Infinity) out.sample(NODE_LAST_SUCCESS, { path, protocol, node }, v.lastSuccess);
+      NODE_PERCENTILES.forEach(([percentile], i) =>
+        writeMedian(out, NODE_RTT, { path, protocol, node, percentile }, v.rtt[i] as number[], seconds),
+      );
+      if (v.dropped.length > 0) worstDropped = Math.max(worstDropped ?? 0, median(v.dropped) as number);
+      v.clear();
+    }
+    touched.clear();
+    if (worstDropped !== null) out.sample(NODE_DROPPED, { node }, worstDropped);
   }
-  return f;
 }
 
-/** min, median and max of each group, converted by `unit`. */
-export function spreads(g: Groups, unit: (v: number) => number = (v) => v): Array<[Labels, { min: number; median: number; max: number }]> {
-  const out: Array<[Labels, { min: number; median: number; max: number }]> = [];
-  g.each((labels, values) => {
-    const s = spread(values);
-    if (s) out.push([labels, { min: unit(s.min), median: unit(s.median), max: unit(s.max) }]);
-  });
-  return out;
+function nodeThroughput(v: NodeValues, c: MatrixCell, r: CellResult, client: boolean): void {
+  const tput = bytes(r.throughputBitsPerSecond);
+  if (client) {
+    push(v.tputOut, tput);
+    push(v.busyClient, ratio(r.clientBusyPercent));
+  } else {
+    push(v.tputIn, tput);
+    push(v.busyServer, ratio(r.serverBusyPercent));
+  }
+  if (c.protocol === 'udp') push(client ? v.lossOut : v.lossIn, r.udpLossRatio);
+  if (v.lastSuccess < r.endedAtSeconds) v.lastSuccess = r.endedAtSeconds;
+}
+
+function nodeLatency(v: NodeValues, c: MatrixCell, l: CellLatency): void {
+  NODE_PERCENTILES.forEach(([, key], i) => push(v.rtt[i] as number[], l[key]));
+  if (c.protocol === 'udp' && l.sentMessages !== 0) v.dropped.push(l.droppedMessages / l.sentMessages);
+}
+
+/** The median of `values` (none: no series), converted by `unit` after the median (µs to s once, no rounding noise). */
+function writeMedian(out: GaugeText, g: GaugeFamily, labels: Labels, values: number[], unit: (v: number) => number = (v) => v): void {
+  if (values.length > 0) out.sample(g, labels, unit(median(values) as number));
+}
+
+function writeSpread(
+  out: GaugeText,
+  g: GaugeFamily,
+  labels: Labels,
+  values: number[],
+  stats: ReadonlyArray<'min' | 'median' | 'max'>,
+  unit: (v: number) => number = (v) => v,
+): void {
+  const s = spread(values);
+  if (s) for (const stat of stats) out.sample(g, { ...labels, stat }, unit(s[stat]));
 }

@@ -123,8 +123,11 @@ export class ResultStore {
   private readonly recent: TestResult[] = [];
   private next = 0;
   private readonly cells = new Map<string, MatrixCell>();
-  /** The cell keys each node is in (either end), so a node that leaves costs its own cells only. */
-  private readonly byNode = new Map<string, Set<string>>();
+  /**
+   * Each node's cells (the node at either end) by key, the same objects as `cells`: a node that
+   * leaves costs its own cells only, and /metrics reads a node's cells without a lookup each.
+   */
+  private readonly byNode = new Map<string, Map<string, MatrixCell>>();
   private readonly seen = new Map<string, true>();
   private readonly listeners = new Set<(r: TestResult) => void>();
   private changes = 0;
@@ -143,7 +146,7 @@ export class ResultStore {
     const key = cellKey(r.kind, r.path, r.protocol, r.source.node, r.target.node);
     const prev = this.cells.get(key);
     const summary = cellResult(r);
-    this.cells.set(key, {
+    const cell: MatrixCell = {
       kind: r.kind,
       path: r.path,
       protocol: r.protocol,
@@ -152,8 +155,10 @@ export class ResultStore {
       latest: summary,
       lastSuccess: r.ok ? summary : (prev?.lastSuccess ?? null),
       consecutiveFailures: r.ok ? 0 : (prev?.consecutiveFailures ?? 0) + 1,
-    });
-    if (!prev) for (const node of [r.source.node, r.target.node]) this.keysOf(node).add(key);
+    };
+    this.cells.set(key, cell);
+    this.cellsOf(r.source.node).set(key, cell);
+    this.cellsOf(r.target.node).set(key, cell);
     this.changes++;
     for (const l of this.listeners) l(r);
   }
@@ -177,6 +182,11 @@ export class ResultStore {
     return this.cells.values();
   }
 
+  /** Each node with its cells (the node at either end), without a copy: for a reader that walks them once. */
+  *nodeCellsView(): Generator<readonly [string, IterableIterator<MatrixCell>]> {
+    for (const [node, cells] of this.byNode) yield [node, cells.values()];
+  }
+
   /** Cells in the matrix now. */
   get size(): number {
     return this.cells.size;
@@ -189,12 +199,10 @@ export class ResultStore {
 
   /** Forget a node that left: its cells would otherwise keep exporting stale figures. */
   removeNode(node: string): void {
-    const keys = this.byNode.get(node);
-    if (!keys) return;
+    const cells = this.byNode.get(node);
+    if (!cells) return;
     this.byNode.delete(node);
-    for (const k of keys) {
-      const c = this.cells.get(k);
-      if (!c) continue;
+    for (const [k, c] of cells) {
       this.cells.delete(k);
       this.byNode.get(c.source === node ? c.target : c.source)?.delete(k);
     }
@@ -214,9 +222,9 @@ export class ResultStore {
     return () => this.listeners.delete(listener);
   }
 
-  private keysOf(node: string): Set<string> {
-    let keys = this.byNode.get(node);
-    if (!keys) this.byNode.set(node, (keys = new Set()));
-    return keys;
+  private cellsOf(node: string): Map<string, MatrixCell> {
+    let cells = this.byNode.get(node);
+    if (!cells) this.byNode.set(node, (cells = new Map()));
+    return cells;
   }
 }

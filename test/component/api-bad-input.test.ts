@@ -6,7 +6,6 @@
  */
 import fastify from 'fastify';
 import { pino } from 'pino';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentRegistry } from '../../aggregator/agents.js';
 import { registerApi, RUNS_PER_WINDOW, RUNS_WINDOW_MS } from '../../aggregator/api.js';
@@ -219,7 +218,7 @@ describe('POST /api/runs rate limit', () => {
       store: new ResultStore(10),
       // Only submit is reached by POST /api/runs.
       scheduler: { submit: () => ({ id: `run-${++submitted}` }) } as unknown as Scheduler,
-      registry: new Registry(),
+      metrics: { contentType: 'text/plain', exposition: () => Promise.reject(new Error('unused')) },
       environment: () => Promise.reject(new Error('unused')),
       status: () => ({}),
       topology: () => null,

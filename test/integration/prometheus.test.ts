@@ -23,7 +23,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentRegistry } from '../../aggregator/agents.js';
 import { buildAggregator, type Aggregator } from '../../aggregator/app.js';
 import { loadAggregatorConfig } from '../../aggregator/config.js';
-import { Metrics, PAIR_FAILURES_MAX_SERIES } from '../../aggregator/metrics.js';
+import { PAIR_FAILURES_MAX_SERIES } from '../../aggregator/matrix-figures.js';
+import { Metrics } from '../../aggregator/metrics.js';
 import { ResultStore } from '../../aggregator/results.js';
 import { DEFAULT_ALERT_SETTINGS, ruleFile, ruleFileYaml, type AlertSettings } from '../../dashboards/alerts.js';
 import { MATRIX } from '../../dashboards/queries.js';
@@ -31,7 +32,7 @@ import { AgentProcesses, labAgentSpecs } from '../../lab/agents.js';
 import { labDown, labUp } from '../../lab/lab.js';
 import { planLab } from '../../lab/plan.js';
 import type { TestResult } from '../../shared/result.js';
-import { parseExposition } from '../helpers/prometheus-text.js';
+import { familyNames, parseExposition } from '../helpers/prometheus-text.js';
 import { freeLoopbackPort } from '../helpers/ports.js';
 import { describeWith, waitFor } from '../helpers/requirements.js';
 
@@ -452,20 +453,19 @@ describe('netmatrix_pair_consecutive_failures (what NetmatrixPairFailing reads)'
     serverIperf: null,
     latency: null,
   });
-  const series = async (registry: Registry) =>
-    parseExposition(await registry.metrics()).filter((x) => x.name === 'netmatrix_pair_consecutive_failures');
+  const series = async (metrics: Metrics) =>
+    parseExposition(await metrics.exposition()).filter((x) => x.name === 'netmatrix_pair_consecutive_failures');
 
   it('counts failures in a row per pair, resets on success, and exports only pairs whose latest test failed', async () => {
-    const registry = new Registry();
     const store = new ResultStore(100);
-    new Metrics(registry, store, new AgentRegistry(), { perPair: 'never', perPairMaxNodes: 0 });
-    expect(await series(registry)).toEqual([]);
+    const metrics = new Metrics(new Registry(), store, new AgentRegistry(), { perPair: 'never', perPairMaxNodes: 0 });
+    expect(await series(metrics)).toEqual([]);
     for (const ok of [true, false, false, false]) store.add(result('a', 'b', ok));
     store.add(result('b', 'a', false));
     store.add(result('a', 'c', false));
     store.add(result('a', 'c', true));
     // Exported whatever the per-pair setting ('never' here).
-    expect(await series(registry)).toEqual([
+    expect(await series(metrics)).toEqual([
       {
         name: 'netmatrix_pair_consecutive_failures',
         labels: { path: 'pod', protocol: 'tcp', kind: 'throughput', source: 'a', target: 'b' },
@@ -479,7 +479,7 @@ describe('netmatrix_pair_consecutive_failures (what NetmatrixPairFailing reads)'
     ]);
     // The thousands of failing pairs of a cluster-wide outage: only the longest runs are exported.
     for (let i = 0; i < 2 * PAIR_FAILURES_MAX_SERIES; i++) store.add(result(`n${i}`, 'z', false));
-    const capped = await series(registry);
+    const capped = await series(metrics);
     expect(capped).toHaveLength(PAIR_FAILURES_MAX_SERIES);
     expect(capped[0]?.value).toBe(3);
   });
@@ -489,9 +489,8 @@ describe('what the dashboards and rules read (no lab)', () => {
   /** Metric names in a PromQL expression, a histogram's series named by the histogram. */
   const metricsIn = (expr: string) => [...expr.matchAll(/\bnetmatrix_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ''));
   const registered = async () => {
-    const registry = new Registry();
-    new Metrics(registry, new ResultStore(1), new AgentRegistry(), { perPair: 'auto', perPairMaxNodes: 10 });
-    return new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
+    const metrics = new Metrics(new Registry(), new ResultStore(1), new AgentRegistry(), { perPair: 'auto', perPairMaxNodes: 10 });
+    return new Set(familyNames(await metrics.exposition()));
   };
 
   it('reads only metrics the aggregator registers, in every dashboard query and alerting rule', async () => {

@@ -9,6 +9,7 @@ import { AGENT_SETTINGS } from '../../agent/config.js';
 import { buildAggregator } from '../../aggregator/app.js';
 import { AGGREGATOR_SETTINGS, loadAggregatorConfig } from '../../aggregator/config.js';
 import { ERROR_CODES } from '../../shared/errors.js';
+import { familyNames } from '../helpers/prometheus-text.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -24,7 +25,7 @@ describe('README reference tables', () => {
       config: loadAggregatorConfig({ NETMATRIX_TOKEN: 't', NETMATRIX_CONTINUOUS: 'false' }, []),
       log: pino({ level: 'silent' }),
     });
-    const registered = (await agg.registry.getMetricsAsJSON()).map((m) => m.name).sort();
+    const registered = familyNames(await agg.metrics.exposition()).sort();
     await agg.close();
     expect(tableNames('Metrics').sort()).toEqual(registered);
   });

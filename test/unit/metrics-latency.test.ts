@@ -14,7 +14,7 @@ import type { NetworkMode, Path, Protocol } from '../../shared/protocol.js';
 import { TestResultSchema, type TestResult } from '../../shared/result.js';
 import { latencyResult, testResult, type LatencyOptions } from '../fixtures/results/builder.js';
 import { testIdentity } from '../helpers/identity.js';
-import { parseExposition } from '../helpers/prometheus-text.js';
+import { familySamples, parseExposition } from '../helpers/prometheus-text.js';
 
 interface Harness {
   registry: Registry;
@@ -37,12 +37,7 @@ function harness(o: Partial<MetricsOptions> = {}): Harness {
     store,
     agents,
     metrics,
-    text: async (name) =>
-      (await registry.getSingleMetricAsString(name))
-        .split('\n')
-        .filter((l) => l !== '' && !l.startsWith('#'))
-        .map((l) => `${l}\n`)
-        .join(''),
+    text: async (name) => familySamples(await metrics.exposition(), name),
     add: (r, durationSeconds = 5) => {
       // The builder must make results the aggregator could have recorded.
       store.add(TestResultSchema.parse(r));
@@ -89,10 +84,10 @@ describe('latency gauges', () => {
     expect(await h.text('netmatrix_node_rtt_seconds')).toBe(
       [
         'netmatrix_node_rtt_seconds{path="pod",protocol="tcp",node="a",percentile="50"} 0.0002',
-        'netmatrix_node_rtt_seconds{path="pod",protocol="tcp",node="b",percentile="50"} 0.0002',
-        'netmatrix_node_rtt_seconds{path="pod",protocol="tcp",node="c",percentile="50"} 0.0002',
         'netmatrix_node_rtt_seconds{path="pod",protocol="tcp",node="a",percentile="99"} 0.0004',
+        'netmatrix_node_rtt_seconds{path="pod",protocol="tcp",node="b",percentile="50"} 0.0002',
         'netmatrix_node_rtt_seconds{path="pod",protocol="tcp",node="b",percentile="99"} 0.0006',
+        'netmatrix_node_rtt_seconds{path="pod",protocol="tcp",node="c",percentile="50"} 0.0002',
         'netmatrix_node_rtt_seconds{path="pod",protocol="tcp",node="c",percentile="99"} 0.0004',
         '',
       ].join('\n'),
@@ -149,7 +144,7 @@ describe('latency gauges', () => {
     h.add(latency({ path: 'service', protocol: 'udp', source: 'a', target: 'b', rttP50: null }));
     h.add(latency({ path: 'service', protocol: 'udp', source: 'a', target: 'c', rttP50: null }));
 
-    const samples = parseExposition(await h.registry.metrics());
+    const samples = parseExposition(await h.metrics.exposition());
     const rtt = samples.filter((s) => /^netmatrix_(path|node|pair)_rtt_seconds$/.test(s.name));
     expect(rtt.length).toBeGreaterThan(0);
     expect(rtt.filter((s) => s.value === 0)).toEqual([]);
@@ -179,7 +174,7 @@ describe('latency gauges', () => {
       for (let i = 1; i <= nodes; i++) for (const mode of ['pod', 'host'] as const) connectAgent(h.agents, `n${i}`, mode);
       h.add(latency({ path: 'node', protocol: 'tcp', source: 'n1', target: 'n2', rttP50: 50 }));
       h.add(testResult({ path: 'node', protocol: 'tcp', source: 'n1', target: 'n2', throughput: 8e9 }));
-      const s = parseExposition(await h.registry.metrics());
+      const s = parseExposition(await h.metrics.exposition());
       const count = (name: string) => s.filter((x) => x.name === name).length;
       expect(count('netmatrix_node_rtt_seconds'), 'per-node series whatever the rule').toBe(4);
       // The latency and throughput per-pair series follow one rule.
@@ -198,7 +193,7 @@ describe('latency gauges', () => {
     h.add(latency({ path: 'pod', protocol: 'udp', source: 'c', target: 'd', rttP50: 300, droppedRatio: 0 }));
     h.add(latency({ path: 'pod', protocol: 'tcp', source: 'b', target: 'c', rttP50: 200, connectP50: 40 }));
     const mentions = async (node: string) =>
-      parseExposition(await h.registry.metrics()).filter((s) => [s.labels.node, s.labels.source, s.labels.target].includes(node));
+      parseExposition(await h.metrics.exposition()).filter((s) => [s.labels.node, s.labels.source, s.labels.target].includes(node));
     expect(new Set((await mentions('b')).map((s) => s.name))).toEqual(
       new Set(['netmatrix_node_rtt_seconds', 'netmatrix_pair_rtt_seconds', 'netmatrix_node_latency_dropped_ratio']),
     );
@@ -343,7 +338,7 @@ describe('/metrics at 1,000 nodes', () => {
     // A cluster-wide outage's failures too: capped counts and every reason of a kind.
     for (let i = 0; i < 200; i++) h.add(latency({ path: 'pod', protocol: 'udp', source: name(i), target: name(i + 500), rttP50: null }));
 
-    const samples = parseExposition(await h.registry.metrics());
+    const samples = parseExposition(await h.metrics.exposition());
     const perNode = samples.filter((s) => s.labels.node === name(7)).length;
     // 36 throughput series per node, 13 latency ones (12 RTT, 1 dropped ratio).
     expect(perNode).toBe(49);
