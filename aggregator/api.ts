@@ -2,6 +2,7 @@
  * The REST API. Bad input gets a 400 with a message that says what is wrong (413 for a body
  * over the limit); writes (POST /api/runs) need the bearer token and are rate-limited.
  */
+import { Readable } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { RunRequestSchema } from '../shared/api.js';
@@ -18,7 +19,7 @@ export interface ApiDeps {
   agents: AgentRegistry;
   store: ResultStore;
   scheduler: Scheduler;
-  metrics: Pick<Metrics, 'contentType' | 'exposition'>;
+  metrics: Pick<Metrics, 'contentType' | 'chunks'>;
   /** Nodes' facts and the detected dataplane (no idle CPU: tests may be running). */
   environment: () => Promise<Environment>;
   /** The Kubernetes integration and which pod agents can be reached through a service. */
@@ -133,7 +134,8 @@ export function registerApi(app: FastifyInstance, d: ApiDeps): void {
 
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', d.metrics.contentType);
-    return d.metrics.exposition();
+    // Chunk by chunk: at 5,000 nodes the body is 24 MB, and one string of it would be a copy.
+    return reply.send(Readable.from(await d.metrics.chunks(), { objectMode: false }));
   });
 
   app.get('/api/agents', { preValidation: noQuery }, async () =>

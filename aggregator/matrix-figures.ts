@@ -231,12 +231,12 @@ export interface MatrixView {
   nodeCellsView(): Iterable<readonly [string, Iterable<MatrixCell>]>;
 }
 
-/** The text of every matrix gauge, families apart by a blank line, no final newline. */
-export function matrixText(matrix: MatrixView, o: { perPair: boolean; failingMax: number }): string {
+/** The text of every matrix gauge, in chunks (GaugeText.chunks). */
+export function matrixText(matrix: MatrixView, o: { perPair: boolean; failingMax: number }): string[] {
   const out = new GaugeText(MATRIX_GAUGES);
   writePaths(matrix.cellsView(), out, o);
   writeNodes(matrix.nodeCellsView(), out);
-  return out.text();
+  return out.chunks();
 }
 
 /** Per path and per pair, from one walk over the cells; then the longest failing runs. */

@@ -53,7 +53,7 @@ export class Metrics {
 
   /** What /metrics returns (prom-client's default, the text format 0.0.4). */
   readonly contentType: string;
-  private cached: { version: number; perPair: boolean; text: string } | undefined;
+  private cached: { version: number; perPair: boolean; text: string[] } | undefined;
 
   constructor(
     private readonly registry: Registry,
@@ -170,10 +170,11 @@ export class Metrics {
   }
 
   /**
-   * The whole of /metrics: prom-client's metrics, then the matrix's gauges. The matrix's text is
-   * kept until the matrix (or whether per-pair series are exported) changes.
+   * The whole of /metrics in chunks, to be written one after the other: prom-client's metrics,
+   * then the matrix's gauges. The matrix's text is kept until the matrix (or whether per-pair
+   * series are exported) changes.
    */
-  async exposition(): Promise<string> {
+  async chunks(): Promise<string[]> {
     const perPair = this.o.perPair === 'always' || (this.o.perPair === 'auto' && this.agents.nodeCount() <= this.o.perPairMaxNodes);
     if (this.cached?.version !== this.store.version || this.cached.perPair !== perPair)
       this.cached = {
@@ -181,7 +182,12 @@ export class Metrics {
         perPair,
         text: matrixText(this.store, { perPair, failingMax: PAIR_FAILURES_MAX_SERIES }),
       };
-    return `${await this.registry.metrics()}\n${this.cached.text}\n`;
+    return [await this.registry.metrics(), '\n', ...this.cached.text];
+  }
+
+  /** The whole of /metrics as one string. */
+  async exposition(): Promise<string> {
+    return (await this.chunks()).join('');
   }
 
   recordResult(r: TestResult, durationSeconds: number): void {

@@ -21,7 +21,7 @@
  * fails (exit 1) only when it could not measure (the aggregator died, agents could not connect,
  * nothing was recorded, or the aggregator refused our frames).
  *
- *   npm run bench:load -- [--agents 1000,2000,10000] [--seconds S] [--warmup S] [--modes host,pod] [--test-ms MS] [--join-pace spec|instant] [--runtime dist|tsx] [--connect-timeout S] [--cpu-prof DIR] [--json FILE] [--smoke]
+ *   npm run bench:load -- [--agents 1000,2000,10000] [--seconds S] [--warmup S] [--modes host,pod] [--test-ms MS] [--join-pace spec|instant] [--runtime dist|tsx] [--connect-timeout S] [--heap-mib N] [--cpu-prof DIR] [--json FILE] [--smoke]
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -56,6 +56,8 @@ interface Options {
   joinPace: 'spec' | 'instant';
   /** Longest wait for every agent to be welcomed, ms. */
   connectTimeoutMs: number;
+  /** V8's heap ceiling for the aggregators (--max-old-space-size), MiB; undefined: V8's own. */
+  heapMiB: number | undefined;
   /** Where the load-phase aggregator writes its V8 CPU profile, if anywhere. */
   cpuProfDir: string | undefined;
   smoke: boolean;
@@ -65,7 +67,7 @@ interface Options {
 
 class UsageError extends Error {}
 
-const USAGE = `usage: npm run bench:load -- [--agents 1000,2000,10000] [--seconds S] [--warmup S] [--modes host,pod] [--test-ms MS] [--join-pace spec|instant] [--runtime dist|tsx] [--connect-timeout S] [--cpu-prof DIR] [--smoke]
+const USAGE = `usage: npm run bench:load -- [--agents 1000,2000,10000] [--seconds S] [--warmup S] [--modes host,pod] [--test-ms MS] [--join-pace spec|instant] [--runtime dist|tsx] [--connect-timeout S] [--heap-mib N] [--cpu-prof DIR] [--smoke]
   --agents N,..   sizes to measure, in agent connections (default 1000,2000,10000)
   --modes         agents per simulated node: host,pod as the chart deploys them (default), or one of them
   --seconds S     steady-state window at each size (default 30)
@@ -77,6 +79,10 @@ const USAGE = `usage: npm run bench:load -- [--agents 1000,2000,10000] [--second
                   rollout (default); instant, at once (the aggregator saturated while it accepts
                   connections; the default with --smoke)
   --connect-timeout S  longest wait for every agent to connect (default 300)
+  --heap-mib N    the aggregators' V8 heap ceiling (node --max-old-space-size=N), as in a pod: there
+                  Node sets it to half the container's memory limit by itself (a 1 GiB limit gives
+                  512). Default: V8's own for this machine, which lets the heap grow to a few times
+                  its live size between full collections
   --cpu-prof DIR  write the load-phase aggregator's V8 CPU profile into DIR (open it in Chrome DevTools)
   --runtime       dist: compile with tsc first and run node on the output, as the image does (default);
                   tsx: run the sources with tsx (its loader adds about 100 MiB of RSS; the default with --smoke)
@@ -96,6 +102,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       'join-pace': { type: 'string' },
       runtime: { type: 'string' },
       'connect-timeout': { type: 'string', default: '300' },
+      'heap-mib': { type: 'string' },
       'cpu-prof': { type: 'string' },
       json: { type: 'string' },
       smoke: { type: 'boolean', default: false },
@@ -129,6 +136,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     testDelayMs: number('test-ms', values['test-ms'], 0),
     joinPace,
     connectTimeoutMs: number('connect-timeout', values['connect-timeout'], 1) * 1000,
+    heapMiB: values['heap-mib'] === undefined ? undefined : number('heap-mib', values['heap-mib'], 64),
     cpuProfDir: values['cpu-prof'],
     json: values.json,
     smoke: values.smoke,
@@ -172,10 +180,11 @@ async function measure(agents: number, o: Options, dir: string, entry: string[])
   };
   try {
     // Both aggregators and both generators start at once: a start is seconds of module loading.
+    const heap = o.heapMiB === undefined ? [] : [`--max-old-space-size=${o.heapMiB}`];
     const started = await Promise.allSettled([
-      AggregatorProcess.start(entry, aggregatorSettings(nodes, o.modes, false, token), dir, `${agents}-idle`),
+      AggregatorProcess.start([...heap, ...entry], aggregatorSettings(nodes, o.modes, false, token), dir, `${agents}-idle`),
       AggregatorProcess.start(
-        [...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : []), ...entry],
+        [...heap, ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : []), ...entry],
         aggregatorSettings(nodes, o.modes, true, token),
         dir,
         `${agents}-load`,
@@ -408,7 +417,7 @@ async function main(): Promise<number> {
   console.log(
     [
       `bench:load ${new Date().toISOString()}: ${treeState()}; node ${process.version}, ${availableParallelism()} cores; load average ${loadBefore} at start, ${loadAverage()} at end`,
-      `simulated agents (${o.modes.join(' + ')} per node), aggregator run by ${o.runtime}, window ${o.seconds} s after ${o.warmupSeconds} s, modelled test time ${o.testDelayMs} ms (while joining: ${o.joinPace === 'spec' ? "the test's duration" : 'none'})`,
+      `simulated agents (${o.modes.join(' + ')} per node), aggregator run by ${o.runtime} with ${o.heapMiB === undefined ? "V8's own heap ceiling" : `a ${o.heapMiB} MiB heap ceiling`}, window ${o.seconds} s after ${o.warmupSeconds} s, modelled test time ${o.testDelayMs} ms (while joining: ${o.joinPace === 'spec' ? "the test's duration" : 'none'})`,
       '',
       ...table(all),
     ].join('\n'),

@@ -218,7 +218,7 @@ describe('POST /api/runs rate limit', () => {
       store: new ResultStore(10),
       // Only submit is reached by POST /api/runs.
       scheduler: { submit: () => ({ id: `run-${++submitted}` }) } as unknown as Scheduler,
-      metrics: { contentType: 'text/plain', exposition: () => Promise.reject(new Error('unused')) },
+      metrics: { contentType: 'text/plain', chunks: () => Promise.reject(new Error('unused')) },
       environment: () => Promise.reject(new Error('unused')),
       status: () => ({}),
       topology: () => null,

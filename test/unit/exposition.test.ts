@@ -31,22 +31,24 @@ async function promClientText(): Promise<string> {
   // prom-client writes labels in the order of the object's keys: give them in labelNames order.
   for (const [labels, v] of SERIES)
     g.set(Object.fromEntries(family.labelNames.flatMap((n) => (labels[n] === undefined ? [] : [[n, labels[n]]]))), v);
-  return (await registry.metrics()).trimEnd();
+  return registry.metrics();
 }
+
+const text = (out: GaugeText) => out.chunks().join('');
 
 describe('GaugeText', () => {
   it('writes what prom-client writes for the same series', async () => {
     const out = new GaugeText([family]);
     for (const [labels, v] of SERIES) out.sample(family, labels, v);
-    expect(out.text()).toBe(await promClientText());
+    expect(text(out)).toBe(await promClientText());
   });
 
   it('writes labels in the family order whatever the order of the object, and reads back', () => {
     const out = new GaugeText([family]);
     out.sample(family, { stat: 'max', node: 'a "b"', path: 'pod' }, 2);
-    const text = out.text();
-    expect(text.split('\n')[2]).toBe('netmatrix_test_gauge{path="pod",node="a \\"b\\"",stat="max"} 2');
-    expect(parseExposition(text)).toEqual([{ name: family.name, labels: { path: 'pod', node: 'a \\"b\\"', stat: 'max' }, value: 2 }]);
+    const written = text(out);
+    expect(written.split('\n')[2]).toBe('netmatrix_test_gauge{path="pod",node="a \\"b\\"",stat="max"} 2');
+    expect(parseExposition(written)).toEqual([{ name: family.name, labels: { path: 'pod', node: 'a \\"b\\"', stat: 'max' }, value: 2 }]);
   });
 
   it('keeps each family together and in the listed order, whatever order samples come in', () => {
@@ -56,7 +58,7 @@ describe('GaugeText', () => {
     out.sample(family, { path: 'pod' }, 1);
     out.sample(other, { node: 'a' }, 2);
     out.sample(family, { path: 'host' }, 3);
-    expect(out.text()).toBe(
+    expect(text(out)).toBe(
       [
         '# HELP netmatrix_other Other.',
         '# TYPE netmatrix_other gauge',
@@ -69,6 +71,7 @@ describe('GaugeText', () => {
         '# TYPE netmatrix_test_gauge gauge',
         'netmatrix_test_gauge{path="pod"} 1',
         'netmatrix_test_gauge{path="host"} 3',
+        '',
       ].join('\n'),
     );
   });
@@ -76,7 +79,20 @@ describe('GaugeText', () => {
   it("writes NaN as the format spells it (prom-client's 'Nan' is the one place they differ)", () => {
     const out = new GaugeText([family]);
     out.sample(family, { path: 'pod' }, NaN);
-    expect(out.text().split('\n')[2]).toBe('netmatrix_test_gauge{path="pod"} NaN');
+    expect(text(out).split('\n')[2]).toBe('netmatrix_test_gauge{path="pod"} NaN');
+  });
+
+  it('cuts a family of thousands of series into chunks of whole lines, in order', () => {
+    const other: GaugeFamily = { name: 'netmatrix_other', help: 'Other.', labelNames: ['node'] };
+    const out = new GaugeText([family, other]);
+    for (let i = 0; i < 3000; i++) out.sample(family, { node: `n${i}` }, i);
+    out.sample(other, { node: 'a' }, 1);
+    const chunks = out.chunks();
+    expect(chunks.length).toBeGreaterThan(3);
+    for (const c of chunks) expect(c.endsWith('\n')).toBe(true);
+    const samples = parseExposition(chunks.join(''));
+    expect(samples.map((x) => x.value)).toEqual([...Array.from({ length: 3000 }, (_, i) => i), 1]);
+    expect(samples[2999]).toEqual({ name: family.name, labels: { node: 'n2999' }, value: 2999 });
   });
 
   it('refuses a sample of a family it was not given', () => {
