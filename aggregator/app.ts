@@ -70,7 +70,7 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
 
   const agents = new AgentRegistry();
   const broker = new Broker();
-  const store = new ResultStore(config.resultsKept);
+  const store = new ResultStore(config.resultsKept, { maxCells: config.matrixMaxPairs });
   const registry = new Registry();
   const kube = createKubeIntegration(config, o.env ?? {}, agents, log);
   const metrics = new Metrics(registry, store, agents, {

@@ -238,6 +238,12 @@ export const AGGREGATOR_SETTINGS = {
     schema: setting.int(2000, 10, 1_000_000),
     help: 'recent results kept in memory',
   },
+  matrixMaxPairs: {
+    env: 'NETMATRIX_MATRIX_MAX_PAIRS',
+    flag: 'matrix-max-pairs',
+    schema: setting.int(100_000, 100, 10_000_000),
+    help: 'pairs the matrix keeps (each kind, path and protocol apart; about 1 KiB each); past it the least recently measured are forgotten',
+  },
   perPairMetrics: {
     env: 'NETMATRIX_PER_PAIR_METRICS',
     flag: 'per-pair-metrics',

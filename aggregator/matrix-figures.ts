@@ -277,7 +277,7 @@ function writePaths(cells: Iterable<MatrixCell>, out: GaugeText, o: { perPair: b
     writeSpread(out, PATH_CONNECT, { path }, p.connect, ['median', 'max'], seconds);
   }
 
-  // Array.prototype.sort is stable: equal runs keep the order pairs were first measured.
+  // Array.prototype.sort is stable: equal runs keep the matrix's order (least recently measured first).
   failing.sort((a, b) => b.consecutiveFailures - a.consecutiveFailures);
   for (const c of failing.slice(0, o.failingMax))
     out.sample(

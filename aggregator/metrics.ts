@@ -133,6 +133,16 @@ export class Metrics {
       },
     });
 
+    new Counter({
+      name: 'netmatrix_matrix_pairs_evicted_total',
+      help: 'Pairs forgotten, least recently measured first, to keep the matrix within NETMATRIX_MATRIX_MAX_PAIRS.',
+      registers: reg,
+      collect() {
+        this.reset();
+        this.inc(store.evicted);
+      },
+    });
+
     new Gauge({
       name: 'netmatrix_kubernetes_up',
       help: 'Whether each part of the Kubernetes integration works (1) or not (0): nodes (topology watch), services (pod-to-service targets), dataplane (detection). No series when Kubernetes is off.',

@@ -132,10 +132,23 @@ export class ResultStore {
   private readonly listeners = new Set<(r: TestResult) => void>();
   private changes = 0;
 
+  private evictions = 0;
+  private readonly seenCapacity: number;
+  private readonly maxCells: number;
+
+  /**
+   * `keep` recent whole results; at most `maxCells` cells, the least recently measured forgotten
+   * first (the sweep's rotating samples and on-demand runs would otherwise grow the matrix
+   * towards every pair ever measured: N^2 per kind, path and protocol); `seenCapacity` result ids
+   * remembered against duplicates.
+   */
   constructor(
     private readonly keep: number,
-    private readonly seenCapacity = 50_000,
-  ) {}
+    o: { maxCells?: number; seenCapacity?: number } = {},
+  ) {
+    this.maxCells = o.maxCells ?? Infinity;
+    this.seenCapacity = o.seenCapacity ?? 50_000;
+  }
 
   add(r: TestResult): void {
     if (this.recent.length < this.keep) this.recent.push(r);
@@ -156,9 +169,13 @@ export class ResultStore {
       lastSuccess: r.ok ? summary : (prev?.lastSuccess ?? null),
       consecutiveFailures: r.ok ? 0 : (prev?.consecutiveFailures ?? 0) + 1,
     };
+    // Deleted and set again, not overwritten: the map then runs from the least recently measured
+    // cell to the newest, and the cap evicts from its front.
+    if (prev) this.cells.delete(key);
     this.cells.set(key, cell);
     this.cellsOf(r.source.node).set(key, cell);
     this.cellsOf(r.target.node).set(key, cell);
+    if (this.cells.size > this.maxCells) this.evictOldest();
     this.changes++;
     for (const l of this.listeners) l(r);
   }
@@ -171,7 +188,7 @@ export class ResultStore {
     return out;
   }
 
-  /** The latest result per pair, of one kind of test (or of every kind), in the order pairs were first measured. */
+  /** The latest result per pair, of one kind of test (or of every kind), least recently measured first. */
   matrix(kind?: TestKind): MatrixCell[] {
     const cells = [...this.cells.values()];
     return kind ? cells.filter((c) => c.kind === kind) : cells;
@@ -190,6 +207,11 @@ export class ResultStore {
   /** Cells in the matrix now. */
   get size(): number {
     return this.cells.size;
+  }
+
+  /** Cells forgotten so far to keep within the cap. */
+  get evicted(): number {
+    return this.evictions;
   }
 
   /** A number that moves whenever the matrix does: readers may cache what they derive from it. */
@@ -220,6 +242,19 @@ export class ResultStore {
   onResult(listener: (r: TestResult) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  private evictOldest(): void {
+    const oldest = this.cells.entries().next().value;
+    if (!oldest) return;
+    const [key, c] = oldest;
+    this.cells.delete(key);
+    for (const node of [c.source, c.target]) {
+      const cells = this.byNode.get(node);
+      cells?.delete(key);
+      if (cells?.size === 0) this.byNode.delete(node);
+    }
+    this.evictions++;
   }
 
   private cellsOf(node: string): Map<string, MatrixCell> {

@@ -1,16 +1,19 @@
 /**
  * The aggregator's state at size: the agent registry's indexes answer as a scan would, the
- * matrix keeps a summary per pair (not the whole result) and forgets exactly a leaving node's
- * cells, and an on-demand run takes its rounds one at a time in the order a fully planned run had.
+ * matrix keeps a summary per pair (not the whole result), forgets exactly a leaving node's
+ * cells and keeps within its cap, and an on-demand run takes its rounds one at a time in the order a fully planned run had.
  */
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { AgentRegistry, type AgentSession } from '../../aggregator/agents.js';
+import { Metrics } from '../../aggregator/metrics.js';
 import { ResultStore } from '../../aggregator/results.js';
 import { Run, type PlannedRound } from '../../aggregator/runs.js';
 import { roundRobinRounds } from '../../aggregator/sweep.js';
 import type { NetworkMode, Path, TestKind } from '../../shared/protocol.js';
 import { testResult } from '../fixtures/results/builder.js';
 import { testIdentity } from '../helpers/identity.js';
+import { parseExposition, sampleValue } from '../helpers/prometheus-text.js';
 
 function session(id: string, nodeName: string, mode: NetworkMode): AgentSession {
   return { id, identity: testIdentity({ nodeName, mode }), connectedAt: new Date(0), send: () => true, close: () => undefined };
@@ -96,6 +99,46 @@ describe('the matrix at size', () => {
     store.removeNode('n8');
     expect(store.matrix().some((c) => ['n7', 'n8'].includes(c.source) || ['n7', 'n8'].includes(c.target))).toBe(false);
     expect(store.size).toBe(28 * 27);
+  });
+
+  it('keeps at most its cap of cells, forgetting the least recently measured first', () => {
+    const store = new ResultStore(10, { maxCells: 3 });
+    const add = (source: string, target: string, throughput = 1e9) =>
+      store.add(testResult({ path: 'node', protocol: 'tcp', source, target, throughput }));
+    const pairs = () => store.matrix().map((c) => `${c.source}>${c.target}`);
+    add('a', 'b');
+    add('b', 'c');
+    add('c', 'd');
+    add('a', 'b', 2e9); // measured again: now the newest
+    expect(pairs()).toEqual(['b>c', 'c>d', 'a>b']);
+    expect(store.evicted).toBe(0);
+    add('d', 'e');
+    expect(pairs()).toEqual(['c>d', 'a>b', 'd>e']);
+    expect(store.evicted).toBe(1);
+    expect(store.matrix().find((c) => c.source === 'a')?.latest.throughputBitsPerSecond).toBe(2e9);
+    // The per-node index follows: a node whose last cell went is gone from it, the others keep theirs.
+    add('e', 'f');
+    add('f', 'g');
+    const byNode = new Map([...store.nodeCellsView()].map(([node, cells]) => [node, [...cells].map((c) => `${c.source}>${c.target}`)]));
+    expect([...byNode.keys()].sort()).toEqual(['d', 'e', 'f', 'g']);
+    expect(byNode.get('e')).toEqual(['d>e', 'e>f']);
+    expect(store.evicted).toBe(3);
+    // A node leaving still takes exactly its own cells.
+    store.removeNode('f');
+    expect(pairs()).toEqual(['d>e']);
+  });
+
+  it('counts the cells it forgot on /metrics', async () => {
+    const store = new ResultStore(10, { maxCells: 2 });
+    const metrics = new Metrics(new Registry(), store, new AgentRegistry(), { perPair: 'never', perPairMaxNodes: 0 });
+    const evicted = async () => sampleValue(parseExposition(await metrics.exposition()), 'netmatrix_matrix_pairs_evicted_total');
+    expect(await evicted()).toBe(0);
+    for (const target of ['b', 'c', 'd', 'e'])
+      store.add(testResult({ path: 'node', protocol: 'tcp', source: 'a', target, throughput: 1e9 }));
+    expect(await evicted()).toBe(2);
+    expect(sampleValue(parseExposition(await metrics.exposition()), 'netmatrix_pairs_measured', { path: 'node', kind: 'throughput' })).toBe(
+      2,
+    );
   });
 });
 
