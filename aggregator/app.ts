@@ -30,7 +30,7 @@ export interface Aggregator {
   store: ResultStore;
   scheduler: Scheduler;
   registry: Registry;
-  /** Every metric; `exposition()` is what /metrics returns. */
+  /** Every metric; `chunks()` is what /metrics sends. */
   metrics: Metrics;
   /** The Kubernetes integration; null when Kubernetes is off. */
   kube: KubeIntegration | null;

@@ -19,10 +19,10 @@ export interface GaugeFamily {
 
 /** The format's escapes: backslash and newline (and `"` in label values). */
 const escapeHelp = (s: string) => (/[\\\n]/.test(s) ? s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n') : s);
-export const escapeLabelValue = (s: string) => (/[\\\n"]/.test(s) ? escapeHelp(s).replace(/"/g, '\\"') : s);
+const escapeLabelValue = (s: string) => (/[\\\n"]/.test(s) ? escapeHelp(s).replace(/"/g, '\\"') : s);
 
 /** A sample value: JavaScript's shortest round-trip form, as prom-client writes it; +Inf, -Inf, NaN. */
-export function sampleValue(v: number): string {
+function sampleValue(v: number): string {
   if (Number.isFinite(v)) return `${v}`;
   return Number.isNaN(v) ? 'NaN' : v > 0 ? '+Inf' : '-Inf';
 }

@@ -321,8 +321,8 @@ function pathLatency(p: PathValues, c: MatrixCell, l: CellLatency, pairs: GaugeT
 
 /** Per node: each node's cells, its values by path and protocol, their medians, then the next node. */
 function writeNodes(nodes: Iterable<readonly [string, Iterable<MatrixCell>]>, out: GaugeText): void {
+  // Emptied after each node: a path and protocol the node has no cells of writes nothing.
   const scratch = new Map<string, NodeValues>();
-  const touched = new Set<NodeValues>();
   for (const [node, cells] of nodes) {
     for (const c of cells) {
       const r = c.lastSuccess;
@@ -330,13 +330,12 @@ function writeNodes(nodes: Iterable<readonly [string, Iterable<MatrixCell>]>, ou
       const key = c.protocol === 'tcp' ? c.path : `${c.path}/udp`;
       let v = scratch.get(key);
       if (!v) scratch.set(key, (v = new NodeValues(c.path, c.protocol)));
-      touched.add(v);
       const client = c.source === node;
       if (c.kind === 'throughput') nodeThroughput(v, c, r, client);
       else if (r.latency) nodeLatency(v, c, r.latency);
     }
     let worstDropped: number | null = null;
-    for (const v of touched) {
+    for (const v of scratch.values()) {
       const { path, protocol } = v;
       writeMedian(out, NODE_THROUGHPUT, { path, protocol, node, direction: 'out' }, v.tputOut);
       writeMedian(out, NODE_THROUGHPUT, { path, protocol, node, direction: 'in' }, v.tputIn);
@@ -351,7 +350,6 @@ function writeNodes(nodes: Iterable<readonly [string, Iterable<MatrixCell>]>, ou
       if (v.dropped.length > 0) worstDropped = Math.max(worstDropped ?? 0, median(v.dropped) as number);
       v.clear();
     }
-    touched.clear();
     if (worstDropped !== null) out.sample(NODE_DROPPED, { node }, worstDropped);
   }
 }
