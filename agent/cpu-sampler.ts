@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { cpuReport, cpuWindow, parseProcStat, type CpuReport, type CpuWindow, type ProcStatSnapshot } from '../shared/cpu.js';
+import { SnapshotHistory } from './snapshot-history.js';
 
 export interface CpuSamplerOptions {
   read?: () => Promise<string>;
@@ -22,14 +23,14 @@ export class CpuSampler {
   private readonly read: () => Promise<string>;
   private readonly now: () => number;
   private readonly intervalMs: number;
-  /** Background snapshots, newest last; the idle baseline before a test is taken from here. */
-  private recent: ProcStatSnapshot[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  /** Background snapshots; the idle baseline before a test is taken from here. */
+  private readonly history: SnapshotHistory<ProcStatSnapshot>;
 
   constructor(o: CpuSamplerOptions = {}) {
     this.read = o.read ?? (() => readFile('/proc/stat', 'utf8'));
     this.now = o.now ?? Date.now;
     this.intervalMs = o.intervalMs ?? 1000;
+    this.history = new SnapshotHistory(() => this.snapshot(), this.intervalMs);
   }
 
   async snapshot(): Promise<ProcStatSnapshot> {
@@ -38,23 +39,11 @@ export class CpuSampler {
 
   /** Keep a short history of snapshots so a test's idle baseline costs no waiting. */
   start(): void {
-    if (this.timer) return;
-    const tick = () => {
-      this.snapshot()
-        .then((s) => {
-          this.recent.push(s);
-          if (this.recent.length > 4) this.recent.shift();
-        })
-        .catch(() => undefined);
-    };
-    tick();
-    this.timer = setInterval(tick, this.intervalMs);
-    this.timer.unref();
+    this.history.start();
   }
 
   stopBackground(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.history.stop();
   }
 
   /** The node's CPU over the next `ms` milliseconds (an idle baseline on request). */
@@ -67,8 +56,7 @@ export class CpuSampler {
   /** Start sampling a test window now, at ~intervalMs resolution. */
   async begin(): Promise<CpuWindowHandle> {
     const first = await this.snapshot();
-    // Baseline: the newest background snapshot at least half an interval old, up to now.
-    const base = [...this.recent].reverse().find((s) => first.atMs - s.atMs >= this.intervalMs / 2);
+    const base = this.history.baselineFor(first);
     const before: [ProcStatSnapshot, ProcStatSnapshot] | undefined = base ? [base, first] : undefined;
     const during: ProcStatSnapshot[] = [first];
     let pending: Promise<void> = Promise.resolve();
@@ -82,7 +70,9 @@ export class CpuSampler {
       stop: async () => {
         clearInterval(timer);
         await pending;
-        during.push(await this.snapshot());
+        const last = await this.snapshot();
+        during.push(last);
+        this.history.testEnded(last.atMs);
         return cpuReport(during, before);
       },
     };
