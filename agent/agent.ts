@@ -9,6 +9,7 @@ import { redacted } from '../shared/settings.js';
 import { AGENT_SETTINGS, type AgentConfig } from './config.js';
 import { CpuSampler } from './cpu-sampler.js';
 import { Executor } from './executor.js';
+import { NicSampler, nicToSample } from './nic-sampler.js';
 import { readNodeFacts } from './facts.js';
 import { DEADLINE_MARGIN_MS, Iperf3Runner } from './iperf3-runner.js';
 import { SockperfRunner } from './sockperf-runner.js';
@@ -70,6 +71,9 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
 
   const sampler = new CpuSampler();
   sampler.start();
+  const nicName = await nicToSample({ configured: config.nic, mode: config.mode, defaultNic: facts.nic });
+  const nic = nicName === undefined ? null : new NicSampler({ iface: nicName });
+  nic?.start();
   const outbox = new Outbox();
   const flush = () => {
     for (const r of outbox.all()) if (!link.send(r)) break;
@@ -77,6 +81,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   const executor = new Executor({
     limits: identity.limits,
     sampler,
+    nic,
     runner,
     latencyRunner: sockperfVersion === null ? null : sockperf,
     log,
@@ -121,12 +126,16 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   });
   link.start();
   const health = config.healthPort > 0 ? await startHealthServer(config.healthPort, () => link.connected) : undefined;
-  log.info({ node: identity.nodeName, mode: identity.mode, podIp: identity.podIp, iperf3: iperf3Version }, 'agent started');
+  log.info(
+    { node: identity.nodeName, mode: identity.mode, podIp: identity.podIp, iperf3: iperf3Version, nic: nicName ?? null },
+    'agent started',
+  );
   return {
     identity,
     stop: async () => {
       executor.cancel(undefined, 'agent stopping');
       sampler.stopBackground();
+      nic?.stopBackground();
       health?.close();
       await link.stop();
     },

@@ -83,6 +83,15 @@ export const AGENT_SETTINGS = {
     schema: setting.int(3000, 100, 60000),
     help: 'iperf3 --connect-timeout',
   },
+  nic: {
+    env: 'NETMATRIX_NIC',
+    flag: 'nic',
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:@-]{1,64}$/, 'an interface name, or none')
+      .optional(),
+    help: "interface whose traffic just before and during each test is reported (default: a host-network agent's default route's, a pod agent's none; none = off)",
+  },
   healthPort: {
     env: 'NETMATRIX_HEALTH_PORT',
     flag: 'health-port',

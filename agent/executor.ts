@@ -20,13 +20,17 @@ import {
   type ServeLatencyCommand,
 } from '../shared/protocol.js';
 import type { CpuReport } from '../shared/cpu.js';
+import type { NicReport } from '../shared/nic.js';
 import type { CpuSampler } from './cpu-sampler.js';
+import type { NicSampler } from './nic-sampler.js';
 import type { Iperf3Runner, RunOutcome } from './iperf3-runner.js';
 import type { SockperfRunner } from './sockperf-runner.js';
 
 export interface ExecutorDeps {
   limits: AgentLimits;
   sampler: Pick<CpuSampler, 'begin'>;
+  /** The node NIC's traffic around each test; null when this agent measures no NIC (pod agents). */
+  nic: Pick<NicSampler, 'begin'> | null;
   runner: Pick<Iperf3Runner, 'client' | 'server'>;
   /** Runs latency tests; null when this node has no sockperf (every latency command is then refused). */
   latencyRunner: Pick<SockperfRunner, 'probe' | 'serve'> | null;
@@ -147,13 +151,20 @@ export class Executor {
     log: Logger,
   ): Promise<void> {
     let cpu: CpuReport | undefined;
+    let nic: NicReport | undefined;
     try {
-      const window = await this.d.sampler.begin().catch((e: unknown) => {
-        log.warn({ err: e }, 'cpu sampling unavailable');
-        return undefined;
-      });
+      const [window, nicWindow] = await Promise.all([
+        this.d.sampler.begin().catch((e: unknown) => {
+          log.warn({ err: e }, 'cpu sampling unavailable');
+          return undefined;
+        }),
+        this.d.nic?.begin().catch((e: unknown) => {
+          log.warn({ err: e }, 'nic sampling unavailable');
+          return undefined;
+        }),
+      ]);
       const outcome = await run(controller.signal);
-      cpu = await window?.stop().catch(() => undefined);
+      [cpu, nic] = await Promise.all([window?.stop().catch(() => undefined), nicWindow?.stop().catch(() => undefined)]);
       if (controller.signal.aborted) {
         log.debug({ reason: String(controller.signal.reason) }, 'test cancelled');
         return;
@@ -171,6 +182,7 @@ export class Executor {
         ...(outcome.iperf ? { iperf: outcome.iperf } : {}),
         ...(outcome.latency ? { latency: outcome.latency } : {}),
         ...(cpu ? { cpu } : {}),
+        ...(nic ? { nic } : {}),
       });
       log.debug({ ok, code: outcome.failure?.code }, 'test finished');
     } finally {

@@ -214,6 +214,12 @@ export const AGGREGATOR_SETTINGS = {
     schema: setting.int(0, 0, 100),
     help: 'a node whose idle CPU before a test was above this (%) rests from background tests (0 = never)',
   },
+  busyNodeNicBitsPerSecond: {
+    env: 'NETMATRIX_BUSY_NODE_NIC_BITS_PER_SECOND',
+    flag: 'busy-node-nic-bits-per-second',
+    schema: setting.int(0, 0, 1e13),
+    help: 'a node whose NIC carried more than this (bits/s, either way) just before a test rests from background tests (0 = never; host-network agents measure it)',
+  },
   busyNodeRestSeconds: {
     env: 'NETMATRIX_BUSY_NODE_REST_SECONDS',
     flag: 'busy-node-rest-seconds',

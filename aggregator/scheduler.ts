@@ -69,6 +69,8 @@ export interface SchedulerSettings {
   pauseJitterPercent?: number;
   /** A node whose idle CPU before a test was above this (%) rests from background tests; 0 = never. */
   busyNodeCpuPercent?: number;
+  /** A node whose NIC carried more than this (bits/s, either way) before a test rests too; 0 = never. */
+  busyNodeNicBitsPerSecond?: number;
   busyNodeRestSeconds?: number;
 }
 
@@ -136,6 +138,12 @@ export class Scheduler {
   private readonly charges = new Map<Pair, ByteCharge[]>();
   /** Nodes resting from background tests (busy with real work), until when (ms). */
   private readonly restingUntil = new Map<string, number>();
+  /**
+   * When each node's last test window closed, by that node's own clock (ms). An idle window
+   * that began before it measured the tail of our own test, not the node's work: it is ignored.
+   * The agent cannot tell this itself when the previous test ran on the node's other agent.
+   */
+  private readonly lastTestEndMs = new Map<string, number>();
   /** How long the loop waits next time it has nothing to do. */
   private waitMs = IDLE_MS;
   private readonly order: RoundRobin<{ path: Path; protocol: Protocol }>;
@@ -214,6 +222,12 @@ export class Scheduler {
       mode: c.mode,
       ...(c.mode === 'full' ? c.full.staleness(now.getTime()) : c.ledger.staleness(now.getTime())),
     }));
+  }
+
+  /** Nodes resting from background tests now, busy with real work (forgetting rests that are over). */
+  restingNodes(now: Date = this.d.now()): number {
+    for (const [node, until] of this.restingUntil) if (until <= now.getTime()) this.restingUntil.delete(node);
+    return this.restingUntil.size;
   }
 
   /** Nodes that can take part in `kind` tests on `path` now (latency needs sockperf on the agent). */
@@ -359,25 +373,25 @@ export class Scheduler {
 
   /**
    * After a result: settle the byte charges with what the test moved, and rest a node whose idle
-   * CPU just before the test says it is busy with real work.
+   * CPU or NIC just before the test says it is busy with real work.
    */
   private afterResult(pair: Pair, r: TestResult): void {
     const charges = this.charges.get(pair);
     const moved = r.kind === 'throughput' ? bytesMoved(r.iperf) : 0;
     if (charges && moved > 0) for (const c of charges) this.bytes.settle(c, moved);
     this.charges.delete(pair);
-    const threshold = this.d.settings.busyNodeCpuPercent ?? 0;
-    if (threshold <= 0) return;
+    const s = this.d.settings;
+    const limits = { cpuPercent: s.busyNodeCpuPercent ?? 0, nicBitsPerSecond: s.busyNodeNicBitsPerSecond ?? 0 };
+    if (limits.cpuPercent <= 0 && limits.nicBitsPerSecond <= 0) return;
     for (const side of [r.source, r.target]) {
-      const idle = side.cpu?.idle?.busyPercent;
-      if (idle === undefined || idle <= threshold) continue;
-      const until = this.d.now().getTime() + (this.d.settings.busyNodeRestSeconds ?? 600) * 1000;
-      if ((this.restingUntil.get(side.node) ?? 0) < this.d.now().getTime())
-        this.d.log.info(
-          { node: side.node, idleCpuPercent: idle, restSeconds: this.d.settings.busyNodeRestSeconds ?? 600 },
-          'node busy, resting',
-        );
-      this.restingUntil.set(side.node, until);
+      const busy = busyWith(side, this.lastTestEndMs.get(side.node) ?? 0, limits);
+      const ended = Math.max(side.cpu?.test.endMs ?? 0, side.nic?.test.endMs ?? 0);
+      if (ended > 0) this.lastTestEndMs.set(side.node, Math.max(ended, this.lastTestEndMs.get(side.node) ?? 0));
+      if (!busy) continue;
+      const now = this.d.now().getTime();
+      const restSeconds = s.busyNodeRestSeconds ?? 600;
+      if ((this.restingUntil.get(side.node) ?? 0) < now) this.d.log.info({ node: side.node, ...busy, restSeconds }, 'node busy, resting');
+      this.restingUntil.set(side.node, now + restSeconds * 1000);
     }
   }
 
@@ -474,6 +488,28 @@ export class Scheduler {
     this.afterResult(pair, result);
     this.d.onResult(result, (this.d.now().getTime() - started) / 1000);
   }
+}
+
+/**
+ * What says a node is busy with real work, from one side of a test: its idle CPU or NIC just
+ * before the test above the limit (0 = not checked). Windows that began before `sinceMs`, the
+ * end of the node's previous test, are not evidence.
+ */
+function busyWith(
+  side: TestResult['source'],
+  sinceMs: number,
+  limits: { cpuPercent: number; nicBitsPerSecond: number },
+): { idleCpuPercent: number } | { idleNicBitsPerSecond: number } | undefined {
+  const cpu = side.cpu?.idle;
+  if (limits.cpuPercent > 0 && cpu && cpu.startMs >= sinceMs && cpu.busyPercent > limits.cpuPercent) {
+    return { idleCpuPercent: cpu.busyPercent };
+  }
+  const nic = side.nic?.idle;
+  const bits = nic ? Math.max(nic.rxBitsPerSecond, nic.txBitsPerSecond) : 0;
+  if (limits.nicBitsPerSecond > 0 && nic && nic.startMs >= sinceMs && bits > limits.nicBitsPerSecond) {
+    return { idleNicBitsPerSecond: bits };
+  }
+  return undefined;
 }
 
 function targetAddress(path: Path, server: AgentSession, service: (node: string) => string | undefined): string | undefined {

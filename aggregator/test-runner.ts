@@ -122,6 +122,7 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
       topology: null,
       cpu: clientCpu,
       cpuSecondsPerGigabyte: sideCost(clientCpu, iperf),
+      nic: clientMsg?.nic ?? null,
     },
     target: {
       node: server.identity.nodeName,
@@ -131,6 +132,7 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
       port,
       cpu: serverCpu,
       cpuSecondsPerGigabyte: sideCost(serverCpu, iperf),
+      nic: serverMsg?.nic ?? null,
     },
     startedAt: new Date(clientMsg?.startedAtMs ?? startedAt.getTime()).toISOString(),
     endedAt: new Date(clientMsg?.endedAtMs ?? Date.now()).toISOString(),
@@ -167,7 +169,7 @@ export function unrunnableResult(
   f: Failure,
   now = new Date(),
 ): TestResult {
-  const side = (node: string) => ({ node, pod: '', topology: null, cpu: null, cpuSecondsPerGigabyte: null });
+  const side = (node: string) => ({ node, pod: '', topology: null, cpu: null, cpuSecondsPerGigabyte: null, nic: null });
   return {
     id: randomUUID(),
     runId: t.runId,

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { IperfResultSchema } from './iperf3-result.js';
 import { CpuReportSchema, CpuWindowSchema } from './cpu.js';
 import { ErrorCodeSchema } from './errors.js';
+import { NicReportSchema } from './nic.js';
 import { LatencyResultSchema } from './sockperf.js';
 
 /** Version carried in `hello`; bump on any non-additive change. */
@@ -285,6 +286,8 @@ export const ResultSchema = z.strictObject({
   latency: LatencyResultSchema.optional(),
   /** The node's CPU over the test window, from /proc/stat. */
   cpu: CpuReportSchema.optional(),
+  /** The node NIC's traffic just before and during the test, from /proc/net/dev (host-network agents). */
+  nic: NicReportSchema.optional(),
 });
 export type ResultMessage = z.infer<typeof ResultSchema>;
 

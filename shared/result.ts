@@ -8,6 +8,7 @@ import { CpuReportSchema, cpuSecondsPerGigabyte, type CpuReport } from './cpu.js
 import { ErrorCodeSchema } from './errors.js';
 import { IperfResultSchema, type IperfResult } from './iperf3-result.js';
 import { LatencySpecSchema, PathSchema, ProtocolSchema, TestKindSchema, TestSpecSchema } from './protocol.js';
+import { NicReportSchema } from './nic.js';
 import { LatencyResultSchema } from './sockperf.js';
 
 /** A node's place in the cluster, from its well-known Kubernetes labels (null when unknown). */
@@ -27,6 +28,8 @@ const SideSchema = z.strictObject({
   cpu: CpuReportSchema.nullable(),
   /** Node busy CPU-seconds per 10^9 bytes moved; null without CPU or bytes. */
   cpuSecondsPerGigabyte: z.number().min(0).nullable(),
+  /** The node NIC's traffic around the test; only host-network agents measure it, and results files written before it have none. */
+  nic: NicReportSchema.nullable().default(null),
 });
 
 export const TestResultSchema = z.strictObject({

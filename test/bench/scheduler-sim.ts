@@ -124,7 +124,7 @@ function agentsFor(n: number, registry: AgentRegistry): AgentRegistry {
 
 /** A successful throughput result of `plan`: what the scheduler passes on, shaped as the runner's. */
 function modelledResult(plan: TestPlan, at: Date): TestResult {
-  const side = (node: string) => ({ node, pod: '', topology: null, cpu: null, cpuSecondsPerGigabyte: null });
+  const side = (node: string) => ({ node, pod: '', topology: null, cpu: null, cpuSecondsPerGigabyte: null, nic: null });
   const source = plan.client.identity.nodeName;
   const target = plan.server.identity.nodeName;
   // Within a zone 9.4 Gbit/s, across zones 4.7: a figure, never read by the scheduler.

@@ -10,6 +10,7 @@ import net from 'node:net';
 import { pino } from 'pino';
 import { afterEach, expect, it } from 'vitest';
 import { CpuSampler } from '../../agent/cpu-sampler.js';
+import { NicSampler } from '../../agent/nic-sampler.js';
 import { Executor } from '../../agent/executor.js';
 import { Iperf3Runner } from '../../agent/iperf3-runner.js';
 import { SockperfRunner } from '../../agent/sockperf-runner.js';
@@ -74,12 +75,13 @@ interface Side {
 }
 const sides: Side[] = [];
 
-function side(): Side {
+function side(nic: NicSampler | null = null): Side {
   const results: ResultMessage[] = [];
   const ready: string[] = [];
   const ex = new Executor({
     limits,
     sampler: new CpuSampler({ intervalMs: 250 }),
+    nic,
     runner: new Iperf3Runner({ binary: 'iperf3', connectTimeoutMs: 1000, deadlineMarginMs: 3000 }),
     latencyRunner: new SockperfRunner({ binary: 'sockperf', connectTimeoutMs: 1000, deadlineMarginMs: 3000 }),
     onResult: (r) => results.push(r),
@@ -123,9 +125,12 @@ afterEach(async () => {
 });
 
 describeWith({ binaries: ['iperf3', 'pgrep'] }, 'Executor with real iperf3 on loopback', () => {
-  it('serves, reports ready, and a 1 s TCP probe yields client and server results with node CPU', async () => {
+  it('serves, reports ready, and a 1 s TCP probe yields client and server results with node CPU and NIC traffic', async () => {
     const server = side();
-    const client = side();
+    // Loopback stands for the NIC: every test byte crosses it (once out, once in).
+    const nic = new NicSampler({ iface: 'lo', intervalMs: 250 });
+    nic.start();
+    const client = side(nic);
     const port = await freePort();
 
     server.ex.serve(serve('tcp-1', port));
@@ -144,6 +149,13 @@ describeWith({ binaries: ['iperf3', 'pgrep'] }, 'Executor with real iperf3 on lo
     expect(c.cpu?.test.busyCpuSeconds).toBeGreaterThan(0);
     expect(c.cpu?.intervals.length).toBeGreaterThanOrEqual(2);
     expect(c.endedAtMs - c.startedAtMs).toBeGreaterThanOrEqual(1000);
+    nic.stopBackground();
+    const window = c.nic?.test;
+    expect(c.nic?.interface).toBe('lo');
+    expect(window && window.endMs - window.startMs).toBeGreaterThanOrEqual(1000);
+    // Everything iperf3 moved crossed loopback within the window (header overhead only adds).
+    const loBytes = window ? (window.rxBitsPerSecond / 8) * ((window.endMs - window.startMs) / 1000) : 0;
+    expect(loBytes).toBeGreaterThanOrEqual(0.99 * (c.iperf?.receivedBytes ?? Infinity));
 
     const s = await resultOf(server, 'server result');
     expect(s).toMatchObject({ testId: 'tcp-1', role: 'server', ok: true });

@@ -81,6 +81,7 @@ function agent(o: { sockperf?: boolean } = {}): Agent {
   const ex = new Executor({
     limits,
     sampler: { begin: () => Promise.reject(new Error('no cpu sampling in this test')) },
+    nic: null,
     latencyRunner:
       o.sockperf === false
         ? null
@@ -218,6 +219,7 @@ describe('probe commands outside the limits are refused before anything is sent'
     const none = new Executor({
       limits: { ...limits, allowedTargetCidrs: [] },
       sampler: { begin: () => Promise.reject(new Error('unused')) },
+      nic: null,
       latencyRunner: null,
       runner: {
         client: () => {
@@ -311,6 +313,7 @@ describe('any probe frame at all', () => {
         const ex = new Executor({
           limits,
           sampler: { begin: () => Promise.reject(new Error('unused')) },
+          nic: null,
           latencyRunner: null,
           runner: {
             // Never spawns: whether the executor accepted the command is what is checked.

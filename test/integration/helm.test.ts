@@ -32,7 +32,7 @@ import {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { AGENT_SETTINGS } from '../../agent/config.js';
+import { AGENT_SETTINGS, loadAgentConfig } from '../../agent/config.js';
 import { AGGREGATOR_SETTINGS, loadAggregatorConfig } from '../../aggregator/config.js';
 import { DEFAULT_ALERT_SETTINGS, ruleFile, type AlertSettings } from '../../dashboards/alerts.js';
 import { dashboards, generatedFiles, REPO_ROOT } from '../../dashboards/generate.js';
@@ -144,6 +144,7 @@ const OTHER_VALUES = {
         quietHours: '22:30-04:15',
         roundPauseJitterPercent: 25,
         busyNodeCpuPercent: 80,
+        busyNodeNicBitsPerSecond: 5_000_000_000,
         busyNodeRestSeconds: 1800,
       },
     },
@@ -670,6 +671,7 @@ describeWith({ check: helmMissing }, 'the Helm chart, rendered', () => {
       expect(envValue(c, 'NETMATRIX_QUIET_HOURS')).toBe('22:30-04:15');
       expect(envValue(c, 'NETMATRIX_ROUND_PAUSE_JITTER_PERCENT')).toBe('25');
       expect(envValue(c, 'NETMATRIX_BUSY_NODE_CPU_PERCENT')).toBe('80');
+      expect(envValue(c, 'NETMATRIX_BUSY_NODE_NIC_BITS_PER_SECOND')).toBe('5000000000');
       expect(envValue(c, 'NETMATRIX_BUSY_NODE_REST_SECONDS')).toBe('1800');
 
       const literal = Object.fromEntries((c.env ?? []).flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])));
@@ -685,8 +687,25 @@ describeWith({ check: helmMissing }, 'the Helm chart, rendered', () => {
         quietHours: { startMinute: 22 * 60 + 30, endMinute: 4 * 60 + 15 },
         pauseJitterPercent: 25,
         busyNodeCpuPercent: 80,
+        busyNodeNicBitsPerSecond: 5_000_000_000,
         busyNodeRestSeconds: 1800,
       });
+    });
+
+    it("names the host agent's NIC only when told, and never the pod agent's (a pod has no such interface)", async () => {
+      const agentEnv = async (...args: string[]) =>
+        Object.fromEntries(
+          ofKind<V1DaemonSet>(await helm.render(...args), 'DaemonSet').map((ds) => [
+            ds.metadata?.name,
+            env(container(ds), 'NETMATRIX_NIC')?.value,
+          ]),
+        );
+      expect(await agentEnv()).toEqual({ [`${FULLNAME}-pod-agent`]: undefined, [`${FULLNAME}-host-agent`]: undefined });
+      expect(await agentEnv('--set', 'agents.host.nic=bond0')).toEqual({
+        [`${FULLNAME}-pod-agent`]: undefined,
+        [`${FULLNAME}-host-agent`]: 'bond0',
+      });
+      expect(loadAgentConfig({ NETMATRIX_TOKEN: 't', NETMATRIX_NIC: 'bond0' }, []).nic).toBe('bond0');
     });
 
     it('sets no quiet hours by default', async () => {
@@ -809,6 +828,7 @@ describeWith({ check: helmMissing }, 'the Helm chart, rendered', () => {
       ['an unknown top-level key', ['--set', 'colour=blue'], /additional properties 'colour' not allowed/],
       ['an unknown nested key (a typo)', ['--set', 'agents.host.iperfPort=5201'], /\/agents\/host.*'iperfPort' not allowed/],
       ['a wrong pull policy', ['--set', 'image.pullPolicy=Sometimes'], /\/image\/pullPolicy.*one of/],
+      ['a NIC name with a space', ['--set', 'agents.host.nic=eth 0'], /\/agents\/host\/nic/],
       ['a wrong per-pair mode', ['--set', 'aggregator.settings.perPairMetrics=sometimes'], /\/aggregator\/settings\/perPairMetrics/],
       ['an unknown path', ['--set-json', 'aggregator.settings.paths=["node","icmp"]'], /\/aggregator\/settings\/paths\/1/],
       ['a wrong log level', ['--set', 'agents.logLevel=verbose'], /\/agents\/logLevel/],

@@ -62,6 +62,11 @@ const agentMessages: Record<AgentMessage['type'] | 'failed result', AgentMessage
     ok: true,
     iperf: capturedIperf(),
     cpu,
+    nic: {
+      interface: 'eth0',
+      idle: { startMs: 1_699_999_999_000, endMs: 1_700_000_000_000, rxBitsPerSecond: 1.5e6, txBitsPerSecond: 2e5 },
+      test: { startMs: 1_700_000_000_000, endMs: 1_700_000_010_000, rxBitsPerSecond: 9.41e9, txBitsPerSecond: 1.2e8 },
+    },
   },
   'failed result': {
     type: 'result',
@@ -194,6 +199,11 @@ describe('refusals are ProtocolErrors', () => {
     expect(agentRefusal({ ...agentMessages.result, ok: 1 }).message).toMatch(/ok/);
     expect(agentRefusal({ ...agentMessages.result, startedAtMs: -1 }).message).toMatch(/startedAtMs/);
     expect(agentRefusal({ ...agentMessages['failed result'], error: { code: 'made-up', message: 'x' } }).message).toMatch(/error\.code/);
+    const nic = (agentMessages.result as { nic: { test: object } }).nic;
+    expect(agentRefusal({ ...agentMessages.result, nic: { ...nic, test: { ...nic.test, rxBitsPerSecond: -1 } } }).message).toMatch(
+      /nic\.test\.rxBitsPerSecond/,
+    );
+    expect(agentRefusal({ ...agentMessages.result, nic: { ...nic, interface: '' } }).message).toMatch(/nic\.interface/);
     expect(agentRefusal({ ...hello, protocolVersion: '1' }).message).toMatch(/protocolVersion/);
     expect(agentRefusal({ ...hello, agent: { ...identity, mode: 'overlay' } }).message).toMatch(/agent\.mode/);
   });

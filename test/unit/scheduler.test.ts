@@ -12,6 +12,7 @@ import type { CpuReport, CpuWindow } from '../../shared/cpu.js';
 import { failure } from '../../shared/errors.js';
 import type { NetworkMode, Path, Protocol } from '../../shared/protocol.js';
 import type { IperfResult } from '../../shared/iperf3-result.js';
+import type { NicReport } from '../../shared/nic.js';
 import type { TestResult } from '../../shared/result.js';
 import { testIdentity } from '../helpers/identity.js';
 import { seededRandom } from '../helpers/prng.js';
@@ -725,6 +726,55 @@ describe('Scheduler coverage at size, with a fake test runner', () => {
     expect(h.logs.some((l) => l.msg === 'node busy, resting')).toBe(true);
   });
 
+  it('rests a node whose NIC carried real traffic just before a test, then takes it back', async () => {
+    const clock = { ms: Date.UTC(2026, 0, 1, 12) };
+    // node2 receives 5 Gbit/s of someone else's traffic; the others 1 Mbit/s. The limit is 1 Gbit/s.
+    const nic = (node: string) => nicReport(clock.ms, node === 'node2' ? 5e9 : 1e6, 0);
+    const h = harness({
+      nodes: 4,
+      clock,
+      settings: { pauseMs: 1000, busyNodeNicBitsPerSecond: 1e9, busyNodeRestSeconds: 600 },
+      result: (plan, r) => ({ ...r, source: { ...r.source, nic: nic(sourceOf(plan)) }, target: { ...r.target, nic: nic(targetOf(plan)) } }),
+    });
+    const begin = clock.ms;
+    h.scheduler.start();
+    await until(() => clock.ms - begin > 800_000, 'virtual time past the rest');
+    await h.scheduler.stop();
+    const withNode2 = h.started.filter((s) => [sourceOf(s.plan), targetOf(s.plan)].includes('node2')).map((s) => s.at);
+    const first = withNode2[0] ?? Number.NaN;
+    expect(withNode2.filter((t) => t > first && t < first + 600_000)).toEqual([]);
+    expect(h.started.filter((s) => s.at > first && s.at < first + 600_000).length).toBeGreaterThan(10);
+    expect(withNode2.some((t) => t >= first + 600_000)).toBe(true);
+    expect(h.logs.find((l) => l.msg === 'node busy, resting')).toMatchObject({ node: 'node2', idleNicBitsPerSecond: 5e9 });
+    // Resting still where the test stopped (it was busy again when it came back), and no longer once that rest is over.
+    expect(h.scheduler.restingNodes(new Date(clock.ms))).toBe(1);
+    expect(h.scheduler.restingNodes(new Date(clock.ms + 600_001))).toBe(0);
+  });
+
+  it("ignores an idle window that began before the node's previous test ended (our own traffic's tail)", async () => {
+    for (const tailMs of [500, 0]) {
+      const clock = { ms: Date.UTC(2026, 0, 1, 12) };
+      let tests = 0;
+      // Two nodes, a test every round: each idle window starts where the previous test was seen to end.
+      // After its first test node2's idle NIC is busy; with a tail the window overlaps that test's end.
+      const nic = (node: string) => nicReport(clock.ms, node === 'node2' && tests > 1 ? 5e9 : 0, tailMs);
+      const h = harness({
+        nodes: 2,
+        clock,
+        settings: { pauseMs: 1000, busyNodeNicBitsPerSecond: 1e9, busyNodeRestSeconds: 600 },
+        result: (plan, r) => {
+          tests++;
+          return { ...r, source: { ...r.source, nic: nic(sourceOf(plan)) }, target: { ...r.target, nic: nic(targetOf(plan)) } };
+        },
+      });
+      h.scheduler.start();
+      await until(() => tests >= 20 || h.logs.some((l) => l.msg === 'node busy, resting'), 'twenty tests or a rest');
+      await h.scheduler.stop();
+      const rested = h.logs.some((l) => l.msg === 'node busy, resting');
+      expect(rested, `tail ${tailMs} ms`).toBe(tailMs === 0);
+    }
+  });
+
   it('keeps each node within its bytes per hour, settling estimates with the bytes tests moved', async () => {
     for (const moved of [null, 1e8]) {
       const clock = { ms: Date.UTC(2026, 0, 1, 12) };
@@ -776,6 +826,15 @@ describe('Scheduler coverage at size, with a fake test runner', () => {
 });
 
 /** A CPU report whose idle window (just before the test) had the node `idlePercent` busy. */
+/** A NIC report whose idle window is the second before `atMs` and whose test window ends `tailMs` after it. */
+function nicReport(atMs: number, idleRxBitsPerSecond: number, tailMs: number): NicReport {
+  return {
+    interface: 'eth0',
+    idle: { startMs: atMs - 1000, endMs: atMs, rxBitsPerSecond: idleRxBitsPerSecond, txBitsPerSecond: 0 },
+    test: { startMs: atMs, endMs: atMs + tailMs, rxBitsPerSecond: 9.4e9, txBitsPerSecond: 0 },
+  };
+}
+
 function cpuReport(idlePercent: number): CpuReport {
   const window = (busyPercent: number): CpuWindow => ({
     startMs: 0,
