@@ -79,6 +79,7 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
     kube: kube?.status ?? null,
     // Read at scrape time, when the scheduler below exists.
     staleness: () => scheduler.staleness(),
+    resting: () => scheduler.restingNodes(),
   });
   // A static address (the lab's, or set by hand) wins; otherwise the ClusterIP the aggregator keeps.
   const serviceAddress = (node: string) => config.services[node] ?? kube?.serviceAddress(node);

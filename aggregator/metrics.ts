@@ -29,6 +29,8 @@ export interface MetricsOptions {
     medianSeconds: number;
     neverMeasured: number;
   }>;
+  /** Nodes resting from background tests, busy with real work (Scheduler.restingNodes). */
+  resting?: () => number;
 }
 
 /**
@@ -165,6 +167,14 @@ export class Metrics {
           this.set({ kind: s.kind, path: s.path, protocol: s.protocol, stat: 'max' }, s.maxSeconds);
           this.set({ kind: s.kind, path: s.path, protocol: s.protocol, stat: 'median' }, s.medianSeconds);
         }
+      },
+    });
+    new Gauge({
+      name: 'netmatrix_nodes_resting',
+      help: 'Nodes resting from background tests because their CPU or NIC was busy with real work just before a test (NETMATRIX_BUSY_NODE_*).',
+      registers: reg,
+      collect() {
+        this.set(o.resting?.() ?? 0);
       },
     });
     new Gauge({

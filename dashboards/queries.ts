@@ -177,6 +177,7 @@ export const SCHEDULER = {
     expr: `sort_desc(time() - netmatrix_node_last_success_timestamp_seconds{${PP}})`,
     legend: '{{node}} {{path}} {{protocol}}',
   },
+  resting: { expr: 'netmatrix_nodes_resting', legend: 'resting' },
   oldestPerPath: {
     expr: `max by (path, protocol) (time() - netmatrix_node_last_success_timestamp_seconds{${PP}})`,
     legend: '{{path}} {{protocol}}',

@@ -65,7 +65,7 @@ export function schedulerDashboard(): dashboard.Dashboard {
           description: 'Seconds since a test involving each node last succeeded, stalest first. A node with no success yet has no row.',
           queries: [Q.staleness],
           unit: 's',
-          width: 12,
+          width: 10,
         }),
       )
       .withPanel(
@@ -74,7 +74,16 @@ export function schedulerDashboard(): dashboard.Dashboard {
           description: 'The largest time since last success among the nodes, per path and protocol.',
           queries: [Q.oldestPerPath],
           unit: 's',
-          width: 12,
+          width: 10,
+        }),
+      )
+      .withPanel(
+        statPanel({
+          title: 'Nodes resting',
+          description:
+            'Nodes the background sweep leaves alone for now because their CPU or NIC was busy with real work just before a test (NETMATRIX_BUSY_NODE_*); the aggregator logs each as "node busy, resting". Their pairs go stale meanwhile.',
+          queries: [Q.resting],
+          width: 4,
         }),
       )
       .withRow(row('Failures'))

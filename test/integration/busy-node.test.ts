@@ -116,5 +116,7 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3'] }, 'a node bus
     );
     expect(results.filter((r) => Date.parse(r.startedAt) > restedAt && involves(r, 'node3'))).toEqual([]);
     expect(logs.filter((l) => l.msg === 'node busy, resting').map((l) => l.node)).toEqual(['node3']);
+    const metrics = (await agg.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(/^netmatrix_nodes_resting 1$/m);
   }, 150_000);
 });
