@@ -77,7 +77,7 @@ function delayOf(s: LoadAgentsStart, m: AggregatorMessage): number {
   return 0;
 }
 
-function answer(ws: WebSocket, m: AggregatorMessage, frames: ResultFrames, prefix: string, s: LoadAgentsStart): void {
+function answer(ws: WebSocket, m: AggregatorMessage, frames: ResultFrames, mode: NetworkMode, prefix: string, s: LoadAgentsStart): void {
   const delayMs = delayOf(s, m);
   const later = (frame: () => string, client = true) => {
     const send = () => {
@@ -94,14 +94,14 @@ function answer(ws: WebSocket, m: AggregatorMessage, frames: ResultFrames, prefi
     case 'serve':
       ws.send(`{"type":"ready","testId":"${m.testId}"}`);
       // iperf3 -s -1 reports when its one client is done.
-      return later(() => frames.throughput('server', m.spec.protocol, m.spec.durationSeconds, m.testId, rid()), false);
+      return later(() => frames.throughput(mode, 'server', m.spec.protocol, m.spec.durationSeconds, m.testId, rid()), false);
     case 'serve-latency':
       // A sockperf server runs until cancelled and owes no result.
       return void ws.send(`{"type":"ready","testId":"${m.testId}"}`);
     case 'probe':
-      return later(() => frames.throughput('client', m.spec.protocol, m.spec.durationSeconds, m.testId, rid()));
+      return later(() => frames.throughput(mode, 'client', m.spec.protocol, m.spec.durationSeconds, m.testId, rid()));
     case 'probe-latency':
-      return later(() => frames.latencyClient(m.spec.protocol, m.spec.durationSeconds, m.spec.connectSamples, m.testId, rid()));
+      return later(() => frames.latencyClient(mode, m.spec.protocol, m.spec.durationSeconds, m.spec.connectSamples, m.testId, rid()));
     case 'sample-cpu':
       return void ws.send(JSON.stringify({ type: 'cpu-sample', requestId: m.requestId, window: frames.cpuWindow() }));
     case 'welcome':
@@ -130,7 +130,7 @@ function connect(s: LoadAgentsStart, node: number, mode: NetworkMode, frames: Re
         return resolve();
       }
       stats.commands++;
-      answer(ws, m, frames, prefix, s);
+      answer(ws, m, frames, mode, prefix, s);
     });
     ws.on('error', (e) => {
       if (!welcomed) reject(e);

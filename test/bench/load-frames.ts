@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { cpuReport, parseProcStat, type CpuReport, type CpuTimes, type CpuWindow, type ProcStatSnapshot } from '../../shared/cpu.js';
 import { parseIperf3Output } from '../../shared/iperf3.js';
+import type { NicReport } from '../../shared/nic.js';
 import { PROTOCOL_VERSION, type AgentIdentity, type NetworkMode, type Protocol } from '../../shared/protocol.js';
 import { connectStats, parseSockperfOutput } from '../../shared/sockperf.js';
 
@@ -115,25 +116,42 @@ export class ResultFrames {
     return cpuReport(snaps.slice(1), [snaps[0] as ProcStatSnapshot, snaps[1] as ProcStatSnapshot]);
   }
 
+  /**
+   * What a host agent adds: its NIC over the idle second before the test (a quiet node) and over
+   * the test (the test's own traffic, `bitsPerSecond`, out and in). Pod agents report none.
+   */
+  nic(mode: NetworkMode, seconds: number, bitsPerSecond: number): { nic?: NicReport } {
+    if (mode !== 'host') return {};
+    const start = this.epochMs + 1000;
+    return {
+      nic: {
+        interface: 'eth0',
+        idle: { startMs: this.epochMs, endMs: start, rxBitsPerSecond: 212_000, txBitsPerSecond: 96_000 },
+        test: { startMs: start, endMs: start + seconds * 1000, rxBitsPerSecond: bitsPerSecond, txBitsPerSecond: bitsPerSecond },
+      },
+    };
+  }
+
   /** A `cpu-sample` answer's window (sent only if the aggregator samples idle CPU). */
   cpuWindow(): CpuWindow {
     return this.cpu(1).test;
   }
 
-  /** A throughput test's `result` frame of `role`, `seconds` long, ending now. */
-  throughput(role: 'client' | 'server', protocol: Protocol, seconds: number, testId: string, resultId: string): string {
-    const key = `throughput/${role}/${protocol}/${seconds}`;
+  /** A throughput test's `result` frame of `role`, `seconds` long, ending now, from an agent of `mode`. */
+  throughput(mode: NetworkMode, role: 'client' | 'server', protocol: Protocol, seconds: number, testId: string, resultId: string): string {
+    const key = `throughput/${mode}/${role}/${protocol}/${seconds}`;
     let body = this.bodies.get(key);
     if (body === undefined) {
-      body = JSON.stringify({ iperf: this.iperf[role][protocol], cpu: this.cpu(seconds) }).slice(1);
+      const iperf = this.iperf[role][protocol];
+      body = JSON.stringify({ iperf, cpu: this.cpu(seconds), ...this.nic(mode, seconds, iperf.receivedBitsPerSecond) }).slice(1);
       this.bodies.set(key, body);
     }
     return this.frame(role, seconds, testId, resultId, body);
   }
 
   /** A latency test's client `result` frame (sockperf's report, and connect times when asked). */
-  latencyClient(protocol: Protocol, seconds: number, connectSamples: number, testId: string, resultId: string): string {
-    const key = `latency/${protocol}/${seconds}/${connectSamples}`;
+  latencyClient(mode: NetworkMode, protocol: Protocol, seconds: number, connectSamples: number, testId: string, resultId: string): string {
+    const key = `latency/${mode}/${protocol}/${seconds}/${connectSamples}`;
     let body = this.bodies.get(key);
     if (body === undefined) {
       // Connect times like a same-zone pair's: 60 µs and up.
@@ -144,7 +162,11 @@ export class ResultFrames {
               0,
             )
           : undefined;
-      body = JSON.stringify({ latency: { ...this.latency[protocol], ...(connect ? { connect } : {}) }, cpu: this.cpu(seconds) }).slice(1);
+      body = JSON.stringify({
+        latency: { ...this.latency[protocol], ...(connect ? { connect } : {}) },
+        cpu: this.cpu(seconds),
+        ...this.nic(mode, seconds, 1_000_000),
+      }).slice(1);
       this.bodies.set(key, body);
     }
     return this.frame('client', seconds, testId, resultId, body);
