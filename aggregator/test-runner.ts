@@ -90,6 +90,9 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
     } else {
       const s = await within(active.serverResult.promise, fail ? 1000 : t.serverAfterClientMs, failure('test-timeout', 'no server result'));
       if (s.ok) serverMsg = s.value;
+      // A killed server agent takes its iperf3 with it before its own socket closes: the client's
+      // iperf3-error can arrive first. The agent gone is the cause, not the client's symptom.
+      else if (!fail && clientMsg && !clientMsg.ok && s.failure.code === 'agent-lost') fail = s.failure;
     }
   } finally {
     broker.close(testId);

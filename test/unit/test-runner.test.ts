@@ -64,6 +64,44 @@ it('gives up with test-timeout at the configured margin when the agent announced
   expect(r.error?.code).toBe('test-timeout');
 });
 
+it("records agent-lost, not the client's iperf3-error, when the server agent vanishes just after the client reported", async () => {
+  const broker = new Broker();
+  const server = session('s', testIdentity({ nodeName: 'target' }), (m) => {
+    if (m.type === 'serve') setImmediate(() => broker.ready('s', m.testId));
+  });
+  // The server agent is SIGKILLed: its iperf3 dies first, the client reports the broken
+  // connection, and only then does the server agent's socket close.
+  const client = session('c', testIdentity({ nodeName: 'source' }), (m) => {
+    if (m.type !== 'probe') return;
+    setTimeout(() => {
+      broker.result('c', {
+        type: 'result',
+        resultId: 'r-c',
+        testId: m.testId,
+        role: 'client',
+        startedAtMs: Date.now(),
+        endedAtMs: Date.now(),
+        ok: false,
+        error: { code: 'iperf3-error', message: 'unable to receive results: Connection reset by peer' },
+      });
+      setTimeout(() => broker.sessionClosed('s'), 20);
+    }, 50);
+  });
+  const plan = {
+    kind: 'throughput' as const,
+    path: 'pod' as const,
+    protocol: 'tcp' as const,
+    spec,
+    client,
+    server,
+    targetAddress: '198.19.1.2',
+    runId: null,
+    label: null,
+  };
+  const r = await runTest(plan, broker, { readyTimeoutMs: 1000, resultMarginMs: 1000, serverAfterClientMs: 500 }, log);
+  expect(r.error).toEqual({ code: 'agent-lost', message: 'the server agent disconnected' });
+});
+
 it('uses the larger of the configured margin and the agent slack plus a grace', () => {
   const identity = (deadlineSlackMs?: number) =>
     testIdentity({
