@@ -700,18 +700,21 @@ describe('Scheduler coverage at size, with a fake test runner', () => {
     expect(new Set(pauses).size).toBeGreaterThan(10);
   });
 
-  it('rests a node whose idle CPU before a test says it is busy with real work, then takes it back', async () => {
+  it.each([
+    ['CPU', { busyNodeCpuPercent: 50 }, { idleCpuPercent: 95 }],
+    ['NIC', { busyNodeNicBitsPerSecond: 1e9 }, { idleNicBitsPerSecond: 5e9 }],
+  ] as const)('rests a node whose idle %s before a test says it is busy with real work, then takes it back', async (_, limit, logged) => {
     const clock = { ms: Date.UTC(2026, 0, 1, 12) };
-    const busy = (node: string) => cpuReport(node === 'node2' ? 95 : 5);
+    // node2 is busy with someone else's work (95% CPU, 5 Gbit/s in); the others are quiet (5%, 1 Mbit/s).
+    const side = (node: string) =>
+      node === 'node2'
+        ? { cpu: cpuReport(clock.ms, 95), nic: nicReport(clock.ms, 5e9, 0) }
+        : { cpu: cpuReport(clock.ms, 5), nic: nicReport(clock.ms, 1e6, 0) };
     const h = harness({
       nodes: 4,
       clock,
-      settings: { pauseMs: 1000, busyNodeCpuPercent: 50, busyNodeRestSeconds: 600 },
-      result: (plan, r) => ({
-        ...r,
-        source: { ...r.source, cpu: busy(sourceOf(plan)) },
-        target: { ...r.target, cpu: busy(targetOf(plan)) },
-      }),
+      settings: { pauseMs: 1000, busyNodeRestSeconds: 600, ...limit },
+      result: (plan, r) => ({ ...r, source: { ...r.source, ...side(sourceOf(plan)) }, target: { ...r.target, ...side(targetOf(plan)) } }),
     });
     const begin = clock.ms;
     h.scheduler.start();
@@ -723,29 +726,7 @@ describe('Scheduler coverage at size, with a fake test runner', () => {
     expect(withNode2.filter((t) => t > first && t < first + 600_000)).toEqual([]);
     expect(h.started.filter((s) => s.at > first && s.at < first + 600_000).length).toBeGreaterThan(10);
     expect(withNode2.some((t) => t >= first + 600_000)).toBe(true);
-    expect(h.logs.some((l) => l.msg === 'node busy, resting')).toBe(true);
-  });
-
-  it('rests a node whose NIC carried real traffic just before a test, then takes it back', async () => {
-    const clock = { ms: Date.UTC(2026, 0, 1, 12) };
-    // node2 receives 5 Gbit/s of someone else's traffic; the others 1 Mbit/s. The limit is 1 Gbit/s.
-    const nic = (node: string) => nicReport(clock.ms, node === 'node2' ? 5e9 : 1e6, 0);
-    const h = harness({
-      nodes: 4,
-      clock,
-      settings: { pauseMs: 1000, busyNodeNicBitsPerSecond: 1e9, busyNodeRestSeconds: 600 },
-      result: (plan, r) => ({ ...r, source: { ...r.source, nic: nic(sourceOf(plan)) }, target: { ...r.target, nic: nic(targetOf(plan)) } }),
-    });
-    const begin = clock.ms;
-    h.scheduler.start();
-    await until(() => clock.ms - begin > 800_000, 'virtual time past the rest');
-    await h.scheduler.stop();
-    const withNode2 = h.started.filter((s) => [sourceOf(s.plan), targetOf(s.plan)].includes('node2')).map((s) => s.at);
-    const first = withNode2[0] ?? Number.NaN;
-    expect(withNode2.filter((t) => t > first && t < first + 600_000)).toEqual([]);
-    expect(h.started.filter((s) => s.at > first && s.at < first + 600_000).length).toBeGreaterThan(10);
-    expect(withNode2.some((t) => t >= first + 600_000)).toBe(true);
-    expect(h.logs.find((l) => l.msg === 'node busy, resting')).toMatchObject({ node: 'node2', idleNicBitsPerSecond: 5e9 });
+    expect(h.logs.find((l) => l.msg === 'node busy, resting')).toMatchObject({ node: 'node2', ...logged });
     // Resting still where the test stopped (it was busy again when it came back), and no longer once that rest is over.
     expect(h.scheduler.restingNodes(new Date(clock.ms))).toBe(1);
     expect(h.scheduler.restingNodes(new Date(clock.ms + 600_001))).toBe(0);
@@ -835,10 +816,11 @@ function nicReport(atMs: number, idleRxBitsPerSecond: number, tailMs: number): N
   };
 }
 
-function cpuReport(idlePercent: number): CpuReport {
-  const window = (busyPercent: number): CpuWindow => ({
-    startMs: 0,
-    endMs: 1000,
+/** A CPU report whose idle window is the second before `atMs` (the test takes no virtual time). */
+function cpuReport(atMs: number, idlePercent: number): CpuReport {
+  const window = (startMs: number, endMs: number, busyPercent: number): CpuWindow => ({
+    startMs,
+    endMs,
     cores: 2,
     busyPercent,
     softirqPercent: 0,
@@ -846,5 +828,5 @@ function cpuReport(idlePercent: number): CpuReport {
     modes: { user: busyPercent, nice: 0, system: 0, iowait: 0, irq: 0, softirq: 0, steal: 0 },
     busyCpuSeconds: (2 * busyPercent) / 100,
   });
-  return { idle: window(idlePercent), test: window(50), intervals: [] };
+  return { idle: window(atMs - 1000, atMs, idlePercent), test: window(atMs, atMs, 50), intervals: [] };
 }

@@ -19,6 +19,21 @@ function session(id: string, identity: AgentIdentity, answer: (m: AggregatorMess
   return { id, identity, connectedAt: new Date(), send: (m) => (answer(m), true), close: () => undefined };
 }
 
+/** A 1 s TCP pod-to-pod test from `client` to `server`. */
+function podPlan(client: AgentSession, server: AgentSession) {
+  return {
+    kind: 'throughput' as const,
+    path: 'pod' as const,
+    protocol: 'tcp' as const,
+    spec,
+    client,
+    server,
+    targetAddress: '198.19.1.2',
+    runId: null,
+    label: null,
+  };
+}
+
 /** A client that reports its own deadline kill `afterMs` after the probe, and a server that is ready at once. */
 async function testWithLateClient(clientSlackMs: number | undefined, afterMs: number, marginMs: number) {
   const broker = new Broker();
@@ -39,18 +54,7 @@ async function testWithLateClient(clientSlackMs: number | undefined, afterMs: nu
   const client = session('c', testIdentity({ nodeName: 'source', limits }), (m) => {
     if (m.type === 'probe') setTimeout(() => broker.result('c', verdict(m.testId, 'client')), afterMs);
   });
-  const plan = {
-    kind: 'throughput' as const,
-    path: 'pod' as const,
-    protocol: 'tcp' as const,
-    spec,
-    client,
-    server,
-    targetAddress: '198.19.1.2',
-    runId: null,
-    label: null,
-  };
-  return runTest(plan, broker, { readyTimeoutMs: 1000, resultMarginMs: marginMs, serverAfterClientMs: 10 }, log);
+  return runTest(podPlan(client, server), broker, { readyTimeoutMs: 1000, resultMarginMs: marginMs, serverAfterClientMs: 10 }, log);
 }
 
 it("waits for the client agent's own deadline even when the configured margin is shorter, so its reason is recorded", async () => {
@@ -87,18 +91,7 @@ it("records agent-lost, not the client's iperf3-error, when the server agent van
       setTimeout(() => broker.sessionClosed('s'), 20);
     }, 50);
   });
-  const plan = {
-    kind: 'throughput' as const,
-    path: 'pod' as const,
-    protocol: 'tcp' as const,
-    spec,
-    client,
-    server,
-    targetAddress: '198.19.1.2',
-    runId: null,
-    label: null,
-  };
-  const r = await runTest(plan, broker, { readyTimeoutMs: 1000, resultMarginMs: 1000, serverAfterClientMs: 500 }, log);
+  const r = await runTest(podPlan(client, server), broker, { readyTimeoutMs: 1000, resultMarginMs: 1000, serverAfterClientMs: 500 }, log);
   expect(r.error).toEqual({ code: 'agent-lost', message: 'the server agent disconnected' });
 });
 
