@@ -8,6 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { netDevInterfaces, nicRate, parseNetDev, type NicReport, type NicSnapshot } from '../shared/nic.js';
 import { SnapshotHistory } from './snapshot-history.js';
 
+const readNetDev = () => readFile('/proc/net/dev', 'utf8');
+
 export interface NicSamplerOptions {
   /** The interface to measure. */
   iface: string;
@@ -30,7 +32,7 @@ export class NicSampler {
 
   constructor(o: NicSamplerOptions) {
     this.iface = o.iface;
-    this.read = o.read ?? (() => readFile('/proc/net/dev', 'utf8'));
+    this.read = o.read ?? readNetDev;
     this.now = o.now ?? Date.now;
     this.history = new SnapshotHistory(() => this.snapshot(), o.intervalMs ?? 1000);
   }
@@ -68,7 +70,7 @@ export class NicSampler {
  */
 export async function nicToSample(
   o: { configured: string | undefined; mode: 'pod' | 'host'; defaultNic: string },
-  read: () => Promise<string> = () => readFile('/proc/net/dev', 'utf8'),
+  read: () => Promise<string> = readNetDev,
 ): Promise<string | undefined> {
   if (o.configured === 'none') return undefined;
   if (o.configured === undefined && o.mode === 'pod') return undefined;
