@@ -1,5 +1,5 @@
 /**
- * `netmatrix compare`: parses the arguments and wires load -> compare -> table/charts/html.
+ * `netmatrix compare`: parses the arguments and wires load -> compare -> table/charts/html/json.
  * No arithmetic or formatting lives here.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -8,6 +8,7 @@ import { COMPARE_USAGE, parseCompareArgs } from './args.js';
 import { renderCharts, type RenderedChart } from './charts.js';
 import { compareRuns } from './compare.js';
 import { renderHtml } from './html.js';
+import { comparisonJson } from './json.js';
 import { loadResultsFiles } from './load.js';
 import { renderComparisonText } from './table.js';
 
@@ -40,7 +41,7 @@ export async function runCompare(args: string[], out: CompareOutput): Promise<nu
     for (const line of loaded.errors) out.stderr(`${line}\n`);
     return 1;
   }
-  const comparison = compareRuns(loaded.runs);
+  const comparison = compareRuns(loaded.runs, { margin: parsed.margin, seed: parsed.seed, replicates: parsed.replicates });
   const wantCharts = parsed.report !== null || parsed.svgDir !== null;
   const charts = wantCharts ? await renderCharts(comparison) : [];
   out.stdout(`${renderComparisonText(comparison)}\n`);
@@ -49,6 +50,11 @@ export async function runCompare(args: string[], out: CompareOutput): Promise<nu
     if (parsed.svgDir !== null) {
       await writeCharts(parsed.svgDir, charts);
       out.stderr(`wrote ${charts.length} charts to ${parsed.svgDir}\n`);
+    }
+    if (parsed.json !== null) {
+      await mkdir(dirname(parsed.json), { recursive: true });
+      await writeFile(parsed.json, `${JSON.stringify(comparisonJson(comparison), null, 2)}\n`);
+      out.stderr(`wrote ${parsed.json}\n`);
     }
     if (parsed.report !== null) {
       await mkdir(dirname(parsed.report), { recursive: true });

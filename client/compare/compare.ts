@@ -1,20 +1,56 @@
 /**
- * The comparison model: pure arithmetic from loaded results files to the figures every view
- * (text, charts, HTML) shows. Per path and protocol, each run's successful tests are pooled
- * (every pair and every repetition is one sample), so p10..p90 is the spread a reader should
- * expect from one test on that cluster, and the first run is the baseline for every change.
- * Throughput tests and latency tests are pooled apart; a latency test's samples are its own
- * p50 and p99 round-trip times.
+ * The comparison model: pure arithmetic from loaded results files to what every view (text,
+ * HTML, charts, --json) shows. Per kind, path and protocol:
+ * - every figure of figures.ts is judged run against baseline by effect.ts: per ordered pair
+ *   the median over its repetitions, the paired (or, without common pairs, unpaired) effect
+ *   with its 95 % interval, verdict and minimum detectable effect;
+ * - each run's successful tests are also pooled (every pair and repetition one sample) into
+ *   median and p10..p90, the spread a reader should expect from one test: descriptive only,
+ *   for the charts and the CNI overhead ratios.
+ * The first run is the baseline; a later file with the same label as an earlier one is a
+ * repeat of that configuration, and its comparison with the earlier one is its drift.
  */
 import { PATHS, PROTOCOLS, type Path, type Protocol } from '../../shared/protocol.js';
 import type { TestResult } from '../../shared/result.js';
 import { droppedRatio } from '../../shared/results-file.js';
 import { median, quantile } from '../../shared/stats.js';
 import { describeRun, differences, type RunDescription } from './describe.js';
+import { compareFigure, DEFAULT_MARGIN, DEFAULT_REPLICATES, DEFAULT_SEED, type Effect, type Passes } from './effect.js';
+import { FIGURES, type Figure } from './figures.js';
 import type { LoadedRun } from './load.js';
 
-/** Fewer successful tests than this in either run and a change is not judged: p10..p90 of one or two samples is no spread. */
-export const MIN_SAMPLES_FOR_SIGNIFICANCE = 3;
+/** How effects are judged; the defaults are compare's. */
+export interface CompareOptions {
+  /** Practical margin of ratio figures, as a fraction (0.03 = +-3 %). */
+  margin: number;
+  seed: number;
+  replicates: number;
+}
+
+export const DEFAULT_COMPARE_OPTIONS: CompareOptions = { margin: DEFAULT_MARGIN, seed: DEFAULT_SEED, replicates: DEFAULT_REPLICATES };
+
+/** Which run is judged against which: `runs` indexes of Comparison.runs. */
+export interface Pairing {
+  baseline: number;
+  run: number;
+  /** Both files carry one label: a repeat of one configuration, so any change is drift. */
+  drift: boolean;
+}
+
+/** One run's figure: the median over pairs of each pair's median over its repetitions. */
+export interface FigureRun {
+  value: number | null;
+  pairs: number;
+  /** Tests that carried the figure. */
+  values: number;
+}
+
+/** One figure of one section: per run, and per pairing (`comparisons[i]` belongs to `Comparison.pairings[i]`). */
+export interface FigureAnalysis {
+  figure: Figure;
+  runs: FigureRun[];
+  comparisons: Effect[];
+}
 
 /** Median and p10..p90 of one figure over one run's successful tests of one path and protocol. */
 export interface SampleStats {
@@ -61,20 +97,8 @@ export interface LatencyFigures {
 /** One path and protocol's latency across all runs; `runs[i]` belongs to `Comparison.runs[i]`. */
 export interface LatencySection {
   runs: LatencyFigures[];
-  /** Median p50 against the first run's (positive: slower); null as for throughput. */
-  p50Changes: (Change | null)[];
-  /** Median p99 against the first run's. */
-  p99Changes: (Change | null)[];
-}
-
-/** A median of a run relative to the first run's. */
-export interface Change {
-  percent: number;
-  /**
-   * true when each run's median lies outside the other's p10..p90 band; false when either
-   * lies inside; null when a run has too few tests to tell a change from noise.
-   */
-  significant: boolean | null;
+  /** The latency figures judged. */
+  figures: FigureAnalysis[];
 }
 
 /** One path and protocol across all runs; `runs[i]` belongs to `Comparison.runs[i]`. */
@@ -83,8 +107,8 @@ export interface Section {
   protocol: Protocol;
   /** Throughput; every run has 0 tests when only latency was measured on this path and protocol. */
   runs: RunFigures[];
-  /** Against the first run; null for the first run itself and when either side has no throughput. */
-  changes: (Change | null)[];
+  /** The throughput figures judged; empty when no run measured throughput here. */
+  figures: FigureAnalysis[];
   /** null when no run has a latency test of this path and protocol. */
   latency: LatencySection | null;
 }
@@ -101,6 +125,11 @@ export interface Overhead {
 export interface Comparison {
   /** In the order given; the first is the baseline. */
   runs: RunDescription[];
+  /** Every run against the baseline, then each repeat of a label against that label's first file. */
+  pairings: Pairing[];
+  options: CompareOptions;
+  /** Some run is of the lab, whose nodes are one machine: client and server read the same CPU. */
+  lab: boolean;
   /** What differs between the runs, one line each, for the reader to see before any figure. */
   notes: string[];
   /** Every path and protocol any run measured, node/pod/service then TCP/UDP. */
@@ -110,21 +139,24 @@ export interface Comparison {
 }
 
 /** Build the comparison of `loaded`, the first being the baseline. */
-export function compareRuns(loaded: readonly LoadedRun[]): Comparison {
+export function compareRuns(loaded: readonly LoadedRun[], options: CompareOptions = DEFAULT_COMPARE_OPTIONS): Comparison {
   const labels = uniqueLabels(loaded);
   const runs = loaded.map((r, i) => describeRun(r, labels[i] as string));
   const notes = differences(loaded, labels);
+  const pairings = pairRuns(loaded);
   const sections: Section[] = [];
   for (const path of PATHS) {
     for (const protocol of PROTOCOLS) {
       const perRun = loaded.map((r) => r.file.results.filter((t) => t.path === path && t.protocol === protocol));
       if (perRun.every((ts) => ts.length === 0)) continue;
-      const figures = perRun.map((ts) => runFigures(ts.filter((t) => t.kind === 'throughput')));
-      const base = figures[0]?.throughput ?? null;
-      const changes = figures.map((f, i) => (i === 0 ? null : change(base, f.throughput)));
+      const throughputTests = perRun.map((ts) => ts.filter((t) => t.kind === 'throughput'));
+      const figures = throughputTests.map(runFigures);
+      const judged = throughputTests.some((ts) => ts.length > 0) ? analyse('throughput', protocol, throughputTests, pairings, options) : [];
       const latencyTests = perRun.map((ts) => ts.filter((t) => t.kind === 'latency'));
-      const latency = latencyTests.some((ts) => ts.length > 0) ? latencySection(latencyTests) : null;
-      sections.push({ path, protocol, runs: figures, changes, latency });
+      const latency = latencyTests.some((ts) => ts.length > 0)
+        ? { runs: latencyTests.map(latencyFigures), figures: analyse('latency', protocol, latencyTests, pairings, options) }
+        : null;
+      sections.push({ path, protocol, runs: figures, figures: judged, latency });
     }
   }
   const protocols = PROTOCOLS.filter((p) => sections.some((s) => s.protocol === p && hasThroughput(s)));
@@ -137,7 +169,72 @@ export function compareRuns(loaded: readonly LoadedRun[]): Comparison {
       serviceOverNode: loaded.map((_, i) => ratio(medianOf('service', i), medianOf('node', i))),
     };
   });
-  return { runs, notes, sections, overhead };
+  const lab = loaded.some((r) => r.file.environment.lab !== null);
+  return { runs, pairings, options, notes, lab, sections, overhead };
+}
+
+/** Every run against the first; a file whose label an earlier non-baseline file has is also judged against that one (drift). */
+export function pairRuns(loaded: readonly LoadedRun[]): Pairing[] {
+  const label = (i: number) => loaded[i]?.file.label;
+  const pairings: Pairing[] = [];
+  for (let i = 1; i < loaded.length; i++) pairings.push({ baseline: 0, run: i, drift: label(i) === label(0) });
+  for (let i = 1; i < loaded.length; i++) {
+    const first = loaded.findIndex((r, j) => j > 0 && j < i && r.file.label === label(i));
+    if (first > 0) pairings.push({ baseline: first, run: i, drift: true });
+  }
+  return pairings;
+}
+
+/** Every figure of `kind` (and this protocol) over each run's tests, judged for every pairing. */
+function analyse(
+  kind: TestResult['kind'],
+  protocol: Protocol,
+  perRun: readonly (readonly TestResult[])[],
+  pairings: readonly Pairing[],
+  options: CompareOptions,
+): FigureAnalysis[] {
+  return FIGURES.filter((f) => f.kind === kind && (!f.protocols || f.protocols.includes(protocol))).flatMap((figure) => {
+    const values = perRun.map((ts) => pairValues(ts, figure));
+    if (values.every((v) => v.size === 0)) return [];
+    const runs = values.map(figureRun);
+    const comparisons = pairings.map((p) =>
+      compareFigure(values[p.baseline] as Map<string, Passes>, values[p.run] as Map<string, Passes>, {
+        scale: figure.scale,
+        margin: figure.scale === 'log' ? options.margin : (figure.margin ?? 0),
+        seed: options.seed,
+        replicates: options.replicates,
+      }),
+    );
+    return [{ figure, runs, comparisons }];
+  });
+}
+
+/**
+ * One figure's values per ordered pair, by pass: a pair's i-th test in time is its i-th
+ * repetition (a run sweeps the whole matrix once per repetition). A test without the figure
+ * (failed, no CPU) leaves its pass empty. Pairs with no value at all are left out.
+ */
+export function pairValues(tests: readonly TestResult[], figure: Figure): Map<string, Passes> {
+  const byPair = new Map<string, TestResult[]>();
+  for (const t of tests) {
+    const k = `${t.source.node}>${t.target.node}`;
+    const list = byPair.get(k);
+    if (list) list.push(t);
+    else byPair.set(k, [t]);
+  }
+  const out = new Map<string, Passes>();
+  for (const [k, ts] of byPair) {
+    const passes = [...ts].sort((a, b) => a.startedAt.localeCompare(b.startedAt)).map((t) => figure.value(t));
+    if (passes.some((v) => v !== null)) out.set(k, passes);
+  }
+  return out;
+}
+
+function figureRun(values: ReadonlyMap<string, Passes>): FigureRun {
+  const medians = [...values.values()].map((p) => median(p.filter((x): x is number => x !== null)) as number);
+  let count = 0;
+  for (const p of values.values()) for (const x of p) if (x !== null) count++;
+  return { value: median(medians) ?? null, pairs: values.size, values: count };
 }
 
 /** Whether any run has a throughput test of this section (a latency-only run has none). */
@@ -171,16 +268,6 @@ export function runFigures(tests: readonly TestResult[]): RunFigures {
   };
 }
 
-/** Latency figures of each run's latency tests (`perRun[i]` of run i) of one path and protocol. */
-export function latencySection(perRun: readonly (readonly TestResult[])[]): LatencySection {
-  const runs = perRun.map(latencyFigures);
-  const changes = (pick: (f: LatencyFigures) => SampleStats | null) => {
-    const base = runs[0] ? pick(runs[0]) : null;
-    return runs.map((f, i) => (i === 0 ? null : change(base, pick(f))));
-  };
-  return { runs, p50Changes: changes((f) => f.rttP50), p99Changes: changes((f) => f.rttP99) };
-}
-
 /** Figures of one run's latency tests of one path and protocol. */
 export function latencyFigures(tests: readonly TestResult[]): LatencyFigures {
   const ok = tests.flatMap((t) => (t.ok && t.latency ? [{ test: t, latency: t.latency }] : []));
@@ -204,22 +291,6 @@ export function latencyFigures(tests: readonly TestResult[]): LatencyFigures {
     droppedRatio: sent > 0 ? dropped / sent : null,
     connectP50Microseconds: median(connects) ?? null,
   };
-}
-
-/** `other`'s median against `base`'s, in %, and whether it stands out of both runs' spread. */
-export function change(base: SampleStats | null, other: SampleStats | null): Change | null {
-  if (!base || !other || base.median === 0) return null;
-  const judgeable = base.samples >= MIN_SAMPLES_FOR_SIGNIFICANCE && other.samples >= MIN_SAMPLES_FOR_SIGNIFICANCE;
-  return {
-    percent: ((other.median - base.median) / base.median) * 100,
-    significant: judgeable ? isSignificant(base, other) : null,
-  };
-}
-
-/** Each median lies outside the other run's p10..p90 band (strictly). */
-export function isSignificant(a: SampleStats, b: SampleStats): boolean {
-  const outside = (x: number, band: SampleStats) => x < band.p10 || x > band.p90;
-  return outside(b.median, a) && outside(a.median, b);
 }
 
 function ratio(numerator: number | null, denominator: number | null): number | null {

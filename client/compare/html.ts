@@ -7,7 +7,7 @@
 import type { RenderedChart } from './charts.js';
 import { hasThroughput, type Comparison } from './compare.js';
 import { runHeaderLines } from './describe.js';
-import { footnotes, latencyTable, overheadTable, sectionTable, type Table } from './table.js';
+import { footnotes, judgedTables, latencyTable, overheadTable, sectionTable, type Table } from './table.js';
 import { pathProtocolTitle } from './units.js';
 
 /** Escape text for HTML element content and double- or single-quoted attribute values. */
@@ -26,6 +26,7 @@ th { text-align: left; background: #f5f5f5; } td.num, th.num { text-align: right
 .charts { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
 figure { margin: 0; } svg { max-width: 100%; height: auto; }
 .footnotes { color: #555; font-size: 0.9rem; margin-top: 2rem; }
+.table-notes { color: #555; font-size: 0.9rem; margin-top: -0.5rem; }
 `;
 
 function tableHtml(t: Table, caption = true): string {
@@ -38,7 +39,13 @@ function tableHtml(t: Table, caption = true): string {
     `<thead><tr>${head}</tr></thead>`,
     `<tbody>\n${body}\n</tbody>`,
     '</table>',
+    ...(t.notes && t.notes.length > 0 ? [`<ul class="table-notes">${t.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`] : []),
   ].join('\n');
+}
+
+/** A judged table under its own heading. */
+function judgedHtml(t: Table): string {
+  return [`<h3>${escapeHtml(t.title)}</h3>`, tableHtml(t, false)].join('\n');
 }
 
 function figure(chart: RenderedChart): string {
@@ -73,11 +80,19 @@ export function renderHtml(c: Comparison, charts: readonly RenderedChart[]): str
     const own = (kind: RenderedChart['kind']) =>
       chartsHtml(charts.filter((ch) => ch.kind === kind && ch.section?.path === s.path && ch.section.protocol === s.protocol));
     parts.push(`<h2>${escapeHtml(pathProtocolTitle(s.path, s.protocol))}</h2>`);
-    if (hasThroughput(s)) parts.push(tableHtml(sectionTable(c, s)), own('throughput'));
+    const title = pathProtocolTitle(s.path, s.protocol);
+    if (hasThroughput(s)) {
+      parts.push(tableHtml(sectionTable(c, s)), ...judgedTables(c, `${title} throughput`, s.figures).map(judgedHtml), own('throughput'));
+    }
     const latency = s.latency;
     if (latency) {
       const t = latencyTable(c, { ...s, latency });
-      parts.push(`<h3>${escapeHtml(t.title)}</h3>`, tableHtml(t, false), own('latency'));
+      parts.push(
+        `<h3>${escapeHtml(t.title)}</h3>`,
+        tableHtml(t, false),
+        ...judgedTables(c, `${title} latency`, latency.figures).map(judgedHtml),
+        own('latency'),
+      );
     }
   }
   const overhead = overheadTable(c);

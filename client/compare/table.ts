@@ -4,46 +4,106 @@
  * as rows of formatted cells (the HTML report renders the same cells) and laid out here as
  * plain text that fits a 100-column terminal for labels up to about 12 characters.
  */
-import { hasThroughput, MIN_SAMPLES_FOR_SIGNIFICANCE, type Change, type Comparison, type LatencySection, type Section } from './compare.js';
+import { hasThroughput, type Comparison, type FigureAnalysis, type LatencySection, type Pairing, type Section } from './compare.js';
 import { runHeaderLines } from './describe.js';
-import {
-  formatBitrate,
-  formatBitrateRange,
-  formatCpuCost,
-  formatDropped,
-  formatPercent,
-  formatRatio,
-  formatRtt,
-  formatRttRange,
-  formatSignedPercent,
-  NONE,
-  pathProtocolTitle,
-} from './units.js';
+import { CONFIDENCE, type Effect } from './effect.js';
+import { CORES_PER_10_GBITS_PER_CPU_SECOND_PER_GIGABYTE } from './figures.js';
+import { formatBitrate, formatBitrateRange, formatDropped, formatRatio, formatRtt, formatRttRange, NONE, pathProtocolTitle } from './units.js';
 
 export interface Column {
   header: string;
   align: 'left' | 'right';
 }
 
-/** A table of already formatted cells; `rows[i][j]` is under `columns[j]`. */
+/** A table of already formatted cells; `rows[i][j]` is under `columns[j]`; `notes` are printed under it. */
 export interface Table {
   title: string;
   columns: Column[];
   rows: string[][];
+  notes?: string[];
 }
 
-/** Shown in the change column of the baseline run. */
-export const BASELINE = 'base';
-/** A change within the run-to-run spread. */
-export const NOT_SIGNIFICANT = '~';
-/** Too few tests to tell a change from noise. */
-export const UNJUDGED = '?';
+/** The verdict cell of a figure the data cannot judge (its note says why). */
+export const NO_VERDICT = 'no verdict';
 
-/** The change column's cell: the % when it stands out of both runs' spread, else ~ or ?. */
-export function formatChange(c: Change | null): string {
-  if (c === null) return NONE;
-  if (c.significant === null) return UNJUDGED;
-  return c.significant ? formatSignedPercent(c.percent) : NOT_SIGNIFICANT;
+/** A signed change: "+3.2%" for ratio figures, "+0.12 pt" for linear ones. */
+export function formatEffect(value: number | null, linear: boolean): string {
+  if (value === null) return NONE;
+  const s = linear ? value.toFixed(2) : value.toFixed(1);
+  const shown = Number(s) === 0 ? (0).toFixed(linear ? 2 : 1) : s;
+  return `${value > 0 && Number(s) !== 0 ? '+' : ''}${shown}${linear ? ' pt' : '%'}`;
+}
+
+/** "-4.0..+0.9%" or "-0.10..+0.20 pt". */
+export function formatInterval(e: Effect, linear: boolean): string {
+  if (e.low === null || e.high === null) return NONE;
+  const unit = linear ? ' pt' : '%';
+  const one = (v: number) => formatEffect(v, linear).replace(unit, '');
+  return `${one(e.low)}..${one(e.high)}${unit}`;
+}
+
+/** The smallest change the design detects: "2.1%". */
+function formatMde(e: Effect, linear: boolean): string {
+  if (e.mde === null) return NONE;
+  // Beyond 1000 % the design detects nothing a reader would call a change.
+  if (!linear && e.mde > 1000) return '>1000%';
+  return `${linear ? e.mde.toFixed(2) : e.mde.toFixed(1)}${linear ? ' pt' : '%'}`;
+}
+
+/** "paired, 6 pairs x 5 repeats"; "unpaired, 3 + 4 pairs x 5/3 repeats". */
+export function design(e: Effect): string {
+  const pairs = e.method === 'paired' ? plural(e.pairsA, 'pair') : `${e.pairsA} + ${plural(e.pairsB, 'pair')}`;
+  const reps = e.repeatsA === e.repeatsB ? plural(e.repeatsA, 'repeat') : `${e.repeatsA}/${e.repeatsB} repeats`;
+  return `${e.method}, ${pairs} x ${reps}`;
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+const JUDGED_COLUMNS = (base: string, run: string): Column[] => [
+  { header: 'figure', align: 'left' },
+  { header: base, align: 'right' },
+  { header: run, align: 'right' },
+  { header: 'change', align: 'right' },
+  { header: `${Math.round(CONFIDENCE * 100)}% CI`, align: 'right' },
+  { header: 'verdict', align: 'left' },
+  { header: 'detects', align: 'right' },
+];
+
+/**
+ * One pairing of one section's figures: a row per figure with both runs' values, the change,
+ * its interval, the verdict, the smallest change the design detects and pairs x repeats.
+ * Figures without a verdict, and an unpaired method, get a note under the table.
+ */
+export function judgedTable(c: Comparison, title: string, figures: readonly FigureAnalysis[], pairingIndex: number): Table {
+  const p = c.pairings[pairingIndex] as Pairing;
+  const base = c.runs[p.baseline]?.label ?? '?';
+  const run = c.runs[p.run]?.label ?? '?';
+  const notes = new Set<string>();
+  const first = figures[0]?.comparisons[pairingIndex];
+  const shape = first ? design(first) : '';
+  const rows = figures.map((f) => {
+    const e = f.comparisons[pairingIndex] as Effect;
+    const linear = f.figure.scale === 'linear';
+    const value = (i: number) => {
+      const v = f.runs[i]?.value;
+      return v === null || v === undefined ? NONE : f.figure.format(v);
+    };
+    if (e.reason) notes.add(e.verdict === null ? `${f.figure.title}: no verdict, ${e.reason}` : e.reason);
+    else if (design(e) !== shape) notes.add(`${f.figure.title}: ${design(e)} (tests without this figure left out)`);
+    return [
+      f.figure.title,
+      value(p.baseline),
+      value(p.run),
+      formatEffect(e.estimate, linear),
+      formatInterval(e, linear),
+      e.verdict ?? NO_VERDICT,
+      formatMde(e, linear),
+    ];
+  });
+  const what = p.drift ? `drift of ${run} against ${base} (same label)` : `${run} against ${base}`;
+  return { title: `${title}: ${what}; ${shape}`, columns: JUDGED_COLUMNS(base, run), rows, notes: [...notes] };
 }
 
 const SECTION_COLUMNS: Column[] = [
@@ -51,30 +111,22 @@ const SECTION_COLUMNS: Column[] = [
   { header: 'ok/tests', align: 'right' },
   { header: 'median', align: 'right' },
   { header: 'p10-p90', align: 'right' },
-  { header: 'change', align: 'right' },
-  { header: 'cli CPU%', align: 'right' },
-  { header: 'srv CPU%', align: 'right' },
-  { header: 'CPU-s/GB c/s', align: 'right' },
 ];
 
-/** One path and protocol: a row per run. */
+/** One path and protocol's throughput as measured: a row per run, every test one sample. */
 export function sectionTable(c: Comparison, s: Section): Table {
   const rows = s.runs.map((f, i) => [
     c.runs[i]?.label ?? '?',
     `${f.tests - f.failures}/${f.tests}`,
     formatBitrate(f.throughput?.median),
     formatBitrateRange(f.throughput?.p10, f.throughput?.p90),
-    i === 0 ? BASELINE : formatChange(s.changes[i] ?? null),
-    formatPercent(f.clientCpuBusyPercent),
-    formatPercent(f.serverCpuBusyPercent),
-    `${formatCpuCost(f.clientCpuSecondsPerGigabyte)}/${formatCpuCost(f.serverCpuSecondsPerGigabyte)}`,
   ]);
   return { title: `${pathProtocolTitle(s.path, s.protocol)} throughput`, columns: SECTION_COLUMNS, rows };
 }
 
 /**
- * One path and protocol's round trips: a row per run, median and p10-p90 of p50 and of p99,
- * each with its change; TCP adds connection setup, UDP the share of requests without reply.
+ * One path and protocol's round trips as measured: a row per run, median and p10-p90 of p50
+ * and of p99 over every test; TCP adds connection setup, UDP the share of requests without reply.
  */
 export function latencyTable(c: Comparison, s: Section & { latency: LatencySection }): Table {
   const udp = s.protocol === 'udp';
@@ -83,10 +135,8 @@ export function latencyTable(c: Comparison, s: Section & { latency: LatencySecti
     { header: 'ok/tests', align: 'right' },
     { header: 'p50', align: 'right' },
     { header: 'p10-p90', align: 'right' },
-    { header: 'change', align: 'right' },
     { header: 'p99', align: 'right' },
     { header: 'p10-p90', align: 'right' },
-    { header: 'change', align: 'right' },
     { header: udp ? 'dropped' : 'connect p50', align: 'right' },
   ];
   const l = s.latency;
@@ -95,19 +145,27 @@ export function latencyTable(c: Comparison, s: Section & { latency: LatencySecti
     `${f.tests - f.failures}/${f.tests}`,
     formatRtt(f.rttP50?.median),
     formatRttRange(f.rttP50?.p10, f.rttP50?.p90),
-    i === 0 ? BASELINE : formatChange(l.p50Changes[i] ?? null),
     formatRtt(f.rttP99?.median),
     formatRttRange(f.rttP99?.p10, f.rttP99?.p90),
-    i === 0 ? BASELINE : formatChange(l.p99Changes[i] ?? null),
     udp ? formatDropped(f.droppedRatio) : formatRtt(f.connectP50Microseconds),
   ]);
   return { title: `${pathProtocolTitle(s.path, s.protocol)} latency (round-trip time)`, columns, rows };
 }
 
-/** The tables of one section: throughput when measured, then latency when measured. */
+/** The judged tables of one section and kind, one per pairing. */
+export function judgedTables(c: Comparison, title: string, figures: readonly FigureAnalysis[]): Table[] {
+  if (figures.length === 0) return [];
+  return c.pairings.map((_, i) => judgedTable(c, title, figures, i));
+}
+
+/** The tables of one section: throughput as measured and judged, then latency likewise. */
 export function sectionTables(c: Comparison, s: Section): Table[] {
   const latency = s.latency;
-  return [...(hasThroughput(s) ? [sectionTable(c, s)] : []), ...(latency ? [latencyTable(c, { ...s, latency })] : [])];
+  const title = pathProtocolTitle(s.path, s.protocol);
+  return [
+    ...(hasThroughput(s) ? [sectionTable(c, s), ...judgedTables(c, `${title} throughput`, s.figures)] : []),
+    ...(latency ? [latencyTable(c, { ...s, latency }), ...judgedTables(c, `${title} latency`, latency.figures)] : []),
+  ];
 }
 
 /** Pod/node and service/node per run and protocol; null when no protocol was measured. */
@@ -133,30 +191,41 @@ export function comparisonTables(c: Comparison): Table[] {
 
 /** What the columns mean; printed once under the tables. */
 export function footnotes(c: Comparison): string[] {
-  const base = c.runs[0]?.label ?? 'the first run';
+  const o = c.options;
   const notes = [
-    `change: median throughput against the first run (${base}), shown only when larger than the ` +
-      `run-to-run spread: the run's median lies outside ${base}'s p10-p90 band and ${base}'s median ` +
-      `lies outside the run's band. ${NOT_SIGNIFICANT} = within the spread; ${UNJUDGED} = fewer than ` +
-      `${MIN_SAMPLES_FOR_SIGNIFICANCE} successful tests in a run, too few to judge.`,
-    'throughput: data rate at the receiver; median and p10-p90 over every successful test, each ' +
-      'pair and repetition one sample. ok/tests: successful tests / tests run.',
-    'cli/srv: the client (iperf3 -c) and server node of a test. CPU%: node CPU busy, % of all its ' +
-      'cores, median over tests. CPU-s/GB: node busy CPU-seconds per 10^9 bytes moved, median.',
+    'Figures per run: the median over ordered pairs of each pair\'s median over its repetitions. ' +
+      'change: the typical change of a pair, the Hodges-Lehmann estimate over the pairs measured in both runs of ' +
+      "each pair's log ratio (a % change; figures in pt are differences in percentage points). " +
+      `${Math.round(CONFIDENCE * 100)}% CI: a parametric bootstrap of the design (${o.replicates} replicates, seed ${o.seed}): ` +
+      "every repetition redrawn with its run's test-to-test and pass-to-pass noise, so it covers the change on these " +
+      'pairs of this cluster; runs with no pair in common are compared unpaired (a note says so).',
+    `verdict: changed = the CI excludes 0 and the change is beyond the margin (+-${(o.margin * 100).toFixed(1)}%, ` +
+      '+-0.5 pt for loss; --margin); equivalent = the CI lies within the margin; inconclusive = neither. ' +
+      'detects: the smallest change this design would call different from 0 four times in five (its minimum ' +
+      'detectable effect): it could not have detected a smaller one.',
+    'throughput: data rate at the receiver; the as-measured table pools every test (each pair and repetition one ' +
+      'sample) into a median and p10-p90, the spread of single tests. ok/tests: successful tests / tests run.',
+    'client/server: the node of iperf3 -c and of iperf3 -s. CPU marginal: the node\'s busy CPU over the test minus ' +
+      'its idle baseline measured just before it (per mode), what the test cost; total: all busy CPU in the test ' +
+      'window, kubelet and dataplane daemons included. busy: % of all cores; CPU-s/GB: busy CPU-seconds per 10^9 ' +
+      `bytes moved (1 CPU-s/GB = ${CORES_PER_10_GBITS_PER_CPU_SECOND_PER_GIGABYTE} cores busy per 10 Gbit/s).`,
   ];
+  if (c.lab) {
+    notes.push(
+      'lab: every node of the lab is this one machine, so client and server CPU read the same /proc/stat: ' +
+        "both are the whole machine's, each including the other side's work.",
+    );
+  }
   if (c.sections.some((s) => s.latency)) notes.push(...LATENCY_FOOTNOTES);
   return notes;
 }
 
 const LATENCY_FOOTNOTES = [
-  'latency: full round trips (request sent to reply received) of sockperf ping-pong. p50 and p99 ' +
-    "are each test's median and 99th percentile; the table gives their median and p10-p90 over " +
-    'every successful test, each pair and repetition one sample, and their change judged as for ' +
-    'throughput. A positive change is slower.',
-  'connect p50 (TCP): median time to set up a connection. dropped (UDP): requests without a ' +
-    'reply / requests sent, over all tests. Node CPU is not shown for latency tests: the sockperf ' +
-    'client busy-waits to pace its messages (about one core of the client node) while its ' +
-    'network load is tiny.',
+  "latency: full round trips (request sent to reply received) of sockperf ping-pong; p50 and p99 are each test's " +
+    'median and 99th percentile. A positive change is slower.',
+  'connect p50 (TCP): median time to set up a connection. dropped (UDP): requests without a reply / requests ' +
+    'sent. Node CPU is not shown for latency tests: the sockperf client busy-waits to pace its messages (about ' +
+    'one core of the client node) while its network load is tiny.',
 ];
 
 /** A table as text: a title line, a header, a rule and the rows, columns two spaces apart. */
@@ -171,7 +240,13 @@ export function renderTable(t: Table): string {
       })
       .join('  ')
       .trimEnd();
-  return [t.title, line(t.columns.map((c) => c.header)), line(widths.map((w) => '-'.repeat(w))), ...t.rows.map(line)].join('\n');
+  return [
+    t.title,
+    line(t.columns.map((c) => c.header)),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...t.rows.map(line),
+    ...(t.notes ?? []).map((n) => wrap(`  * ${n}`, WIDTH, '    ')),
+  ].join('\n');
 }
 
 /** Greedy word wrap; `indent` starts every line after the first. */

@@ -1,0 +1,185 @@
+/**
+ * Every figure compare judges, one row each: which kind of test it comes from, how it is read
+ * from one test, its unit, and whether it compares as a ratio (log scale, % change) or a
+ * difference (linear, in its own unit). The text tables, the HTML report and --json all
+ * iterate this list, so a figure added here appears in all three.
+ */
+import type { CpuReport } from '../../shared/cpu.js';
+import type { Protocol, TestKind } from '../../shared/protocol.js';
+import { bytesMoved, type TestResult } from '../../shared/result.js';
+import type { Scale } from './effect.js';
+import { formatBitrate, formatCpuCost, formatDropped, formatPercent, formatRtt } from './units.js';
+
+export interface Figure {
+  /** Stable name in --json. */
+  id: string;
+  kind: TestKind;
+  /** Shown in the tables. */
+  title: string;
+  /** The unit of `value` and of a linear figure's estimate. */
+  unit: string;
+  scale: Scale;
+  /** Linear figures: the practical margin in `unit` (log figures take --margin). */
+  margin?: number;
+  /** Only these protocols have it (UDP loss). */
+  protocols?: readonly Protocol[];
+  /** null when the test does not carry it (no CPU report, no idle baseline, a failed test). */
+  value: (t: TestResult) => number | null;
+  format: (v: number) => string;
+}
+
+/**
+ * A node busier than this before the test has no headroom to show what the test cost: its
+ * marginal CPU would be the difference of two saturated figures, so it is left out.
+ */
+export const MAX_IDLE_BUSY_PERCENT = 80;
+
+/** What the node spent on the test beyond its idle baseline just before, per side. */
+export interface MarginalCpu {
+  busyPercent: number;
+  busyCpuSeconds: number;
+}
+
+/**
+ * Marginal CPU of one side: the test window's busy share minus the idle window's, per mode
+ * (the busy modes summed), times the window's core-seconds. Not clamped at 0: a clamp would
+ * bias the figure upwards exactly where the test costs little.
+ */
+export function marginalCpu(cpu: CpuReport | null): MarginalCpu | null {
+  if (!cpu?.idle || cpu.idle.busyPercent > MAX_IDLE_BUSY_PERCENT) return null;
+  const busy = (m: CpuReport['test']['modes']) => m.user + m.nice + m.system + m.irq + m.softirq + m.steal;
+  const busyPercent = busy(cpu.test.modes) - busy(cpu.idle.modes);
+  const seconds = (cpu.test.endMs - cpu.test.startMs) / 1000;
+  return { busyPercent, busyCpuSeconds: (busyPercent / 100) * cpu.test.cores * seconds };
+}
+
+/** CPU-seconds per 10^9 bytes of the test's CPU-seconds; null without bytes. */
+function perGigabyte(cpuSeconds: number | null | undefined, t: TestResult): number | null {
+  const bytes = bytesMoved(t.iperf);
+  return typeof cpuSeconds === 'number' && bytes > 0 ? cpuSeconds / (bytes / 1e9) : null;
+}
+
+const ok = (t: TestResult, v: number | null | undefined): number | null => (t.ok && typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+const sides = [
+  { side: 'client', pick: (t: TestResult) => t.source },
+  { side: 'server', pick: (t: TestResult) => t.target },
+] as const;
+
+const cpuCost = (v: number) => `${formatCpuCost(v)} s/GB`;
+const percent = (v: number) => `${formatPercent(v)}%`;
+
+export const FIGURES: readonly Figure[] = [
+  {
+    id: 'throughput',
+    kind: 'throughput',
+    title: 'throughput',
+    unit: 'bit/s',
+    scale: 'log',
+    value: (t) => ok(t, t.throughputBitsPerSecond),
+    format: formatBitrate,
+  },
+  {
+    id: 'udp-loss',
+    kind: 'throughput',
+    title: 'UDP loss (points)',
+    unit: 'percentage points',
+    scale: 'linear',
+    margin: 0.5,
+    protocols: ['udp'],
+    value: (t) => ok(t, t.iperf?.udp ? t.iperf.udp.lossRatio * 100 : null),
+    format: (v) => `${v.toFixed(2)}%`,
+  },
+  ...sides.flatMap(({ side, pick }): Figure[] => [
+    {
+      id: `${side}-cpu-seconds-per-gigabyte-marginal`,
+      kind: 'throughput',
+      title: `${side} CPU-s/GB, marginal`,
+      unit: 'CPU-seconds per 10^9 bytes',
+      scale: 'log',
+      value: (t) => ok(t, perGigabyte(marginalCpu(pick(t).cpu)?.busyCpuSeconds, t)),
+      format: cpuCost,
+    },
+    {
+      id: `${side}-cpu-busy-percent-marginal`,
+      kind: 'throughput',
+      title: `${side} CPU busy, marginal`,
+      unit: '% of all cores',
+      scale: 'log',
+      value: (t) => ok(t, marginalCpu(pick(t).cpu)?.busyPercent),
+      format: percent,
+    },
+    {
+      id: `${side}-cpu-seconds-per-gigabyte-total`,
+      kind: 'throughput',
+      title: `${side} CPU-s/GB, total`,
+      unit: 'CPU-seconds per 10^9 bytes',
+      scale: 'log',
+      value: (t) => ok(t, perGigabyte(pick(t).cpu?.test.busyCpuSeconds, t)),
+      format: cpuCost,
+    },
+    {
+      id: `${side}-cpu-busy-percent-total`,
+      kind: 'throughput',
+      title: `${side} CPU busy, total`,
+      unit: '% of all cores',
+      scale: 'log',
+      value: (t) => ok(t, pick(t).cpu?.test.busyPercent),
+      format: percent,
+    },
+    {
+      id: `${side}-busiest-core-percent`,
+      kind: 'throughput',
+      title: `${side} busiest core, total`,
+      unit: '% of one core',
+      scale: 'log',
+      value: (t) => ok(t, pick(t).cpu?.test.maxCorePercent),
+      format: percent,
+    },
+  ]),
+  {
+    id: 'rtt-p50',
+    kind: 'latency',
+    title: 'round trip p50',
+    unit: 'µs',
+    scale: 'log',
+    value: (t) => ok(t, t.latency?.rttMicroseconds.p50),
+    format: formatRtt,
+  },
+  {
+    id: 'rtt-p99',
+    kind: 'latency',
+    title: 'round trip p99',
+    unit: 'µs',
+    scale: 'log',
+    value: (t) => ok(t, t.latency?.rttMicroseconds.p99),
+    format: formatRtt,
+  },
+  {
+    id: 'connect-p50',
+    kind: 'latency',
+    title: 'TCP connect p50',
+    unit: 'µs',
+    scale: 'log',
+    protocols: ['tcp'],
+    value: (t) => ok(t, t.latency?.connect?.p50Microseconds),
+    format: formatRtt,
+  },
+  {
+    id: 'udp-dropped',
+    kind: 'latency',
+    title: 'UDP requests dropped (points)',
+    unit: 'percentage points',
+    scale: 'linear',
+    margin: 0.5,
+    protocols: ['udp'],
+    value: (t) => {
+      const l = t.latency;
+      return ok(t, l && t.protocol === 'udp' && l.sentMessages > 0 ? (100 * l.droppedMessages) / l.sentMessages : null);
+    },
+    format: (v) => formatDropped(v / 100),
+  },
+];
+
+/** One CPU-second per 10^9 bytes is 1.25 cores busy per 10 Gbit/s (10 Gbit/s = 1.25 x 10^9 bytes/s). */
+export const CORES_PER_10_GBITS_PER_CPU_SECOND_PER_GIGABYTE = 1.25;
