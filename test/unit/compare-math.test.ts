@@ -1,19 +1,11 @@
 /**
  * compare's arithmetic on results files whose figures are known exactly: medians and p10/p90
  * over pooled tests (shared/stats' interpolated quantile), failures kept out of the figures,
- * CNI overhead ratios, change against the first run, and significance judged both ways.
+ * CNI overhead ratios, figures by pair and pass, and each figure judged against the first run.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  change,
-  compareRuns,
-  isSignificant,
-  MIN_SAMPLES_FOR_SIGNIFICANCE,
-  runFigures,
-  uniqueLabels,
-  type Section,
-  type ThroughputStats,
-} from '../../client/compare/compare.js';
+import { compareRuns, pairRuns, pairValues, runFigures, uniqueLabels, type FigureAnalysis, type Section } from '../../client/compare/compare.js';
+import { FIGURES } from '../../client/compare/figures.js';
 import type { LoadedRun } from '../../client/compare/load.js';
 import type { Path, Protocol } from '../../shared/protocol.js';
 import { quantile } from '../../shared/stats.js';
@@ -38,7 +30,25 @@ function section(sections: readonly Section[], path: Path, protocol: Protocol): 
   return s;
 }
 
-const band = (median: number, p10: number, p90: number, samples = 10): ThroughputStats => ({ median, p10, p90, samples });
+/** The analysis of one figure of a section. */
+function figure(s: Section, id: string): FigureAnalysis {
+  const f = s.figures.find((x) => x.figure.id === id);
+  if (!f) throw new Error(`no figure ${id}`);
+  return f;
+}
+
+/** `repeat` passes over the ordered pairs of 3 nodes, each test's throughput from `value(pair, pass)`. */
+function matrix(path: Path, value: (pair: number, pass: number) => number) {
+  const names = ['node-1', 'node-2', 'node-3'];
+  const pairs = names.flatMap((s) => names.filter((t) => t !== s).map((t) => [s, t] as const));
+  const out = [];
+  for (let pass = 0; pass < 3; pass++) {
+    for (const [i, [source, target]] of pairs.entries()) {
+      out.push(testResult({ path, protocol: 'tcp', throughput: value(i, pass), source, target, index: pass * 10 + i }));
+    }
+  }
+  return out;
+}
 
 describe('runFigures', () => {
   it('takes median, p10 and p90 over every successful test with shared/stats quantile', () => {
@@ -92,34 +102,36 @@ describe('runFigures', () => {
   });
 });
 
-describe('significance', () => {
-  it('is significant when each median lies outside the other run band', () => {
-    expect(isSignificant(band(10, 9, 11), band(14, 13, 15))).toBe(true);
-    expect(isSignificant(band(14, 13, 15), band(10, 9, 11))).toBe(true);
+describe('pairValues', () => {
+  it('orders each pair\'s tests by start time into passes, with a failed test as an empty pass', () => {
+    const t = FIGURES.find((f) => f.id === 'throughput');
+    if (!t) throw new Error('no throughput figure');
+    const ts = [
+      testResult({ path: 'pod', protocol: 'tcp', throughput: 3 * G, index: 2 }),
+      testResult({ path: 'pod', protocol: 'tcp', throughput: 1 * G, index: 0 }),
+      testResult({ path: 'pod', protocol: 'tcp', throughput: null, index: 1 }),
+      testResult({ path: 'pod', protocol: 'tcp', throughput: 5 * G, index: 0, source: 'node-2', target: 'node-1' }),
+    ];
+    expect(pairValues(ts, t)).toEqual(
+      new Map([
+        ['node-1>node-2', [1 * G, null, 3 * G]],
+        ['node-2>node-1', [5 * G]],
+      ]),
+    );
   });
+});
 
-  it('is not significant when the new median lies inside the first run band', () => {
-    // First run is wide and covers 12; the other is narrow and excludes 10: one way only.
-    expect(isSignificant(band(10, 6, 14), band(12, 11.5, 12.5))).toBe(false);
-  });
-
-  it('is not significant when the first median lies inside the new run band', () => {
-    // The other way round: the first run is narrow, the other run is wide and covers 10.
-    expect(isSignificant(band(10, 9.5, 10.5), band(12, 8, 16))).toBe(false);
-  });
-
-  it('treats a median exactly on a band edge as inside', () => {
-    expect(isSignificant(band(10, 9, 11), band(11, 11, 13))).toBe(false);
-  });
-
-  it('gives the change in % against the first run and refuses to judge tiny samples', () => {
-    expect(change(band(10, 9, 11), band(12.5, 12, 13))).toEqual({ percent: 25, significant: true });
-    expect(change(band(10, 9, 11), band(8, 7.5, 8.5))).toEqual({ percent: -20, significant: true });
-    expect(change(band(10, 9, 11), band(10.5, 10, 11))).toEqual({ percent: 5, significant: false });
-    const few = MIN_SAMPLES_FOR_SIGNIFICANCE - 1;
-    expect(change(band(10, 10, 10, few), band(20, 20, 20))).toEqual({ percent: 100, significant: null });
-    expect(change(null, band(1, 1, 1))).toBeNull();
-    expect(change(band(0, 0, 0), band(1, 1, 1))).toBeNull();
+describe('pairRuns', () => {
+  it('judges every run against the first, and a repeated label against its own first file as drift', () => {
+    expect(pairRuns([run('a'), run('b'), run('a')])).toEqual([
+      { baseline: 0, run: 1, drift: false },
+      { baseline: 0, run: 2, drift: true },
+    ]);
+    expect(pairRuns([run('a'), run('b'), run('b')])).toEqual([
+      { baseline: 0, run: 1, drift: false },
+      { baseline: 0, run: 2, drift: false },
+      { baseline: 1, run: 2, drift: true },
+    ]);
   });
 });
 
@@ -141,13 +153,33 @@ describe('compareRuns', () => {
     expect(c.runs.map((r) => r.label)).toEqual(['iptables', 'ebpf']);
   });
 
-  it('measures change from the first run only, and judges it against the spread', () => {
-    const svc = section(c.sections, 'service', 'tcp');
-    expect(svc.changes[0]).toBeNull();
-    expect(svc.changes[1]?.percent).toBeCloseTo(50);
-    expect(svc.changes[1]?.significant).toBe(true);
-    const pod = section(c.sections, 'pod', 'tcp');
-    expect(pod.changes[1]).toEqual({ percent: 0, significant: false });
+  it('calls a 10 % gain on every pair changed, with its interval around it, and a steady path equivalent', () => {
+    // Pairs 4..9 Gbit/s, passes within +-1 %; the other run has every pair 10 % faster.
+    const wobble = [1, 1.01, 0.99];
+    const speed = (pair: number, pass: number) => (4 + pair) * G * (wobble[(pair + pass) % 3] as number);
+    const a = run('a', [...matrix('pod', speed), ...matrix('node', speed)]);
+    const b = run('b', [...matrix('pod', (p, r) => 1.1 * speed(p, r)), ...matrix('node', speed)]);
+    const cmp = compareRuns([a, b]);
+    const pod = figure(section(cmp.sections, 'pod', 'tcp'), 'throughput').comparisons[0];
+    expect(pod?.method).toBe('paired');
+    expect(pod?.pairsA).toBe(6);
+    expect(pod?.repeatsA).toBe(3);
+    expect(pod?.estimate).toBeCloseTo(10, 5);
+    expect(pod?.low).toBeLessThan(10);
+    expect(pod?.high).toBeGreaterThan(10);
+    expect(pod?.verdict).toBe('changed');
+    const node = figure(section(cmp.sections, 'node', 'tcp'), 'throughput').comparisons[0];
+    expect(node?.estimate).toBeCloseTo(0, 5);
+    expect(node?.verdict).toBe('equivalent');
+    // The run's figure is the median over pairs of each pair's median: pairs 4..9 -> 6.5 Gbit/s.
+    expect(figure(section(cmp.sections, 'node', 'tcp'), 'throughput').runs[0]).toEqual({ value: 6.5 * G, pairs: 6, values: 18 });
+  });
+
+  it('gives no verdict on one test per pair, and says why', () => {
+    const svc = figure(section(c.sections, 'service', 'tcp'), 'throughput').comparisons[0];
+    expect(svc?.verdict).toBeNull();
+    expect(svc?.estimate).toBeCloseTo(50);
+    expect(svc?.reason).toMatch(/too few repetitions/);
   });
 
   it('gives CNI overhead as median pod or service over median node, per run', () => {
@@ -164,7 +196,8 @@ describe('compareRuns', () => {
     const c2 = compareRuns([base, nodeOnly]);
     const svc = section(c2.sections, 'service', 'tcp');
     expect(svc.runs[1]).toMatchObject({ tests: 0, throughput: null });
-    expect(svc.changes[1]).toBeNull();
+    expect(figure(svc, 'throughput').comparisons[0]?.verdict).toBeNull();
+    expect(figure(svc, 'throughput').comparisons[0]?.reason).toMatch(/no usable values in this run/);
     expect(c2.overhead[0]?.serviceOverNode[1]).toBeNull();
   });
 
@@ -175,9 +208,11 @@ describe('compareRuns', () => {
     ]);
     expect(pair.sections).toHaveLength(6);
     for (const p of ['tcp', 'udp'] as const) {
-      expect(section(pair.sections, 'service', p).changes[1]?.significant).toBe(true);
-      expect(section(pair.sections, 'service', p).changes[1]?.percent).toBeGreaterThan(10);
-      expect(section(pair.sections, 'node', p).changes[1]?.significant).toBe(false);
+      const service = figure(section(pair.sections, 'service', p), 'throughput').comparisons[0];
+      expect(service?.verdict).toBe('changed');
+      expect(service?.estimate).toBeGreaterThan(10);
+      expect(service?.low).toBeGreaterThan(0);
+      expect(figure(section(pair.sections, 'node', p), 'throughput').comparisons[0]?.verdict).not.toBe('changed');
       // 3 nodes = 6 ordered pairs, 3 repeats.
       expect(section(pair.sections, 'node', p).runs[0]?.tests).toBe(18);
     }
