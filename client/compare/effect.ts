@@ -25,6 +25,7 @@
  * (Mann-Whitney, Moses) interval. Pairs of one run that share a node are not independent, so
  * this interval is too narrow when nodes differ; the caveat says so.
  */
+import { seededRandom } from '../../shared/random.js';
 import { median } from '../../shared/stats.js';
 
 /** Ratio figures (throughput, CPU, latency) compare as % change on the log scale; linear ones (loss) as differences. */
@@ -64,8 +65,8 @@ const Z_POWER = 0.841621;
 
 /** The comparison of one figure between a baseline run (A) and another run (B). */
 export interface Effect {
-  /** paired: the same ordered pairs in both runs; unpaired: no pair in common. */
-  method: 'paired' | 'unpaired';
+  /** paired: the same ordered pairs in both runs; unpaired: no pair in common; none: nothing to compare. */
+  method: 'paired' | 'unpaired' | 'none';
   estimator: 'hodges-lehmann' | 'median';
   /** Pairs the effect is computed from (paired: in both runs; unpaired: of run A and of run B). */
   pairsA: number;
@@ -73,6 +74,9 @@ export interface Effect {
   /** Median repetitions per pair in each run. */
   repeatsA: number;
   repeatsB: number;
+  /** Each run's median over the pairs compared of each pair's median, in the figure's unit. */
+  valueA: number | null;
+  valueB: number | null;
   /** % change (log figures) or difference in the figure's unit (linear); null when not computable. */
   estimate: number | null;
   /** The 95 % confidence interval, same unit; null when refused. */
@@ -95,13 +99,27 @@ export function compareFigure(a: PairValues, b: PairValues, options: EffectOptio
   const common = [...ta.keys()].filter((k) => tb.has(k)).sort();
   const margin = options.scale === 'log' ? options.margin * 100 : options.margin;
   if (ta.size === 0 || tb.size === 0) {
-    return refused('paired', ta, tb, margin, `no usable values in ${ta.size === 0 ? 'the baseline' : 'this run'}`);
+    return refused(ta, tb, options.scale, margin, `no usable values in ${ta.size === 0 ? 'the baseline' : 'this run'}`);
+  }
+  if (options.scale === 'log') {
+    const nonPositive = countNonPositive(a) + countNonPositive(b);
+    if (nonPositive > 0) {
+      // Dropping them would keep only the pairs that happen to stay positive: a biased ratio.
+      return refused(
+        ta,
+        tb,
+        options.scale,
+        margin,
+        `${nonPositive} test${nonPositive === 1 ? '' : 's'} at or below 0, where a ratio means nothing ` +
+          '(marginal CPU: the test cost no more than the idle baseline showed, or the baseline was disturbed)',
+      );
+    }
   }
   if (common.length === 0) return unpaired(ta, tb, options, margin);
   return paired(common, ta, tb, options, margin);
 }
 
-/** log for ratio figures (non-positive values dropped: a ratio of them means nothing); pairs left empty are dropped. */
+/** log for ratio figures (a non-positive value refuses the figure before this); pairs without values are dropped. */
 function transform(values: PairValues, scale: Scale): Map<string, Passes> {
   const out = new Map<string, Passes>();
   for (const [k, xs] of values) {
@@ -111,7 +129,25 @@ function transform(values: PairValues, scale: Scale): Map<string, Passes> {
   return out;
 }
 
-function paired(common: readonly string[], ta: Map<string, Passes>, tb: Map<string, Passes>, options: EffectOptions, margin: number): Effect {
+function countNonPositive(values: PairValues): number {
+  let n = 0;
+  for (const xs of values.values()) for (const x of xs) if (x !== null && Number.isFinite(x) && x <= 0) n++;
+  return n;
+}
+
+/** The median over pairs of each pair's median, back in the figure's unit (as compare.ts's per-run figure is). */
+function typical(pairs: readonly Passes[], scale: Scale): number | null {
+  const m = median(pairs.map((p) => (scale === 'log' ? Math.exp(medianOfPresent(p)) : medianOfPresent(p))));
+  return m ?? null;
+}
+
+function paired(
+  common: readonly string[],
+  ta: Map<string, Passes>,
+  tb: Map<string, Passes>,
+  options: EffectOptions,
+  margin: number,
+): Effect {
   const xsA = common.map((k) => ta.get(k) as Passes);
   const xsB = common.map((k) => tb.get(k) as Passes);
   const medA = xsA.map(medianOfPresent);
@@ -127,12 +163,16 @@ function paired(common: readonly string[], ta: Map<string, Passes>, tb: Map<stri
     pairsB: common.length,
     repeatsA: median(xsA.map(presentCount)) as number,
     repeatsB: median(xsB.map(presentCount)) as number,
+    valueA: typical(xsA, options.scale),
+    valueB: typical(xsB, options.scale),
     estimate: present(est, options.scale),
     margin,
   };
   const noiseA = noiseModel(xsA);
   const noiseB = noiseModel(xsB);
-  const short = [noiseA.pooledDf < MIN_NOISE_DF ? 'the baseline' : null, noiseB.pooledDf < MIN_NOISE_DF ? 'this run' : null].filter(Boolean);
+  const short = [noiseA.pooledDf < MIN_NOISE_DF ? 'the baseline' : null, noiseB.pooledDf < MIN_NOISE_DF ? 'this run' : null].filter(
+    Boolean,
+  );
   if (short.length > 0) {
     return {
       ...base,
@@ -179,13 +219,23 @@ function unpaired(ta: Map<string, Passes>, tb: Map<string, Passes>, options: Eff
     pairsB: b.length,
     repeatsA: median([...ta.values()].map(presentCount)) as number,
     repeatsB: median([...tb.values()].map(presentCount)) as number,
+    valueA: typical([...ta.values()], options.scale),
+    valueB: typical([...tb.values()], options.scale),
     margin,
   };
   const caveat =
     'unpaired: the runs share no pair (other nodes or another cluster), so pair-to-pair differences ' +
     'count as noise; pairs that share a node are treated as independent, which narrows the interval when nodes differ';
   if (a.length * b.length > MAX_UNPAIRED_DIFFERENCES) {
-    return { ...base, estimate: null, low: null, high: null, mde: null, verdict: null, reason: `${caveat}; too many pairs for the exact method` };
+    return {
+      ...base,
+      estimate: null,
+      low: null,
+      high: null,
+      mde: null,
+      verdict: null,
+      reason: `${caveat}; too many pairs for the exact method`,
+    };
   }
   const diffs: number[] = [];
   for (const y of b) for (const x of a) diffs.push(y - x);
@@ -238,14 +288,16 @@ export function verdict(estimate: number, low: number, high: number, margin: num
   return 'inconclusive';
 }
 
-function refused(method: 'paired', ta: Map<string, Passes>, tb: Map<string, Passes>, margin: number, reason: string): Effect {
+function refused(ta: Map<string, Passes>, tb: Map<string, Passes>, scale: Scale, margin: number, reason: string): Effect {
   return {
-    method,
+    method: 'none',
     estimator: 'hodges-lehmann',
     pairsA: ta.size,
     pairsB: tb.size,
     repeatsA: median([...ta.values()].map(presentCount)) ?? 0,
     repeatsB: median([...tb.values()].map(presentCount)) ?? 0,
+    valueA: typical([...ta.values()], scale),
+    valueB: typical([...tb.values()], scale),
     estimate: null,
     low: null,
     high: null,
@@ -309,7 +361,15 @@ export function noiseModel(groups: readonly Passes[]): NoiseModel {
   const usedPasses = passCounts.filter((n) => n > 0).length;
   // With one pair (or one pass) pass and test noise cannot be told apart: all of it is test noise.
   if (residual.length < 2 || usedPasses < 2) {
-    return { testSd: pooledDf > 0 ? Math.sqrt(pooledSs / pooledDf) : 0, testDf: pooledDf, passMeanSquare: 0, passDf: 0, pairsPerPass: 1, pooledDf, passes };
+    return {
+      testSd: pooledDf > 0 ? Math.sqrt(pooledSs / pooledDf) : 0,
+      testDf: pooledDf,
+      passMeanSquare: 0,
+      passDf: 0,
+      pairsPerPass: 1,
+      pooledDf,
+      passes,
+    };
   }
   let ssTest = 0;
   let ssPass = 0;
@@ -437,18 +497,6 @@ function quantileSorted(sorted: Float64Array, q: number): number {
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
   return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (pos - lo);
-}
-
-/** mulberry32: a small, fast, seedable generator of uniforms in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A standard normal draw (Box-Muller). */

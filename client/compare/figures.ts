@@ -82,7 +82,7 @@ export const FIGURES: readonly Figure[] = [
   {
     id: 'udp-loss',
     kind: 'throughput',
-    title: 'UDP loss (points)',
+    title: 'UDP loss (pt)',
     unit: 'percentage points',
     scale: 'linear',
     margin: 0.5,
@@ -168,7 +168,7 @@ export const FIGURES: readonly Figure[] = [
   {
     id: 'udp-dropped',
     kind: 'latency',
-    title: 'UDP requests dropped (points)',
+    title: 'UDP dropped (pt)',
     unit: 'percentage points',
     scale: 'linear',
     margin: 0.5,

@@ -53,6 +53,8 @@ export interface ComparisonEntryJson {
   ciLow: number | null;
   ciHigh: number | null;
   margin: number;
+  /** Each run's median over the pairs compared of each pair's median, in the figure's unit. */
+  values: { baseline: number | null; run: number | null };
   /** Minimum detectable effect (80 % power, 95 % confidence). */
   mde: number | null;
   /** null: no verdict, `reason` says why. */
@@ -105,6 +107,7 @@ function figureJson(c: Comparison, s: Section, kind: TestKind, f: FigureAnalysis
         ciLow: e.low,
         ciHigh: e.high,
         margin: e.margin,
+        values: { baseline: e.valueA, run: e.valueB },
         mde: e.mde,
         verdict: e.verdict,
         reason: e.reason,

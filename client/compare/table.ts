@@ -8,7 +8,16 @@ import { hasThroughput, type Comparison, type FigureAnalysis, type LatencySectio
 import { runHeaderLines } from './describe.js';
 import { CONFIDENCE, type Effect } from './effect.js';
 import { CORES_PER_10_GBITS_PER_CPU_SECOND_PER_GIGABYTE } from './figures.js';
-import { formatBitrate, formatBitrateRange, formatDropped, formatRatio, formatRtt, formatRttRange, NONE, pathProtocolTitle } from './units.js';
+import {
+  formatBitrate,
+  formatBitrateRange,
+  formatDropped,
+  formatRatio,
+  formatRtt,
+  formatRttRange,
+  NONE,
+  pathProtocolTitle,
+} from './units.js';
 
 export interface Column {
   header: string;
@@ -81,21 +90,19 @@ export function judgedTable(c: Comparison, title: string, figures: readonly Figu
   const base = c.runs[p.baseline]?.label ?? '?';
   const run = c.runs[p.run]?.label ?? '?';
   const notes = new Set<string>();
-  const first = figures[0]?.comparisons[pairingIndex];
+  const first = figures.map((f) => f.comparisons[pairingIndex]).find((e) => e !== undefined && e.method !== 'none');
   const shape = first ? design(first) : '';
   const rows = figures.map((f) => {
     const e = f.comparisons[pairingIndex] as Effect;
     const linear = f.figure.scale === 'linear';
-    const value = (i: number) => {
-      const v = f.runs[i]?.value;
-      return v === null || v === undefined ? NONE : f.figure.format(v);
-    };
+    // Over the pairs compared (all of a run's pairs when unpaired), as the change is.
+    const value = (v: number | null) => (v === null ? NONE : f.figure.format(v));
     if (e.reason) notes.add(e.verdict === null ? `${f.figure.title}: no verdict, ${e.reason}` : e.reason);
-    else if (design(e) !== shape) notes.add(`${f.figure.title}: ${design(e)} (tests without this figure left out)`);
+    else if (e.method !== 'none' && design(e) !== shape) notes.add(`${f.figure.title}: ${design(e)} (tests without this figure left out)`);
     return [
       f.figure.title,
-      value(p.baseline),
-      value(p.run),
+      value(e.valueA),
+      value(e.valueB),
       formatEffect(e.estimate, linear),
       formatInterval(e, linear),
       e.verdict ?? NO_VERDICT,
@@ -103,7 +110,7 @@ export function judgedTable(c: Comparison, title: string, figures: readonly Figu
     ];
   });
   const what = p.drift ? `drift of ${run} against ${base} (same label)` : `${run} against ${base}`;
-  return { title: `${title}: ${what}; ${shape}`, columns: JUDGED_COLUMNS(base, run), rows, notes: [...notes] };
+  return { title: `${title}: ${what}${shape ? `; ${shape}` : ''}`, columns: JUDGED_COLUMNS(base, run), rows, notes: [...notes] };
 }
 
 const SECTION_COLUMNS: Column[] = [
@@ -193,7 +200,7 @@ export function comparisonTables(c: Comparison): Table[] {
 export function footnotes(c: Comparison): string[] {
   const o = c.options;
   const notes = [
-    'Figures per run: the median over ordered pairs of each pair\'s median over its repetitions. ' +
+    "Figures per run: the median over ordered pairs of each pair's median over its repetitions. " +
       'change: the typical change of a pair, the Hodges-Lehmann estimate over the pairs measured in both runs of ' +
       "each pair's log ratio (a % change; figures in pt are differences in percentage points). " +
       `${Math.round(CONFIDENCE * 100)}% CI: a parametric bootstrap of the design (${o.replicates} replicates, seed ${o.seed}): ` +
@@ -205,7 +212,7 @@ export function footnotes(c: Comparison): string[] {
       'detectable effect): it could not have detected a smaller one.',
     'throughput: data rate at the receiver; the as-measured table pools every test (each pair and repetition one ' +
       'sample) into a median and p10-p90, the spread of single tests. ok/tests: successful tests / tests run.',
-    'client/server: the node of iperf3 -c and of iperf3 -s. CPU marginal: the node\'s busy CPU over the test minus ' +
+    "client/server: the node of iperf3 -c and of iperf3 -s. CPU marginal: the node's busy CPU over the test minus " +
       'its idle baseline measured just before it (per mode), what the test cost; total: all busy CPU in the test ' +
       'window, kubelet and dataplane daemons included. busy: % of all cores; CPU-s/GB: busy CPU-seconds per 10^9 ' +
       `bytes moved (1 CPU-s/GB = ${CORES_PER_10_GBITS_PER_CPU_SECOND_PER_GIGABYTE} cores busy per 10 Gbit/s).`,
@@ -245,7 +252,13 @@ export function renderTable(t: Table): string {
     line(t.columns.map((c) => c.header)),
     line(widths.map((w) => '-'.repeat(w))),
     ...t.rows.map(line),
-    ...(t.notes ?? []).map((n) => wrap(`  * ${n}`, WIDTH, '    ')),
+    // wrap() drops leading blanks: indent the bullet after wrapping.
+    ...(t.notes ?? []).map((n) =>
+      wrap(`* ${n}`, WIDTH - 2, '  ')
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n'),
+    ),
   ].join('\n');
 }
 

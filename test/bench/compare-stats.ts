@@ -16,8 +16,9 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pairValues } from '../../client/compare/compare.js';
-import { compareFigure, DEFAULT_MARGIN, noiseModel, normal, seededRandom, type Passes } from '../../client/compare/effect.js';
+import { compareFigure, DEFAULT_MARGIN, noiseModel, normal, type Passes } from '../../client/compare/effect.js';
 import { FIGURES } from '../../client/compare/figures.js';
+import { seededRandom } from '../../shared/random.js';
 import { parseResultsFile } from '../../shared/results-file.js';
 import { median, quantile } from '../../shared/stats.js';
 
@@ -73,7 +74,14 @@ function simulate(pairs: number, repeats: number, effect: number, trials: number
     counts[e.verdict ?? 'refused']++;
   }
   const pct = (n: number) => `${((100 * n) / trials).toFixed(1)}%`;
-  return { old: pct(old), changed: pct(counts.changed), equivalent: pct(counts.equivalent), inconclusive: pct(counts.inconclusive), counts, oldCount: old };
+  return {
+    old: pct(old),
+    changed: pct(counts.changed),
+    equivalent: pct(counts.equivalent),
+    inconclusive: pct(counts.inconclusive),
+    counts,
+    oldCount: old,
+  };
 }
 
 /** The three spreads of real results files' TCP throughput, per path, pooled over files. */
@@ -99,7 +107,9 @@ function calibrate(files: string[]): Shape {
       pairSds.push(Math.sqrt(Math.max(0, pairVar)));
       passMs.push(Math.sqrt(Math.max(0, (m.passMeanSquare - m.testSd ** 2) / m.pairsPerPass)));
       testSds.push(m.testSd);
-      console.log(`${name} ${path}: pair sd ${pairSds.at(-1)?.toFixed(3)}, pass sd ${passMs.at(-1)?.toFixed(3)}, test sd ${m.testSd.toFixed(3)} (log scale)`);
+      console.log(
+        `${name} ${path}: pair sd ${pairSds.at(-1)?.toFixed(3)}, pass sd ${passMs.at(-1)?.toFixed(3)}, test sd ${m.testSd.toFixed(3)} (log scale)`,
+      );
     }
   }
   const shape = { pairSd: median(pairSds) ?? 0, passSd: median(passMs) ?? 0, testSd: median(testSds) ?? 0 };
@@ -136,8 +146,12 @@ for (const [pairs, repeats] of DESIGNS) {
     console.log(
       `${`${pairs}x${repeats}`.padEnd(7)}  ${`${(effect * 100).toFixed(0)}%`.padStart(6)}  ${r.old.padStart(18)}  ${r.changed.padStart(11)}  ${r.equivalent.padStart(14)}  ${r.inconclusive.padStart(16)}`,
     );
-    if (effect === 0) verdicts.push(`${pairs}x${repeats} false "changed" at 0%: ${r.changed} (target <= 5%): ${r.counts.changed / trials <= 0.05 ? 'PASS' : 'MISS'}`);
-    if (effect === 0.1 && pairs === 6 && repeats === 3) verdicts.push(`6x3 power at 10%: ${r.changed} (target >= 80%): ${r.counts.changed / trials >= 0.8 ? 'PASS' : 'MISS'}`);
+    if (effect === 0)
+      verdicts.push(
+        `${pairs}x${repeats} false "changed" at 0%: ${r.changed} (target <= 5%): ${r.counts.changed / trials <= 0.05 ? 'PASS' : 'MISS'}`,
+      );
+    if (effect === 0.1 && pairs === 6 && repeats === 3)
+      verdicts.push(`6x3 power at 10%: ${r.changed} (target >= 80%): ${r.counts.changed / trials >= 0.8 ? 'PASS' : 'MISS'}`);
   }
 }
 for (const v of verdicts) console.log(v);

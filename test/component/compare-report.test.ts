@@ -1,8 +1,10 @@
 /**
  * `netmatrix compare` end to end on real files in a temporary directory: two results files in,
- * the text tables on stdout, a self-contained report.html and one SVG per chart out, with vega
- * and vega-lite really rendering (no canvas needed). With latency tests, the report is also
- * opened in a real browser (Debian's Chromium) to see its round-trip charts drawn.
+ * the text tables on stdout (as measured, then each figure judged: change, 95 % CI, verdict),
+ * a self-contained report.html and one SVG per chart out, with vega and vega-lite really
+ * rendering (no canvas needed), and --json with the same numbers as the text, reproducible for
+ * a seed. With latency tests, the report is also opened in a real browser (Debian's Chromium)
+ * to see its round-trip charts drawn.
  */
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +12,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ComparisonJson } from '../../client/compare/json.js';
+import { formatEffect, formatInterval, NO_VERDICT } from '../../client/compare/table.js';
+import { pathProtocolTitle } from '../../client/compare/units.js';
 import { EBPF, EBPF_WITH_LATENCY, IPTABLES, IPTABLES_WITH_LATENCY, scenarioFile, VXLAN_5_NODES } from '../fixtures/results/builder.js';
 import { captureCompare } from '../helpers/compare.js';
 import { describeWith } from '../helpers/requirements.js';
@@ -31,6 +36,29 @@ afterAll(async () => {
 });
 
 const compare = captureCompare;
+
+/**
+ * Every line from the first table on fits 100 columns (the run headers before it name the
+ * files, whose paths here depend on the temporary directory).
+ */
+function expectTablesFit(stdout: string): void {
+  const from = stdout.indexOf('\nnode-to-node TCP throughput\n');
+  expect(from).toBeGreaterThan(0);
+  for (const line of stdout.slice(from).split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
+}
+
+/**
+ * The judged table of stdout whose title starts with `title`: per figure its cells (columns are
+ * at least two spaces apart, cells have single spaces at most).
+ */
+function judgedRows(stdout: string, title: string): Map<string, string[]> {
+  const block = stdout.split('\n\n').find((b) => b.startsWith(title));
+  if (!block) throw new Error(`no table "${title}"`);
+  const lines = block.split('\n');
+  expect(lines[1]).toMatch(/^figure\s/);
+  const rows = lines.slice(3).filter((l) => !/^\s*\*/.test(l) && !l.startsWith('    '));
+  return new Map(rows.map((l) => l.split(/\s{2,}/)).map((cells) => [cells[0] as string, cells.slice(1)]));
+}
 
 /**
  * Well-formedness, as far as a test needs it: every tag closes in order, attributes are
@@ -82,14 +110,33 @@ describe('compare with a report', () => {
     expect(result.stderr).toContain(`wrote ${at('out', 'report.html')}`);
   });
 
-  it('prints both labels, the dataplane setting compared and a change column', () => {
+  it('prints both labels, the dataplane setting compared, each section as measured and judged', () => {
     expect(result.stdout).toContain('netmatrix compare: iptables vs ebpf');
-    expect(result.stdout).toMatch(/^iptables\s+18\/18\s+.*\bbase\b/m);
+    expect(result.stdout).toMatch(/^iptables\s+18\/18\s+9\.\d\d Gbit\/s\s+\S+ Gbit\/s$/m);
     expect(result.stdout).toMatch(/^ebpf\s+18\/18\s+/m);
-    expect(result.stdout).toMatch(/ change /);
     expect(result.stdout).toContain('serviceProxy=ebpf');
+    expect(result.stdout).not.toMatch(/\bbase\b/);
+    expect(result.stdout).toMatch(/^figure\s+iptables\s+ebpf\s+change\s+95% CI\s+verdict\s+detects$/m);
     const service = result.stdout.slice(result.stdout.indexOf('pod-to-service TCP throughput'));
-    expect(service).toMatch(/^ebpf\s+18\/18\s+8\.\d\d Gbit\/s\s+\S+ Gbit\/s\s+\+1\d\.\d%/m);
+    expect(service).toMatch(/^ebpf\s+18\/18\s+8\.\d\d Gbit\/s\s+\S+ Gbit\/s$/m);
+    expect(service).toMatch(/^pod-to-service TCP throughput: ebpf against iptables; paired, 6 pairs x 3 repeats$/m);
+    expect(service).toMatch(
+      /^throughput\s+7\.\d\d Gbit\/s\s+8\.\d\d Gbit\/s\s+\+1\d\.\d%\s+\+\d+\.\d\.\.\+\d+\.\d%\s+changed\s+\d+\.\d%$/m,
+    );
+  });
+
+  it('calls the eBPF Service path changed and the node path not, 6 pairs x 3 repeats each', () => {
+    for (const protocol of ['tcp', 'udp'] as const) {
+      const title = (path: 'node' | 'service') =>
+        `${pathProtocolTitle(path, protocol)} throughput: ebpf against iptables; paired, 6 pairs x 3 repeats`;
+      expect(judgedRows(result.stdout, title('service')).get('throughput')?.[4]).toBe('changed');
+      const node = judgedRows(result.stdout, title('node')).get('throughput');
+      expect(node?.[4]).toMatch(/^(equivalent|inconclusive)$/);
+    }
+  });
+
+  it('fits a 100-column terminal', () => {
+    expectTablesFit(result.stdout);
   });
 
   it('writes one SVG per chart beside the report, named by kind, path and protocol', () => {
@@ -125,9 +172,19 @@ describe('compare with a report', () => {
   it('embeds every SVG and every table in one self-contained HTML file', async () => {
     const html = await readFile(at('out', 'report.html'), 'utf8');
     for (const f of svgFiles) expect(html).toContain(await readFile(at('out', 'report-svg', f), 'utf8'));
-    expect(html.match(/<table>/g)).toHaveLength(7);
+    // Per section one table as measured and one judged, then the overhead table.
+    expect(html.match(/<table>/g)).toHaveLength(13);
     expect(html).toContain('<h2>pod-to-service TCP</h2>');
-    expect(html).toContain('<th class="num">change</th>');
+    expect(html).toContain('<h3>pod-to-service TCP throughput: ebpf against iptables; paired, 6 pairs x 3 repeats</h3>');
+    expect(html).toContain(
+      '<thead><tr><th>figure</th><th class="num">iptables</th><th class="num">ebpf</th><th class="num">change</th>' +
+        '<th class="num">95% CI</th><th>verdict</th><th class="num">detects</th></tr></thead>',
+    );
+    const service = html.slice(html.indexOf('<h2>pod-to-service TCP</h2>'), html.indexOf('<h2>pod-to-service UDP</h2>'));
+    expect(service).toMatch(
+      /<tr><td>throughput<\/td><td class="num">7\.\d\d Gbit\/s<\/td><td class="num">8\.\d\d Gbit\/s<\/td><td class="num">\+1\d\.\d%<\/td>/,
+    );
+    expect(service).toContain('<td>changed</td>');
     expect(html).toContain('<h2>CNI overhead</h2>');
     expect(html).toMatch(/<td>ebpf<\/td><td class="num">18\/18<\/td>/);
     expect(html).not.toMatch(/<(script|link)\b/);
@@ -166,6 +223,9 @@ describe('compare output choices', () => {
     ]);
     expect(lines.indexOf(notes[notes.length - 1] as string)).toBeLessThan(firstTable);
     expect(r.stdout).toMatch(/^vxlan-5\s+40\/40\s+/m);
+    // The 6 ordered pairs of the 3 nodes both have are judged, with each run's repeats.
+    expect(r.stdout).toContain('node-to-node TCP throughput: vxlan-5 against iptables; paired, 6 pairs x 3/2 repeats\n');
+    expect(judgedRows(r.stdout, 'pod-to-pod TCP throughput: vxlan-5').get('throughput')?.[4]).toBe('changed');
   });
 
   it('exits 1 naming the report when it cannot be written, after printing the tables', async () => {
@@ -202,12 +262,29 @@ describe('compare with latency tests and a report', () => {
     ]);
   });
 
-  it('prints a latency table per path and protocol with the faster eBPF Service path as a significant change', () => {
+  it('prints a latency table per path and protocol, and the faster eBPF Service path judged changed', () => {
     const service = result.stdout.slice(result.stdout.indexOf('pod-to-service TCP latency (round-trip time)'));
-    expect(service).toMatch(/^iptables\s+18\/18\s+7\d\.\d µs\s+\S+ µs\s+base\s+1\d\d µs\s+\S+ µs\s+base\s+1\d\d µs$/m);
-    expect(service).toMatch(/^ebpf\s+18\/18\s+6\d\.\d µs\s+\S+ µs\s+-1\d\.\d%\s+1\d\d µs\s+\S+ µs\s+-\d\d\.\d%/m);
-    const node = result.stdout.slice(result.stdout.indexOf('node-to-node UDP latency (round-trip time)'));
-    expect(node).toMatch(/^ebpf\s+18\/18\s+\d\d\.\d µs\s+\S+ µs\s+~\s+/m);
+    expect(service).toMatch(/^iptables\s+18\/18\s+7\d\.\d µs\s+\S+ µs\s+1\d\d µs\s+\S+ µs\s+1\d\d µs$/m);
+    expect(service).toMatch(/^ebpf\s+18\/18\s+6\d\.\d µs\s+\S+ µs\s+1\d\d µs\s+\S+ µs\s+1\d\d µs$/m);
+    const judgedService = judgedRows(result.stdout, 'pod-to-service TCP latency: ebpf against iptables; paired, 6 pairs x 3 repeats');
+    expect(judgedService.get('round trip p50')).toEqual([
+      expect.stringMatching(/^7\d\.\d µs$/),
+      expect.stringMatching(/^6\d\.\d µs$/),
+      expect.stringMatching(/^-1\d\.\d%$/),
+      expect.stringMatching(/^-\d+\.\d\.\.-\d+\.\d%$/),
+      'changed',
+      expect.stringMatching(/^\d+\.\d%$/),
+    ]);
+    expect(judgedService.get('round trip p99')?.[2]).toMatch(/^-\d\d\.\d%$/);
+    expect(judgedService.get('round trip p99')?.[4]).toBe('changed');
+    for (const protocol of ['tcp', 'udp'] as const) {
+      const service = judgedRows(result.stdout, `${pathProtocolTitle('service', protocol)} latency: ebpf against iptables`);
+      const node = judgedRows(result.stdout, `${pathProtocolTitle('node', protocol)} latency: ebpf against iptables`);
+      expect(service.get('round trip p50')?.[4]).toBe('changed');
+      expect(node.get('round trip p50')?.[4]).toMatch(/^(equivalent|inconclusive)$/);
+      expect(node.get('round trip p99')?.[4]).toMatch(/^(equivalent|inconclusive)$/);
+    }
+    expectTablesFit(result.stdout);
   });
 
   it('writes latency SVGs that are well-formed, with both runs and the axis in µs', async () => {
@@ -226,14 +303,24 @@ describe('compare with latency tests and a report', () => {
   });
 
   it('puts each latency table and chart in its section of the report, after the throughput ones', async () => {
-    expect(html.match(/<table>/g)).toHaveLength(13);
+    // Per section throughput and latency, each as measured and judged; then the overhead table.
+    expect(html.match(/<table>/g)).toHaveLength(25);
     const section = html.slice(html.indexOf('<h2>pod-to-service TCP</h2>'), html.indexOf('<h2>pod-to-service UDP</h2>'));
-    const order = ['throughput-service-tcp.svg', '<h3>pod-to-service TCP latency (round-trip time)</h3>', 'latency-service-tcp.svg'];
+    const order = [
+      '<h3>pod-to-service TCP throughput: ebpf against iptables; paired, 6 pairs x 3 repeats</h3>',
+      'throughput-service-tcp.svg',
+      '<h3>pod-to-service TCP latency (round-trip time)</h3>',
+      '<h3>pod-to-service TCP latency: ebpf against iptables; paired, 6 pairs x 3 repeats</h3>',
+      'latency-service-tcp.svg',
+    ];
     const at2 = order.map((x) => section.indexOf(x));
     expect(at2.every((i) => i >= 0)).toBe(true);
     expect([...at2].sort((a, b) => a - b)).toEqual(at2);
     expect(section).toMatch(/<th class="num">connect p50<\/th>/);
     expect(section).toMatch(/<td>ebpf<\/td><td class="num">18\/18<\/td><td class="num">6\d\.\d µs<\/td>/);
+    expect(section).toMatch(
+      /<tr><td>round trip p50<\/td><td class="num">7\d\.\d µs<\/td><td class="num">6\d\.\d µs<\/td><td class="num">-1\d\.\d%<\/td>/,
+    );
     for (const f of svgFiles) expect(html).toContain(await readFile(at('latency', 'report-svg', f), 'utf8'));
     expect(html).toContain('busy-waits');
   });
@@ -247,13 +334,171 @@ describe('compare of a run without latency against one with it', () => {
       'note: no latency tests in iptables; latency is shown for ebpf only',
     ]);
     const service = r.stdout.slice(r.stdout.indexOf('pod-to-service TCP latency (round-trip time)'));
-    expect(service).toMatch(/^iptables\s+0\/0\s+-\s+-\s+base\s+-\s+-\s+base\s+-$/m);
-    expect(service).toMatch(/^ebpf\s+18\/18\s+6\d\.\d µs\s+\S+ µs\s+-\s+/m);
-    expect(r.stdout).toMatch(/^ebpf\s+18\/18\s+8\.\d\d Gbit\/s\s+\S+ Gbit\/s\s+\+1\d\.\d%/m);
+    expect(service).toMatch(/^iptables\s+0\/0\s+-\s+-\s+-\s+-\s+-$/m);
+    expect(service).toMatch(/^ebpf\s+18\/18\s+6\d\.\d µs\s+\S+ µs\s+/m);
+    expect(r.stdout).toMatch(/^ebpf\s+18\/18\s+8\.\d\d Gbit\/s\s+\S+ Gbit\/s$/m);
+    expect(judgedRows(r.stdout, 'pod-to-service TCP throughput: ebpf against iptables').get('throughput')?.[4]).toBe('changed');
+    // Latency: nothing to judge against, said once per figure under the table.
+    const latency = judgedRows(r.stdout, 'pod-to-service TCP latency: ebpf against iptables');
+    expect(latency.get('round trip p50')).toEqual(['-', expect.stringMatching(/^6\d\.\d µs$/), '-', '-', NO_VERDICT, '-']);
+    expect(service).toContain('* round trip p50: no verdict, no usable values in the baseline\n');
     const html = await readFile(at('mixed', 'report.html'), 'utf8');
     expect(html).toContain('<li>note: no latency tests in iptables; latency is shown for ebpf only</li>');
+    expect(html).toContain('<li>round trip p50: no verdict, no usable values in the baseline</li>');
   });
 });
+
+describe('compare --json', () => {
+  const files = () => [at('iptables-latency.json'), at('ebpf-latency.json')];
+  const read = async (f: string) => readFile(at('json', f), 'utf8');
+  let result: Awaited<ReturnType<typeof compare>>;
+  let doc: ComparisonJson;
+
+  beforeAll(async () => {
+    result = await compare([...files(), '--json', at('json', 'seed-1.json')]);
+    doc = JSON.parse(await read('seed-1.json')) as ComparisonJson;
+  });
+
+  it('writes the document it says it wrote, beside the text on stdout', () => {
+    expect(result.code).toBe(0);
+    expect(result.stderrLines).toEqual([`wrote ${at('json', 'seed-1.json')}`]);
+    expect(result.stdout).toContain('netmatrix compare: iptables vs ebpf');
+  });
+
+  it('is format netmatrix-compare version 1 with the options, runs and notes of the comparison', () => {
+    expect(doc).toMatchObject({
+      format: 'netmatrix-compare',
+      version: 1,
+      confidence: 0.95,
+      marginPercent: 3,
+      seed: 1,
+      replicates: 1000,
+      notes: ['note: dataplane serviceProxy differs - iptables: iptables; ebpf: ebpf'],
+    });
+    expect(doc.runs.map((r) => [r.label, r.file, r.nodes])).toEqual([
+      ['iptables', at('iptables-latency.json'), 3],
+      ['ebpf', at('ebpf-latency.json'), 3],
+    ]);
+  });
+
+  it('has one entry per figure, path and protocol, each with one comparison per pairing', () => {
+    const keys = doc.figures.map((f) => `${f.kind} ${f.path} ${f.protocol} ${f.figure}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    // Throughput: the rate and 6 total CPU figures (no idle baseline, no UDP loss in the builder's
+    // files) on 6 sections; latency: p50, p99 and connect (TCP) or dropped (UDP) on 6 sections.
+    expect(doc.figures.filter((f) => f.kind === 'throughput')).toHaveLength(42);
+    expect(doc.figures.filter((f) => f.kind === 'latency')).toHaveLength(18);
+    expect(keys).toContain('throughput service tcp throughput');
+    expect(keys).toContain('latency service udp udp-dropped');
+    expect(keys).toContain('latency node tcp connect-p50');
+    expect(keys).not.toContain('latency node udp connect-p50');
+    for (const f of doc.figures) {
+      expect(f.runs.map((r) => r.label)).toEqual(['iptables', 'ebpf']);
+      expect(f.comparisons).toHaveLength(1);
+      const e = f.comparisons[0];
+      expect(e).toMatchObject({ baseline: 'iptables', run: 'ebpf', drift: false, method: 'paired', pairs: { baseline: 6, run: 6 } });
+      expect(e?.effectUnit).toBe(f.scale === 'log' ? '%' : f.unit);
+      expect(e?.margin).toBe(f.scale === 'log' ? 3 : 0.5);
+      for (const k of ['estimate', 'ciLow', 'ciHigh', 'mde'] as const) expect(typeof e?.[k], `${f.figure} ${k}`).toBe('number');
+      expect(e?.ciLow).toBeLessThanOrEqual(e?.ciHigh as number);
+      expect(['changed', 'equivalent', 'inconclusive']).toContain(e?.verdict);
+      expect(e?.reason).toBeNull();
+    }
+  });
+
+  it('judges the eBPF Service path changed and the node path not', () => {
+    const verdict = (kind: string, path: string, protocol: string, figure: string) =>
+      doc.figures.find((f) => f.kind === kind && f.path === path && f.protocol === protocol && f.figure === figure)?.comparisons[0]
+        ?.verdict;
+    for (const protocol of ['tcp', 'udp']) {
+      expect(verdict('throughput', 'service', protocol, 'throughput')).toBe('changed');
+      expect(verdict('latency', 'service', protocol, 'rtt-p50')).toBe('changed');
+      expect(verdict('throughput', 'node', protocol, 'throughput')).not.toBe('changed');
+      expect(verdict('latency', 'node', protocol, 'rtt-p50')).not.toBe('changed');
+    }
+  });
+
+  it('carries the very numbers of the text tables: one computation', () => {
+    for (const f of doc.figures) {
+      const title = `${pathProtocolTitle(f.path, f.protocol)} ${f.kind}: ebpf against iptables; paired, 6 pairs x 3 repeats`;
+      const cells = judgedRows(result.stdout, title).get(f.title);
+      const e = f.comparisons[0];
+      if (!e) throw new Error('no comparison');
+      const linear = f.scale === 'linear';
+      const interval = formatInterval({ ...effectShape, low: e.ciLow, high: e.ciHigh }, linear);
+      expect(cells?.slice(2, 5), `${title} ${f.title}`).toEqual([formatEffect(e.estimate, linear), interval, e.verdict]);
+    }
+  });
+
+  it('is byte for byte the same for the same seed; another seed moves CI bounds, never estimates', async () => {
+    const again = await compare([...files(), '--seed', '7', '--json', at('json', 'seed-7.json')]);
+    const twice = await compare([...files(), '--json=' + at('json', 'seed-7-again.json'), '--seed=7']);
+    const other = await compare([...files(), '--seed', '8', '--json', at('json', 'seed-8.json')]);
+    expect([again.code, twice.code, other.code]).toEqual([0, 0, 0]);
+    const seven = await read('seed-7.json');
+    expect(await read('seed-7-again.json')).toBe(seven);
+    expect(again.stdout).toBe(twice.stdout);
+    const a = JSON.parse(seven) as ComparisonJson;
+    const b = JSON.parse(await read('seed-8.json')) as ComparisonJson;
+    expect([a.seed, b.seed]).toEqual([7, 8]);
+    const entries = (d: ComparisonJson) => d.figures.flatMap((f) => f.comparisons.map((e) => ({ f, e })));
+    const ea = entries(a);
+    const eb = entries(b);
+    expect(eb).toHaveLength(ea.length);
+    ea.forEach(({ f, e }, i) => {
+      expect(eb[i]?.f.figure).toBe(f.figure);
+      expect(eb[i]?.e.estimate, f.figure).toBe(e.estimate);
+      expect(eb[i]?.f.runs).toEqual(f.runs);
+    });
+    expect(ea.some(({ e }, i) => e.ciLow !== eb[i]?.e.ciLow || e.ciHigh !== eb[i]?.e.ciHigh)).toBe(true);
+    // The seed before (default 1) differs from 7 too, estimates aside.
+    expect(entries(doc).map(({ e }) => e.estimate)).toEqual(ea.map(({ e }) => e.estimate));
+  });
+
+  it('applies --margin and --replicates to the verdicts, the document and the footnotes', async () => {
+    const r = await compare([...files(), '--margin', '20', '--replicates', '200', '--json', at('json', 'margin-20.json')]);
+    expect(r.code).toBe(0);
+    const wide = JSON.parse(await read('margin-20.json')) as ComparisonJson;
+    expect([wide.marginPercent, wide.replicates]).toEqual([20, 200]);
+    const entry = (path: string, protocol: string, figure: string) =>
+      wide.figures.find((f) => f.kind === 'throughput' && f.path === path && f.protocol === protocol && f.figure === figure)
+        ?.comparisons[0];
+    // About +18 % is no longer beyond the margin; the node path's CI lies well within +-20 %.
+    expect(entry('service', 'tcp', 'throughput')?.margin).toBe(20);
+    expect(entry('service', 'tcp', 'throughput')?.estimate).toBeLessThan(20);
+    expect(entry('service', 'tcp', 'throughput')?.verdict).not.toBe('changed');
+    expect(entry('node', 'tcp', 'throughput')?.verdict).toBe('equivalent');
+    expect(wide.figures.find((f) => f.figure === 'udp-dropped')?.comparisons[0]?.margin).toBe(0.5);
+    const text = r.stdout.replace(/\s+/g, ' ');
+    expect(text).toContain('(200 replicates, seed 1)');
+    expect(text).toContain('(+-20.0%, +-0.5 pt for loss; --margin)');
+  });
+
+  it('exits 1 naming the file when the JSON cannot be written, after printing the tables', async () => {
+    await writeFile(at('not-a-dir'), 'x');
+    const r = await compare([...files(), '--json', at('not-a-dir', 'c.json')]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('netmatrix compare: iptables vs ebpf');
+    expect(r.stderr).toMatch(/^netmatrix compare: cannot write output: .*not-a-dir/m);
+  });
+});
+
+/** Enough of an Effect for formatInterval, which reads only low and high. */
+const effectShape = {
+  method: 'paired',
+  estimator: 'hodges-lehmann',
+  pairsA: 0,
+  pairsB: 0,
+  repeatsA: 0,
+  repeatsB: 0,
+  valueA: null,
+  valueB: null,
+  estimate: null,
+  mde: null,
+  margin: 0,
+  verdict: null,
+  reason: null,
+} as const;
 
 const CHROMIUM_ARGS = [
   '--headless',

@@ -11,11 +11,11 @@ import {
   mannWhitneyLowerCount,
   noiseModel,
   normal,
-  seededRandom,
   verdict,
   type EffectOptions,
   type Passes,
 } from '../../client/compare/effect.js';
+import { seededRandom } from '../../shared/random.js';
 
 const LOG: EffectOptions = { scale: 'log', margin: 0.03, replicates: 400, seed: 7 };
 
@@ -24,7 +24,10 @@ function design(rng: () => number, pairs: number, repeats: number, sd: number, f
   const m = new Map<string, Passes>();
   for (let p = 0; p < pairs; p++) {
     const level = 1 + p / 10;
-    m.set(`${prefix}${p}`, Array.from({ length: repeats }, () => 10e9 * level * factor * Math.exp(sd * normal(rng))));
+    m.set(
+      `${prefix}${p}`,
+      Array.from({ length: repeats }, () => 10e9 * level * factor * Math.exp(sd * normal(rng))),
+    );
   }
   return m;
 }
@@ -122,10 +125,21 @@ describe('compareFigure', () => {
     expect(few.reason).toMatch(/too few for a 95 % interval without pairing/);
   });
 
-  it('drops non-positive values of a ratio figure, and compares a linear one as a difference', () => {
+  it('refuses a ratio figure with values at or below 0, and compares a linear one as a difference', () => {
     const a = new Map<string, Passes>([['p', [0, -1, null]]]);
     const b = new Map<string, Passes>([['p', [1, 2, 3]]]);
     expect(compareFigure(a, b, LOG).reason).toMatch(/no usable values in the baseline/);
+    // Two of three pairs below 0: dropping them would judge the one pair that stayed positive.
+    const marginal = new Map<string, Passes>([
+      ['n1>n2', [10, 10.2, 9.8]],
+      ['n2>n1', [-2, -2.1, -1.9]],
+      ['n1>n3', [-1, -1.1, -0.9]],
+    ]);
+    const refused = compareFigure(marginal, marginal, LOG);
+    expect(refused.verdict).toBeNull();
+    expect(refused.method).toBe('none');
+    // Six in each run.
+    expect(refused.reason).toMatch(/^12 tests at or below 0/);
     const la = new Map<string, Passes>(Array.from({ length: 4 }, (_, i) => [`p${i}`, [1, 1.1, 0.9]]));
     const lb = new Map<string, Passes>(Array.from({ length: 4 }, (_, i) => [`p${i}`, [3, 3.1, 2.9]]));
     const e = compareFigure(la, lb, { ...LOG, scale: 'linear', margin: 0.5 });

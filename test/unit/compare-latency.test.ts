@@ -1,16 +1,33 @@
 /**
  * compare with latency tests: p50 and p99 round trips pooled over pairs and repetitions like
- * throughput (median, p10-p90, change judged against the spread), dropped and connect figures,
- * the latency table and charts, and runs without latency compared with runs that have it.
+ * throughput (median, p10-p90 as measured), each latency figure (p50, p99, TCP connect p50, UDP
+ * dropped) judged per pairing of runs like throughput (paired change, 95 % CI, verdict), the
+ * latency tables and charts, and runs without latency compared with runs that have it.
  * Results files from before latency tests (a captured real one) still load and compare.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { comparisonCharts } from '../../client/compare/charts.js';
-import { compareRuns, latencyFigures, latencySection, type LatencySection, type Section } from '../../client/compare/compare.js';
+import {
+  compareRuns,
+  latencyFigures,
+  type Comparison,
+  type FigureAnalysis,
+  type LatencySection,
+  type Section,
+} from '../../client/compare/compare.js';
 import { runHeaderLines } from '../../client/compare/describe.js';
+import type { Effect } from '../../client/compare/effect.js';
 import type { LoadedRun } from '../../client/compare/load.js';
-import { footnotes, latencyTable, renderComparisonText } from '../../client/compare/table.js';
+import {
+  footnotes,
+  formatEffect,
+  formatInterval,
+  judgedTables,
+  latencyTable,
+  renderComparisonText,
+  type Table,
+} from '../../client/compare/table.js';
 import { formatDropped, formatRtt, formatRttRange } from '../../client/compare/units.js';
 import type { Path, Protocol } from '../../shared/protocol.js';
 import { parseResultsFile, summarizePairs } from '../../shared/results-file.js';
@@ -36,6 +53,53 @@ function latencyOf(sections: readonly Section[], path: Path, protocol: Protocol)
   if (!l) throw new Error(`no latency in ${path} ${protocol}`);
   return l;
 }
+
+/** One latency figure of a path and protocol ("rtt-p50", "rtt-p99", "connect-p50", "udp-dropped"). */
+function figureOf(c: Comparison, path: Path, protocol: Protocol, id: string): FigureAnalysis {
+  const f = latencyOf(c.sections, path, protocol).figures.find((x) => x.figure.id === id);
+  if (!f) throw new Error(`no ${id} in ${path} ${protocol}`);
+  return f;
+}
+
+/** The comparison of one latency figure in the i-th pairing. */
+const effectOf = (c: Comparison, path: Path, protocol: Protocol, id: string, pairing = 0): Effect =>
+  figureOf(c, path, protocol, id).comparisons[pairing] as Effect;
+
+const NODES = ['node-1', 'node-2', 'node-3'];
+const PAIRS = NODES.flatMap((s) => NODES.filter((t) => t !== s).map((t) => [s, t] as const));
+
+/**
+ * `repeat` passes of pod-to-pod TCP latency tests over the 6 ordered pairs of 3 nodes, each test's
+ * p50 `p50(pass, pair)` µs (null = failed), p99 twice that, connect setup twice that too.
+ */
+function passes(repeat: number, p50: (pass: number, pair: number) => number | null) {
+  const out = [];
+  for (let pass = 0; pass < repeat; pass++) {
+    for (const [i, [source, target]] of PAIRS.entries()) {
+      const rtt = p50(pass, i);
+      out.push(
+        latencyResult({
+          path: 'pod',
+          protocol: 'tcp',
+          source,
+          target,
+          rttP50: rtt,
+          connectP50: rtt === null ? null : 2 * rtt,
+          index: pass * 10 + i,
+        }),
+      );
+    }
+  }
+  return out;
+}
+
+/** A deterministic +-1 % wobble per pass and pair. */
+const wobble = (pass: number, pair: number) => 1 + 0.01 * Math.sin(2 + 5 * pass + 3 * pair);
+
+const run = (label: string, results: ReturnType<typeof passes>): LoadedRun => ({
+  name: `${label}.json`,
+  file: resultsFile({ label, results }),
+});
 
 describe('results files from before latency tests', () => {
   const text = captured('loopback-v1.json');
@@ -70,10 +134,19 @@ describe('results files from before latency tests', () => {
     const tcp = latencyOf(c.sections, 'node', 'tcp');
     expect(tcp.runs[0]).toMatchObject({ tests: 0, rttP50: null });
     expect(tcp.runs[1]?.rttP50?.samples).toBe(2);
-    expect(tcp.p50Changes[1]).toBeNull();
+    // Nothing to judge the latency run against: no change and no verdict, and the reason.
+    expect(effectOf(c, 'node', 'tcp', 'rtt-p50')).toMatchObject({
+      estimate: null,
+      low: null,
+      high: null,
+      verdict: null,
+      reason: 'no usable values in the baseline',
+    });
     const text2 = renderComparisonText(c);
-    expect(text2).toMatch(/^loopback-v1\s+0\/0\s+-\s+-\s+base\s+-/m);
+    expect(text2).toMatch(/^loopback-v1\s+0\/0\s+-\s+-\s+-\s+-\s+-$/m);
     expect(text2).toContain('node-to-node TCP latency (round-trip time)');
+    expect(text2).toMatch(/^round trip p50\s+-\s+123 µs\s+-\s+-\s+no verdict\s+-$/m);
+    expect(text2).toContain('* round trip p50: no verdict, no usable values in the baseline');
   });
 });
 
@@ -135,35 +208,101 @@ describe('latencyFigures', () => {
   });
 });
 
-describe('latency change against the first run', () => {
-  it('is judged for p50 and p99 by the same spread rule as throughput', () => {
-    const base = tests('service', 'tcp', [78, 79, 80, 81, 82]);
-    const faster = tests('service', 'tcp', [64, 65, 66, 67, 68]);
-    const same = tests('service', 'tcp', [77, 79, 80, 82, 83]);
-    const l = latencySection([base, faster, same]);
-    expect(l.p50Changes[0]).toBeNull();
-    expect(l.p50Changes[1]?.percent).toBeCloseTo(-17.5);
-    expect(l.p50Changes[1]?.significant).toBe(true);
-    expect(l.p99Changes[1]?.significant).toBe(true);
-    expect(l.p50Changes[2]).toEqual({ percent: 0, significant: false });
+describe('latency judged against the first run', () => {
+  const base = passes(3, (pass, pair) => 80 * wobble(pass, pair));
+  const faster = passes(3, (pass, pair) => 66 * wobble(pass, pair + 1));
+  const same = passes(3, (pass, pair) => 80 * wobble(pass + 1, pair));
+  const c = compareRuns([run('base', base), run('faster', faster), run('same', same)]);
+
+  it('judges p50, p99 and connect setup per pair: a 17.5 % faster run changed, an unchanged one equivalent', () => {
+    expect(c.pairings).toEqual([
+      { baseline: 0, run: 1, drift: false },
+      { baseline: 0, run: 2, drift: false },
+    ]);
+    expect(latencyOf(c.sections, 'pod', 'tcp').figures.map((f) => f.figure.id)).toEqual(['rtt-p50', 'rtt-p99', 'connect-p50']);
+    for (const id of ['rtt-p50', 'rtt-p99', 'connect-p50']) {
+      const f = effectOf(c, 'pod', 'tcp', id, 0);
+      expect(f, id).toMatchObject({ method: 'paired', pairsA: 6, pairsB: 6, repeatsA: 3, repeatsB: 3, verdict: 'changed', reason: null });
+      expect(f.estimate).toBeCloseTo(-17.5, 0);
+      expect(f.high).toBeLessThan(-3);
+      expect(f.low).toBeGreaterThan(-30);
+      const s = effectOf(c, 'pod', 'tcp', id, 1);
+      expect(s.verdict, id).toBe('equivalent');
+      expect(Math.abs(s.estimate as number)).toBeLessThan(1);
+      expect(s.low).toBeGreaterThanOrEqual(-3);
+      expect(s.high).toBeLessThanOrEqual(3);
+    }
+    // A run's figure: the median over pairs of each pair's median over its repetitions.
+    expect(figureOf(c, 'pod', 'tcp', 'rtt-p50').runs[0]).toMatchObject({ pairs: 6, values: 18 });
+    expect(figureOf(c, 'pod', 'tcp', 'rtt-p50').runs[0]?.value).toBeCloseTo(80, -1);
   });
 
-  it('is not judged on fewer than 3 successful tests, and missing on a run without latency', () => {
-    const l = latencySection([tests('pod', 'tcp', [50, 51, 52]), tests('pod', 'tcp', [90, null]), []]);
-    expect(l.p50Changes[1]?.significant).toBeNull();
-    expect(l.p50Changes[2]).toBeNull();
+  it('gives no verdict when a run measured each pair once, counting only successful tests', () => {
+    const once = passes(1, (pass, pair) => 66 * wobble(pass, pair));
+    // Every second test failed: one success per pair is no repetition either.
+    const halfFailed = passes(2, (pass, pair) => (pass === 1 ? null : 66 * wobble(pass, pair)));
+    const c2 = compareRuns([run('base', base), run('once', once), run('half', halfFailed)]);
+    for (const pairing of [0, 1]) {
+      const e = effectOf(c2, 'pod', 'tcp', 'rtt-p50', pairing);
+      expect(e.verdict).toBeNull();
+      expect(e.estimate).toBeCloseTo(-17.5, 0);
+      expect(e.low).toBeNull();
+      expect(e.mde).toBeNull();
+      expect(e.reason).toMatch(/^too few repetitions to tell a change from test-to-test noise in this run \(6 pairs;/);
+    }
+    expect(latencyOf(c2.sections, 'pod', 'tcp').runs[2]).toMatchObject({ tests: 12, failures: 6 });
   });
 
-  it('shows the eBPF Service path faster and the others within the spread, on the builder scenarios', () => {
-    const c = compareRuns([
+  it('gives no verdict against a run without latency tests, saying it has none', () => {
+    const c3 = compareRuns([run('base', base), run('none', [])]);
+    expect(effectOf(c3, 'pod', 'tcp', 'rtt-p50')).toMatchObject({ estimate: null, verdict: null, reason: 'no usable values in this run' });
+  });
+
+  it('judges UDP requests dropped as a difference in points against a margin of 0.5 points', () => {
+    const udp = (ratio: number) =>
+      PAIRS.flatMap(([source, target], i) =>
+        [0, 1, 2].map((pass) =>
+          latencyResult({
+            path: 'pod',
+            protocol: 'udp',
+            source,
+            target,
+            rttP50: 50,
+            droppedRatio: ratio * wobble(pass, i),
+            index: pass * 10 + i,
+          }),
+        ),
+      );
+    const c4 = compareRuns([run('a', udp(0.001)), run('b', udp(0.03))]);
+    const dropped = figureOf(c4, 'pod', 'udp', 'udp-dropped');
+    expect(dropped.figure.scale).toBe('linear');
+    expect(dropped.comparisons[0]?.margin).toBe(0.5);
+    expect(dropped.comparisons[0]?.estimate).toBeCloseTo(2.9, 1);
+    expect(dropped.comparisons[0]?.verdict).toBe('changed');
+    // TCP has no dropped figure and UDP no connect figure.
+    expect(latencyOf(c4.sections, 'pod', 'udp').figures.map((f) => f.figure.id)).toEqual(['rtt-p50', 'rtt-p99', 'udp-dropped']);
+  });
+
+  it('shows the eBPF Service path changed and the node path not, on the builder scenarios', () => {
+    const b = compareRuns([
       { name: 'iptables.json', file: scenarioFile(IPTABLES_WITH_LATENCY) },
       { name: 'ebpf.json', file: scenarioFile(EBPF_WITH_LATENCY) },
     ]);
     for (const p of ['tcp', 'udp'] as const) {
-      expect(latencyOf(c.sections, 'service', p).p50Changes[1]).toMatchObject({ significant: true });
-      expect(latencyOf(c.sections, 'service', p).p50Changes[1]?.percent).toBeLessThan(-10);
-      expect(latencyOf(c.sections, 'node', p).p50Changes[1]?.significant).toBe(false);
+      for (const id of ['rtt-p50', 'rtt-p99']) {
+        const svc = effectOf(b, 'service', p, id);
+        expect(svc, `service ${p} ${id}`).toMatchObject({ method: 'paired', pairsA: 6, repeatsA: 3, repeatsB: 3, verdict: 'changed' });
+        expect(svc.estimate).toBeLessThan(-10);
+        expect(svc.high).toBeLessThan(0);
+        const node = effectOf(b, 'node', p, id);
+        expect(node.verdict, `node ${p} ${id}`).not.toBe('changed');
+        expect(node.verdict).not.toBeNull();
+        expect(node.low).toBeLessThan(0);
+        expect(node.high).toBeGreaterThan(0);
+      }
     }
+    expect(effectOf(b, 'service', 'tcp', 'connect-p50').verdict).toBe('changed');
+    expect(effectOf(b, 'node', 'tcp', 'connect-p50').verdict).not.toBe('changed');
   });
 });
 
@@ -178,28 +317,47 @@ describe('the latency table', () => {
     return latencyTable(c, { ...s, latency: s.latency });
   };
 
-  it('has p50 and p99 with their p10-p90 and change, and connect p50 for TCP', () => {
+  it('has p50 and p99 with their p10-p90 as measured, and connect p50 for TCP, without a change column', () => {
     const t = table('service', 'tcp');
     expect(t.title).toBe('pod-to-service TCP latency (round-trip time)');
-    expect(t.columns.map((col) => col.header)).toEqual([
-      'run',
-      'ok/tests',
-      'p50',
-      'p10-p90',
-      'change',
-      'p99',
-      'p10-p90',
-      'change',
-      'connect p50',
-    ]);
+    expect(t.columns.map((col) => col.header)).toEqual(['run', 'ok/tests', 'p50', 'p10-p90', 'p99', 'p10-p90', 'connect p50']);
     const [base, ebpf] = t.rows;
     expect(base?.slice(0, 2)).toEqual(['iptables', '18/18']);
     expect(base?.[2]).toMatch(/^7\d\.\d µs$/);
     expect(base?.[3]).toMatch(/^7\d\.\d-[78]\d\.\d µs$/);
-    expect(base?.[4]).toBe('base');
-    expect(ebpf?.[4]).toMatch(/^-1\d\.\d%$/);
-    expect(ebpf?.[5]).toMatch(/^1\d\d µs$/);
-    expect(ebpf?.[8]).toMatch(/^1\d\d µs$/);
+    expect(base?.[4]).toMatch(/^1\d\d µs$/);
+    expect(ebpf?.[2]).toMatch(/^6\d\.\d µs$/);
+    expect(ebpf?.[4]).toMatch(/^1\d\d µs$/);
+    expect(ebpf?.[6]).toMatch(/^1\d\d µs$/);
+    expect(t.rows.flat()).not.toContain('base');
+  });
+
+  it('is followed by a judged table of p50, p99 and connect p50 (TCP) or dropped in points (UDP)', () => {
+    const s = c.sections.find((x) => x.path === 'service' && x.protocol === 'tcp');
+    if (!s?.latency) throw new Error('no service tcp latency');
+    const [t, ...more] = judgedTables(c, 'pod-to-service TCP latency', s.latency.figures);
+    expect(more).toEqual([]);
+    expect(t?.title).toBe('pod-to-service TCP latency: ebpf against iptables; paired, 6 pairs x 3 repeats');
+    expect(t?.columns.map((col) => col.header)).toEqual(['figure', 'iptables', 'ebpf', 'change', '95% CI', 'verdict', 'detects']);
+    expect(t?.rows.map((r) => r[0])).toEqual(['round trip p50', 'round trip p99', 'TCP connect p50']);
+    const p50 = t?.rows[0] ?? [];
+    expect(p50[1]).toMatch(/^7\d\.\d µs$/);
+    expect(p50[2]).toMatch(/^6\d\.\d µs$/);
+    expect(p50[3]).toMatch(/^-1\d\.\d%$/);
+    expect(p50[4]).toMatch(/^-\d+\.\d\.\.-\d+\.\d%$/);
+    expect(p50[5]).toBe('changed');
+    const e = s.latency.figures[0]?.comparisons[0] as Effect;
+    expect(p50.slice(3, 6)).toEqual([formatEffect(e.estimate, false), formatInterval(e, false), e.verdict]);
+
+    const u = c.sections.find((x) => x.path === 'service' && x.protocol === 'udp');
+    if (!u?.latency) throw new Error('no service udp latency');
+    const udp = judgedTables(c, 'pod-to-service UDP latency', u.latency.figures)[0] as Table;
+    expect(udp.rows.map((r) => r[0])).toEqual(['round trip p50', 'round trip p99', 'UDP dropped (pt)']);
+    const dropped = udp.rows[2] ?? [];
+    expect(dropped[3]).toMatch(/^[-+]?0\.\d\d pt$/);
+    expect(dropped[4]).toMatch(/ pt$/);
+    // A twentieth of a point less is well within the 0.5-point margin.
+    expect(dropped[5]).toBe('equivalent');
   });
 
   it('has the dropped share for UDP instead of connection setup', () => {
@@ -209,12 +367,19 @@ describe('the latency table', () => {
     expect(table('node', 'udp').rows[0]?.at(-1)).toBe('0%');
   });
 
-  it('comes after the throughput table of its section, and the text still fits 100 columns', () => {
+  it('comes after the throughput tables of its section, judged after measured, and the text still fits 100 columns', () => {
     const text = renderComparisonText(c);
     for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(100);
     const at = (s: string) => text.indexOf(s);
-    expect(at('pod-to-pod TCP throughput')).toBeLessThan(at('pod-to-pod TCP latency (round-trip time)'));
-    expect(at('pod-to-pod TCP latency (round-trip time)')).toBeLessThan(at('pod-to-pod UDP throughput'));
+    const order = [
+      'pod-to-pod TCP throughput\n',
+      'pod-to-pod TCP throughput: ebpf against iptables; paired, 6 pairs x 3 repeats\n',
+      'pod-to-pod TCP latency (round-trip time)\n',
+      'pod-to-pod TCP latency: ebpf against iptables; paired, 6 pairs x 3 repeats\n',
+      'pod-to-pod UDP throughput\n',
+    ].map(at);
+    expect(order.every((i) => i >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(text).toContain('tests: 10 s, 1 stream, repeat 3; node/pod/service tcp/udp\n            latency tests: 2 s, 64 B at 1000/s\n');
   });
 
@@ -259,7 +424,13 @@ describe('runs with and without latency', () => {
     const c = compareRuns([plain, withLatency]);
     expect(c.notes.filter((n) => n.includes('latency'))).toEqual(['note: no latency tests in iptables; latency is shown for ebpf only']);
     expect(latencyOf(c.sections, 'pod', 'tcp').runs.map((f) => f.tests)).toEqual([0, 18]);
-    expect(c.sections.find((s) => s.path === 'service' && s.protocol === 'tcp')?.changes[1]?.significant).toBe(true);
+    const svc = c.sections.find((s) => s.path === 'service' && s.protocol === 'tcp');
+    expect(svc?.figures.find((f) => f.figure.id === 'throughput')?.comparisons[0]?.verdict).toBe('changed');
+    expect(effectOf(c, 'pod', 'tcp', 'rtt-p50')).toMatchObject({
+      estimate: null,
+      verdict: null,
+      reason: 'no usable values in the baseline',
+    });
   });
 
   it('suspects missing sockperf when a run asked for latency and got none', () => {

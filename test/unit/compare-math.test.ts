@@ -4,7 +4,15 @@
  * CNI overhead ratios, figures by pair and pass, and each figure judged against the first run.
  */
 import { describe, expect, it } from 'vitest';
-import { compareRuns, pairRuns, pairValues, runFigures, uniqueLabels, type FigureAnalysis, type Section } from '../../client/compare/compare.js';
+import {
+  compareRuns,
+  pairRuns,
+  pairValues,
+  runFigures,
+  uniqueLabels,
+  type FigureAnalysis,
+  type Section,
+} from '../../client/compare/compare.js';
 import { FIGURES } from '../../client/compare/figures.js';
 import type { LoadedRun } from '../../client/compare/load.js';
 import type { Path, Protocol } from '../../shared/protocol.js';
@@ -103,7 +111,7 @@ describe('runFigures', () => {
 });
 
 describe('pairValues', () => {
-  it('orders each pair\'s tests by start time into passes, with a failed test as an empty pass', () => {
+  it("orders each pair's tests by start time into passes, with a failed test as an empty pass", () => {
     const t = FIGURES.find((f) => f.id === 'throughput');
     if (!t) throw new Error('no throughput figure');
     const ts = [
