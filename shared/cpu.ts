@@ -122,6 +122,11 @@ export const CpuWindowSchema = z.strictObject({
   softirqPercent: z.number().min(0).max(100),
   /** Busy % of the busiest single core over the window: one saturated core hides in an average. */
   maxCorePercent: z.number().min(0).max(100),
+  /**
+   * Busy % of each core over the window, index = core number, so that a test window's cores can
+   * be set against the idle window's. null in results files and agent frames written before it.
+   */
+  coreBusyPercent: z.array(z.number().min(0).max(100)).max(4096).nullable().default(null),
   /** Share of all CPU time per mode, %. */
   modes: ModesSchema,
   /** Busy CPU time summed over all cores, in seconds. */
@@ -144,11 +149,11 @@ export type CpuReport = z.infer<typeof CpuReportSchema>;
 export function cpuWindow(a: ProcStatSnapshot, b: ProcStatSnapshot): CpuWindow {
   const d = diff(a.total, b.total);
   const total = totalTicks(d);
-  let maxCore = 0;
   const n = Math.min(a.cores.length, b.cores.length);
+  const coreBusyPercent: number[] = [];
   for (let i = 0; i < n; i++) {
     const c = diff(a.cores[i] as CpuTimes, b.cores[i] as CpuTimes);
-    maxCore = Math.max(maxCore, pct(busyTicks(c), totalTicks(c)));
+    coreBusyPercent.push(pct(busyTicks(c), totalTicks(c)));
   }
   return {
     startMs: a.atMs,
@@ -156,7 +161,9 @@ export function cpuWindow(a: ProcStatSnapshot, b: ProcStatSnapshot): CpuWindow {
     cores: n,
     busyPercent: pct(busyTicks(d), total),
     softirqPercent: pct(d.softirq, total),
-    maxCorePercent: maxCore,
+    // reduce, not Math.max(...): the array may have thousands of cores.
+    maxCorePercent: coreBusyPercent.reduce((m, p) => Math.max(m, p), 0),
+    coreBusyPercent,
     modes: modeShares(d),
     busyCpuSeconds: round2(busyTicks(d) / USER_HZ),
   };

@@ -11,10 +11,12 @@ import {
   CpuReportSchema,
   cpuSecondsPerGigabyte,
   cpuWindow,
+  CpuWindowSchema,
   parseProcStat,
   USER_HZ,
   type CpuTimes,
 } from '../../shared/cpu.js';
+import { parseResultsFile } from '../../shared/results-file.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/proc-stat/${name}`, import.meta.url), 'utf8');
 
@@ -114,6 +116,11 @@ describe('cpuWindow on hand-built snapshots', () => {
     expect(w.maxCorePercent).toBe(100);
   });
 
+  it('gives the busy % of each core, index = core number', () => {
+    expect(w.coreBusyPercent).toEqual([100, 25]);
+    expect(cpuWindow(a, a).coreBusyPercent).toEqual([0, 0]);
+  });
+
   it('turns busy ticks into CPU-seconds with USER_HZ = 100', () => {
     expect(USER_HZ).toBe(100);
     expect(w.busyCpuSeconds).toBe(1.25);
@@ -194,6 +201,27 @@ describe('cpuReport', () => {
     expect(r.test.maxCorePercent).toBeGreaterThanOrEqual(r.test.busyPercent - 1);
     expect(r.intervals).toHaveLength(1);
     expect(r.intervals[0]?.coreBusyPercent).toHaveLength(r.test.cores);
+    expect(r.test.coreBusyPercent).toEqual(r.intervals[0]?.coreBusyPercent);
+  });
+});
+
+describe('CpuWindowSchema', () => {
+  it('reads a window written before coreBusyPercent existed as null, and keeps one that has it', () => {
+    const { coreBusyPercent, ...old } = cpuWindow(a, b);
+    expect(coreBusyPercent).toEqual([100, 25]);
+    expect(CpuWindowSchema.parse(old).coreBusyPercent).toBeNull();
+    expect(CpuWindowSchema.parse(cpuWindow(a, b))).toEqual(cpuWindow(a, b));
+    expect(CpuWindowSchema.safeParse({ ...old, coreBusyPercent: [101] }).success).toBe(false);
+  });
+
+  it('still loads a real results file written before it, with null per-core figures', () => {
+    const text = readFileSync(new URL('../fixtures/results/captured/loopback-v1.json', import.meta.url), 'utf8');
+    // (its ~1 s intervals have always had per-core figures; its windows had none)
+    const raw = JSON.parse(text) as { results: { source: { cpu: { test: object } | null } }[] };
+    expect(raw.results.some((r) => r.source.cpu && !('coreBusyPercent' in r.source.cpu.test))).toBe(true);
+    const cpus = parseResultsFile('loopback-v1.json', text).results.flatMap((r) => [r.source.cpu, r.target.cpu]);
+    expect(cpus.length).toBeGreaterThan(0);
+    for (const cpu of cpus) expect(cpu?.test.coreBusyPercent).toBeNull();
   });
 });
 

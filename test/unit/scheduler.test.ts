@@ -825,6 +825,7 @@ function cpuReport(atMs: number, idlePercent: number): CpuReport {
     busyPercent,
     softirqPercent: 0,
     maxCorePercent: busyPercent,
+    coreBusyPercent: null,
     modes: { user: busyPercent, nice: 0, system: 0, iowait: 0, irq: 0, softirq: 0, steal: 0 },
     busyCpuSeconds: (2 * busyPercent) / 100,
   });
