@@ -86,7 +86,10 @@ const ModesSchema = z.strictObject({
   steal: z.number().min(0).max(100),
 });
 
-function modeShares(d: CpuTimes): z.infer<typeof ModesSchema> {
+/** Share of all CPU time per mode, % (idle is what the modes leave of 100). */
+export type CpuModes = z.infer<typeof ModesSchema>;
+
+function modeShares(d: CpuTimes): CpuModes {
   const total = totalTicks(d);
   return {
     user: pct(d.user, total),
@@ -217,4 +220,63 @@ export function cpuReport(during: readonly ProcStatSnapshot[], before?: readonly
 export function cpuSecondsPerGigabyte(busyCpuSeconds: number, bytes: number): number | null {
   if (!(bytes > 0)) return null;
   return Math.round((busyCpuSeconds / (bytes / 1e9)) * 1e4) / 1e4;
+}
+
+/** The modes that count as busy (as in busyTicks): all but idle and iowait. */
+const BUSY_MODES = ['user', 'nice', 'system', 'irq', 'softirq', 'steal'] as const;
+
+/**
+ * The node CPU a test added over the node's own load: its test window minus the idle window
+ * measured just before it. Percentage points of all cores (100 = every core fully busy).
+ */
+export interface MarginalCpu {
+  /** Busy % of all cores, test minus idle: the sum of the busy modes' differences. */
+  busyPercent: number;
+  /** Softirq % of all cores, test minus idle (where network receive work lands). */
+  softirqPercent: number;
+  /** Each mode's share, test minus idle. */
+  modes: CpuModes;
+  /**
+   * The largest rise of one core: max over cores of (test busy % - idle busy %) of that core.
+   * null when either window has no per-core figures (written before them) or the two windows
+   * count different cores (a core went on- or offline between them).
+   */
+  maxCorePercent: number | null;
+  /** busyPercent x cores x the test window's seconds / 100: CPU-seconds the test added. */
+  busyCpuSeconds: number;
+}
+
+/**
+ * Marginal CPU of one side of a test: `report.test` minus `report.idle`, per mode and per core;
+ * null when the report has no idle window.
+ *
+ * The differences keep their sign: a test on a quiet node can come out slightly below its idle
+ * baseline from noise alone (a background job that ran in the idle second, tick rounding).
+ * Clamping those at 0 would bias every mean and median of repeated tests upwards, by more the
+ * cheaper the dataplane is; an unclamped noise term averages out.
+ */
+export function marginalCpu(report: CpuReport): MarginalCpu | null {
+  const { idle, test } = report;
+  if (!idle) return null;
+  const modes = Object.fromEntries(
+    (Object.keys(test.modes) as (keyof CpuModes)[]).map((m) => [m, round2(test.modes[m] - idle.modes[m])]),
+  ) as CpuModes;
+  const busyPercent = round2(BUSY_MODES.reduce((sum, m) => sum + modes[m], 0));
+  const testCores = test.coreBusyPercent;
+  const idleCores = idle.coreBusyPercent;
+  let maxCorePercent: number | null = null;
+  if (testCores && idleCores && testCores.length === idleCores.length) {
+    for (let i = 0; i < testCores.length; i++) {
+      const rise = round2((testCores[i] as number) - (idleCores[i] as number));
+      maxCorePercent = maxCorePercent === null ? rise : Math.max(maxCorePercent, rise);
+    }
+  }
+  const seconds = (test.endMs - test.startMs) / 1000;
+  return {
+    busyPercent,
+    softirqPercent: modes.softirq,
+    modes,
+    maxCorePercent,
+    busyCpuSeconds: round2((busyPercent * test.cores * seconds) / 100),
+  };
 }

@@ -12,9 +12,11 @@ import {
   cpuSecondsPerGigabyte,
   cpuWindow,
   CpuWindowSchema,
+  marginalCpu,
   parseProcStat,
   USER_HZ,
   type CpuTimes,
+  type CpuWindow,
 } from '../../shared/cpu.js';
 import { parseResultsFile } from '../../shared/results-file.js';
 
@@ -236,5 +238,93 @@ describe('cpuSecondsPerGigabyte', () => {
     expect(cpuSecondsPerGigabyte(1.5, 0)).toBeNull();
     expect(cpuSecondsPerGigabyte(1.5, -1)).toBeNull();
     expect(cpuSecondsPerGigabyte(1.5, Number.NaN)).toBeNull();
+  });
+});
+
+describe('marginalCpu', () => {
+  const idle: CpuWindow = {
+    startMs: 9_000,
+    endMs: 10_000,
+    cores: 4,
+    busyPercent: 3.5,
+    softirqPercent: 0.4,
+    maxCorePercent: 5,
+    coreBusyPercent: [5, 3, 2, 4],
+    modes: { user: 2, nice: 0, system: 1, iowait: 0.5, irq: 0.1, softirq: 0.4, steal: 0 },
+    busyCpuSeconds: 0.14,
+  };
+  const test: CpuWindow = {
+    startMs: 20_000,
+    endMs: 30_000,
+    cores: 4,
+    busyPercent: 38.3,
+    softirqPercent: 15.5,
+    maxCorePercent: 80,
+    coreBusyPercent: [80, 10, 50.5, 12],
+    modes: { user: 10, nice: 0, system: 12.25, iowait: 0.25, irq: 0.5, softirq: 15.5, steal: 0.05 },
+    busyCpuSeconds: 15.32,
+  };
+
+  it('subtracts the idle window per mode, sums the busy modes and turns the rise into CPU-seconds of the test window', () => {
+    expect(marginalCpu({ idle, test, intervals: [] })).toEqual({
+      // 8 + 0 + 11.25 + 0.4 + 15.1 + 0.05; iowait is not busy
+      busyPercent: 34.8,
+      softirqPercent: 15.1,
+      modes: { user: 8, nice: 0, system: 11.25, iowait: -0.25, irq: 0.4, softirq: 15.1, steal: 0.05 },
+      // core 0: 80 - 5
+      maxCorePercent: 75,
+      // 34.8% of 4 cores for 10 s
+      busyCpuSeconds: 13.92,
+    });
+  });
+
+  it('is null without an idle window', () => {
+    expect(marginalCpu({ idle: null, test, intervals: [] })).toBeNull();
+  });
+
+  it('has no per-core rise when the windows count different cores, or one was written without per-core figures', () => {
+    const fewer = { ...idle, cores: 3, coreBusyPercent: [5, 3, 2] };
+    expect(marginalCpu({ idle: fewer, test, intervals: [] })?.maxCorePercent).toBeNull();
+    expect(marginalCpu({ idle: { ...idle, coreBusyPercent: null }, test, intervals: [] })?.maxCorePercent).toBeNull();
+    expect(marginalCpu({ idle, test: { ...test, coreBusyPercent: null }, intervals: [] })?.maxCorePercent).toBeNull();
+    // The other figures do not need the cores.
+    expect(marginalCpu({ idle: fewer, test, intervals: [] })?.busyPercent).toBe(34.8);
+  });
+
+  it('keeps a test below its idle baseline negative instead of clamping it to zero', () => {
+    const busyIdle: CpuWindow = {
+      ...idle,
+      cores: 2,
+      coreBusyPercent: [10, 8],
+      modes: { user: 5, nice: 0, system: 3, iowait: 0, irq: 0, softirq: 1, steal: 0 },
+    };
+    const quietTest: CpuWindow = {
+      ...test,
+      endMs: test.startMs + 4_000,
+      cores: 2,
+      coreBusyPercent: [9, 7],
+      modes: { user: 4.5, nice: 0, system: 3, iowait: 0, irq: 0, softirq: 0.75, steal: 0 },
+    };
+    const m = marginalCpu({ idle: busyIdle, test: quietTest, intervals: [] });
+    expect(m).toEqual({
+      busyPercent: -0.75,
+      softirqPercent: -0.25,
+      modes: { user: -0.5, nice: 0, system: 0, iowait: 0, irq: 0, softirq: -0.25, steal: 0 },
+      // both cores fell: the smaller fall is still the largest rise
+      maxCorePercent: -1,
+      // -0.75% of 2 cores for 4 s
+      busyCpuSeconds: -0.06,
+    });
+  });
+
+  it('is zero when the test window is the idle window, on real snapshots', () => {
+    const w = cpuWindow(parseProcStat(fixture('busy-1.txt'), 1_000), parseProcStat(fixture('busy-2.txt'), 2_000));
+    expect(marginalCpu({ idle: w, test: w, intervals: [] })).toEqual({
+      busyPercent: 0,
+      softirqPercent: 0,
+      modes: { user: 0, nice: 0, system: 0, iowait: 0, irq: 0, softirq: 0, steal: 0 },
+      maxCorePercent: 0,
+      busyCpuSeconds: 0,
+    });
   });
 });
