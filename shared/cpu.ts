@@ -138,13 +138,32 @@ export const CpuWindowSchema = z.strictObject({
 export type CpuWindow = z.infer<typeof CpuWindowSchema>;
 
 /** What an agent reports about its node's CPU for one test. */
+/** A wall-clock interval, ms since the epoch. */
+export const MeasuredIntervalSchema = z.strictObject({
+  startMs: z.number().int().min(0),
+  endMs: z.number().int().min(0),
+});
+export type MeasuredInterval = z.infer<typeof MeasuredIntervalSchema>;
+
+/** What an agent reports about its node's CPU for one test. */
 export const CpuReportSchema = z.strictObject({
-  /** The node just before the test started (the baseline to subtract mentally). */
+  /** The node just before the test started (the baseline marginalCpu subtracts). */
   idle: CpuWindowSchema.nullable(),
-  /** The node over the test window. */
+  /**
+   * The node over the test: from the snapshot nearest the start of `measured` to the one
+   * nearest its end (startMs/endMs say which were used), or over the whole run of the measuring
+   * process when `measured` is null.
+   */
   test: CpuWindowSchema,
   /** ~1 s intervals within the test window. */
   intervals: z.array(CpuIntervalSchema).max(4000),
+  /**
+   * The interval the test's tool measured, on this node's clock (iperf3: its report's measured
+   * intervals, connection setup and --omit seconds excluded), which `test` was aligned to.
+   * null when the tool gave none (sockperf, a report without timestamps) and in results
+   * written before it.
+   */
+  measured: MeasuredIntervalSchema.nullable().default(null),
 });
 export type CpuReport = z.infer<typeof CpuReportSchema>;
 
@@ -195,22 +214,77 @@ export function cpuInterval(a: ProcStatSnapshot, b: ProcStatSnapshot): CpuInterv
 }
 
 /**
- * Build the report from snapshots taken during the test (first = test start, last = test
- * end, ~1 s apart) and an optional snapshot pair from before the test.
+ * How far outside the measured interval a snapshot may lie and still count as inside it, ms.
+ * The interval's edges are estimates (counted back from the process's exit, late by the results
+ * exchange) and a snapshot's time is taken just after its read; a few ms either way is noise.
  */
-export function cpuReport(during: readonly ProcStatSnapshot[], before?: readonly [ProcStatSnapshot, ProcStatSnapshot]): CpuReport {
-  const first = during[0];
-  const last = during[during.length - 1];
-  if (!first || !last || during.length < 2) throw new Error('a CPU report needs at least two snapshots');
+const EDGE_TOLERANCE_MS = 50;
+
+/**
+ * The indices of the snapshots (oldest first) that bound `measured` most closely: the first and
+ * last inside it, so the window holds no connection setup, --omit seconds or teardown; when
+ * fewer than two lie inside (an interval shorter than the sampling), the nearest to each edge.
+ * undefined when `measured` is not within the snapshots' span (then it cannot be trusted).
+ */
+function alignedSpan(during: readonly ProcStatSnapshot[], measured: MeasuredInterval): [number, number] | undefined {
+  const times = during.map((s) => s.atMs);
+  const first = times[0] ?? 0;
+  const last = times[times.length - 1] ?? 0;
+  if (measured.endMs <= measured.startMs) return undefined;
+  if (measured.startMs < first - EDGE_TOLERANCE_MS || measured.endMs > last + EDGE_TOLERANCE_MS) return undefined;
+  const from = times.findIndex((t) => t >= measured.startMs - EDGE_TOLERANCE_MS);
+  const to = times.findLastIndex((t) => t <= measured.endMs + EDGE_TOLERANCE_MS);
+  if (from >= 0 && to > from) return [from, to];
+  const nearest = (at: number) => times.reduce((best, t, i) => (Math.abs(t - at) < Math.abs((times[best] ?? 0) - at) ? i : best), 0);
+  const [a, b] = [nearest(measured.startMs), nearest(measured.endMs)];
+  return b > a ? [a, b] : undefined;
+}
+
+/**
+ * Build the report from snapshots taken during the test (first = the measuring process's
+ * start, last = its end, ~1 s apart), an optional snapshot pair from before the test, and
+ * the interval the tool measured, if it said: the test window and the intervals are then
+ * trimmed to the snapshots that bound it (see alignedSpan).
+ */
+export function cpuReport(
+  during: readonly ProcStatSnapshot[],
+  before?: readonly [ProcStatSnapshot, ProcStatSnapshot],
+  measured?: MeasuredInterval,
+): CpuReport {
+  if (during.length < 2) throw new Error('a CPU report needs at least two snapshots');
+  const span = measured ? alignedSpan(during, measured) : undefined;
+  const used = span ? during.slice(span[0], span[1] + 1) : during;
   const intervals: CpuInterval[] = [];
-  for (let i = 1; i < during.length; i++) {
-    intervals.push(cpuInterval(during[i - 1] as ProcStatSnapshot, during[i] as ProcStatSnapshot));
+  for (let i = 1; i < used.length; i++) {
+    intervals.push(cpuInterval(used[i - 1] as ProcStatSnapshot, used[i] as ProcStatSnapshot));
   }
   return {
     idle: before ? cpuWindow(before[0], before[1]) : null,
-    test: cpuWindow(first, last),
+    test: cpuWindow(used[0] as ProcStatSnapshot, used[used.length - 1] as ProcStatSnapshot),
     intervals,
+    measured: span && measured ? { startMs: measured.startMs, endMs: measured.endMs } : null,
   };
+}
+
+/**
+ * Seconds the test's CPU figures stand for: the measured interval's length when the report has
+ * one (the bytes iperf3 counted are over exactly that), else the test window's.
+ */
+export function measuredSeconds(report: CpuReport): number {
+  const { measured, test } = report;
+  return (measured ? measured.endMs - measured.startMs : test.endMs - test.startMs) / 1000;
+}
+
+/**
+ * The node's busy CPU-seconds over the interval iperf3 measured, to set against the bytes it
+ * counted there: the test window's busy CPU-seconds scaled from the window's length to the
+ * measured interval's (the window's edges are the nearest snapshots, ~1 s apart, so it can be
+ * up to a second shorter or longer). Without a measured interval, the test window's own.
+ */
+export function measuredBusyCpuSeconds(report: CpuReport): number {
+  const windowSeconds = (report.test.endMs - report.test.startMs) / 1000;
+  if (!report.measured || !(windowSeconds > 0)) return report.test.busyCpuSeconds;
+  return round2((report.test.busyCpuSeconds * measuredSeconds(report)) / windowSeconds);
 }
 
 /**
@@ -242,7 +316,10 @@ export interface MarginalCpu {
    * count different cores (a core went on- or offline between them).
    */
   maxCorePercent: number | null;
-  /** busyPercent x cores x the test window's seconds / 100: CPU-seconds the test added. */
+  /**
+   * busyPercent x cores x seconds / 100: the CPU-seconds the test added, over the interval
+   * iperf3 measured when the report has it (as its bytes are), else over the test window.
+   */
   busyCpuSeconds: number;
 }
 
@@ -271,7 +348,7 @@ export function marginalCpu(report: CpuReport): MarginalCpu | null {
       maxCorePercent = maxCorePercent === null ? rise : Math.max(maxCorePercent, rise);
     }
   }
-  const seconds = (test.endMs - test.startMs) / 1000;
+  const seconds = measuredSeconds(report);
   return {
     busyPercent,
     softirqPercent: modes.softirq,

@@ -13,11 +13,16 @@ import {
   cpuWindow,
   CpuWindowSchema,
   marginalCpu,
+  measuredBusyCpuSeconds,
+  measuredSeconds,
   parseProcStat,
   USER_HZ,
   type CpuTimes,
   type CpuWindow,
+  type ProcStatSnapshot,
 } from '../../shared/cpu.js';
+import type { IperfResult } from '../../shared/iperf3-result.js';
+import { sideCost } from '../../shared/result.js';
 import { parseResultsFile } from '../../shared/results-file.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/proc-stat/${name}`, import.meta.url), 'utf8');
@@ -266,7 +271,7 @@ describe('marginalCpu', () => {
   };
 
   it('subtracts the idle window per mode, sums the busy modes and turns the rise into CPU-seconds of the test window', () => {
-    expect(marginalCpu({ idle, test, intervals: [] })).toEqual({
+    expect(marginalCpu({ idle, test, intervals: [], measured: null })).toEqual({
       // 8 + 0 + 11.25 + 0.4 + 15.1 + 0.05; iowait is not busy
       busyPercent: 34.8,
       softirqPercent: 15.1,
@@ -279,16 +284,16 @@ describe('marginalCpu', () => {
   });
 
   it('is null without an idle window', () => {
-    expect(marginalCpu({ idle: null, test, intervals: [] })).toBeNull();
+    expect(marginalCpu({ idle: null, test, intervals: [], measured: null })).toBeNull();
   });
 
   it('has no per-core rise when the windows count different cores, or one was written without per-core figures', () => {
     const fewer = { ...idle, cores: 3, coreBusyPercent: [5, 3, 2] };
-    expect(marginalCpu({ idle: fewer, test, intervals: [] })?.maxCorePercent).toBeNull();
-    expect(marginalCpu({ idle: { ...idle, coreBusyPercent: null }, test, intervals: [] })?.maxCorePercent).toBeNull();
-    expect(marginalCpu({ idle, test: { ...test, coreBusyPercent: null }, intervals: [] })?.maxCorePercent).toBeNull();
+    expect(marginalCpu({ idle: fewer, test, intervals: [], measured: null })?.maxCorePercent).toBeNull();
+    expect(marginalCpu({ idle: { ...idle, coreBusyPercent: null }, test, intervals: [], measured: null })?.maxCorePercent).toBeNull();
+    expect(marginalCpu({ idle, test: { ...test, coreBusyPercent: null }, intervals: [], measured: null })?.maxCorePercent).toBeNull();
     // The other figures do not need the cores.
-    expect(marginalCpu({ idle: fewer, test, intervals: [] })?.busyPercent).toBe(34.8);
+    expect(marginalCpu({ idle: fewer, test, intervals: [], measured: null })?.busyPercent).toBe(34.8);
   });
 
   it('keeps a test below its idle baseline negative instead of clamping it to zero', () => {
@@ -305,7 +310,7 @@ describe('marginalCpu', () => {
       coreBusyPercent: [9, 7],
       modes: { user: 4.5, nice: 0, system: 3, iowait: 0, irq: 0, softirq: 0.75, steal: 0 },
     };
-    const m = marginalCpu({ idle: busyIdle, test: quietTest, intervals: [] });
+    const m = marginalCpu({ idle: busyIdle, test: quietTest, intervals: [], measured: null });
     expect(m).toEqual({
       busyPercent: -0.75,
       softirqPercent: -0.25,
@@ -319,12 +324,102 @@ describe('marginalCpu', () => {
 
   it('is zero when the test window is the idle window, on real snapshots', () => {
     const w = cpuWindow(parseProcStat(fixture('busy-1.txt'), 1_000), parseProcStat(fixture('busy-2.txt'), 2_000));
-    expect(marginalCpu({ idle: w, test: w, intervals: [] })).toEqual({
+    expect(marginalCpu({ idle: w, test: w, intervals: [], measured: null })).toEqual({
       busyPercent: 0,
       softirqPercent: 0,
       modes: { user: 0, nice: 0, system: 0, iowait: 0, irq: 0, softirq: 0, steal: 0 },
       maxCorePercent: 0,
       busyCpuSeconds: 0,
     });
+  });
+});
+
+/** One-core snapshots `stepMs` apart from `startMs`, the core busy `busy[i]` ticks of 100 in interval i. */
+function series(busy: number[], startMs = 0, stepMs = 1000): ReturnType<typeof parseProcStat>[] {
+  let t: CpuTimes = { ...before0 };
+  const out = [parseProcStat(procStat([t]), startMs)];
+  busy.forEach((b, i) => {
+    t = add(t, { user: b, idle: 100 - b });
+    out.push(parseProcStat(procStat([t]), startMs + (i + 1) * stepMs));
+  });
+  return out;
+}
+
+describe('cpuReport aligned to the interval the tool measured', () => {
+  // 0-1 s connection setup (idle), 1-2 s an --omit second, 2-5 s measured at 80%, 5-6 s teardown.
+  const run = series([0, 40, 80, 80, 80, 5]);
+
+  it('takes the test window from the snapshots inside the measured interval and records both', () => {
+    const r = cpuReport(run, undefined, { startMs: 2_004, endMs: 4_996 });
+    expect(r.test).toMatchObject({ startMs: 2_000, endMs: 5_000, busyPercent: 80, busyCpuSeconds: 2.4 });
+    expect(r.intervals.map((i) => [i.startMs, i.endMs])).toEqual([
+      [2_000, 3_000],
+      [3_000, 4_000],
+      [4_000, 5_000],
+    ]);
+    expect(r.measured).toEqual({ startMs: 2_004, endMs: 4_996 });
+    // The whole run, as before: setup, omit and teardown dilute the figure.
+    expect(cpuReport(run).test.busyPercent).toBe(47.5);
+    expect(cpuReport(run).measured).toBeNull();
+    expect(CpuReportSchema.parse(r)).toEqual(r);
+  });
+
+  it('counts a snapshot up to 50 ms outside an edge as inside, and not one further out', () => {
+    expect(cpuReport(run, undefined, { startMs: 2_050, endMs: 4_950 }).test).toMatchObject({ startMs: 2_000, endMs: 5_000 });
+    expect(cpuReport(run, undefined, { startMs: 2_051, endMs: 4_949 }).test).toMatchObject({ startMs: 3_000, endMs: 4_000 });
+  });
+
+  it('bounds an interval shorter than the sampling by the snapshots nearest its edges', () => {
+    const r = cpuReport(run, undefined, { startMs: 2_300, endMs: 2_900 });
+    expect(r.test).toMatchObject({ startMs: 2_000, endMs: 3_000, busyPercent: 80 });
+    expect(r.intervals).toHaveLength(1);
+    expect(r.measured).toEqual({ startMs: 2_300, endMs: 2_900 });
+  });
+
+  it('keeps the whole run, with no measured interval, when the interval is not within the snapshots or is empty', () => {
+    for (const m of [
+      { startMs: -900, endMs: 3_000 },
+      { startMs: 2_000, endMs: 6_100 },
+      { startMs: 3_000, endMs: 3_000 },
+      { startMs: 2_400, endMs: 2_450 },
+    ]) {
+      const r = cpuReport(run, undefined, m);
+      expect(r.test).toEqual(cpuWindow(run[0] as ProcStatSnapshot, run[run.length - 1] as ProcStatSnapshot));
+      expect(r.intervals).toHaveLength(6);
+      expect(r.measured).toBeNull();
+    }
+  });
+
+  it('reads a report written before alignment as not aligned', () => {
+    const { measured: _none, ...old } = cpuReport(run);
+    expect(CpuReportSchema.parse(old).measured).toBeNull();
+  });
+});
+
+describe('busy CPU-seconds over the measured interval', () => {
+  const run = series([0, 80, 80, 80, 0]);
+
+  it('scales the window to the measured length, so CPU and bytes cover the same time', () => {
+    // The snapshots inside are 1-3 s: 1.6 busy CPU-seconds in 2 s; the measured interval is 2.9 s long.
+    const r = cpuReport(run, undefined, { startMs: 1_020, endMs: 3_920 });
+    expect(r.test).toMatchObject({ startMs: 1_000, endMs: 3_000, busyCpuSeconds: 1.6 });
+    expect(measuredSeconds(r)).toBe(2.9);
+    expect(measuredBusyCpuSeconds(r)).toBe(2.32);
+    // iperf3 counted 2.32 GB over the measured 2.9 s: one CPU-second per GB.
+    expect(sideCost(r, { receivedBytes: 2.32e9, sentBytes: 2.32e9 } as IperfResult)).toBe(1);
+  });
+
+  it('is the test window itself without a measured interval', () => {
+    const r = cpuReport(run);
+    expect(measuredSeconds(r)).toBe(5);
+    expect(measuredBusyCpuSeconds(r)).toBe(r.test.busyCpuSeconds);
+    expect(sideCost(r, { receivedBytes: 4.8e9, sentBytes: 0 } as IperfResult)).toBe(0.5);
+  });
+
+  it('gives marginalCpu the measured seconds too', () => {
+    const idleFirst = parseProcStat(procStat([before0]), -1_000);
+    const r = cpuReport(run, [idleFirst, run[0] as ProcStatSnapshot], { startMs: 1_020, endMs: 3_920 });
+    // 80% of one core over an idle 0% for the measured 2.9 s.
+    expect(marginalCpu(r)).toMatchObject({ busyPercent: 80, maxCorePercent: 80, busyCpuSeconds: 2.32 });
   });
 });

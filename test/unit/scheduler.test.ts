@@ -829,5 +829,5 @@ function cpuReport(atMs: number, idlePercent: number): CpuReport {
     modes: { user: busyPercent, nice: 0, system: 0, iowait: 0, irq: 0, softirq: 0, steal: 0 },
     busyCpuSeconds: (2 * busyPercent) / 100,
   });
-  return { idle: window(atMs - 1000, atMs, idlePercent), test: window(atMs, atMs, 50), intervals: [] };
+  return { idle: window(atMs - 1000, atMs, idlePercent), test: window(atMs, atMs, 50), intervals: [], measured: null };
 }
