@@ -159,6 +159,7 @@ function harness(o: HarnessOptions) {
         label: plan.label,
       },
       failure('cancelled'),
+      new Date(o.clock?.ms ?? Date.now()),
     );
     const result: TestResult = { ...ok, ok: true, error: null, throughputBitsPerSecond: 9.4e9 };
     return o.result ? o.result(plan, result) : result;
@@ -746,6 +747,35 @@ describe('Scheduler coverage at size, with a fake test runner', () => {
         result: (plan, r) => {
           tests++;
           return { ...r, source: { ...r.source, nic: nic(sourceOf(plan)) }, target: { ...r.target, nic: nic(targetOf(plan)) } };
+        },
+      });
+      h.scheduler.start();
+      await until(() => tests >= 20 || h.logs.some((l) => l.msg === 'node busy, resting'), 'twenty tests or a rest');
+      await h.scheduler.stop();
+      const rested = h.logs.some((l) => l.msg === 'node busy, resting');
+      expect(rested, `tail ${tailMs} ms`).toBe(tailMs === 0);
+    }
+  });
+
+  it("ignores an idle CPU window that began after the CPU test window but before the test's process ended", async () => {
+    for (const tailMs of [500, 0]) {
+      const clock = { ms: Date.UTC(2026, 0, 1, 12) };
+      let tests = 0;
+      // The CPU test window is trimmed to what iperf3 measured and ends at clock.ms; the client's
+      // process exits tailMs later. After its first test node2's idle CPU is busy.
+      const h = harness({
+        nodes: 2,
+        clock,
+        settings: { pauseMs: 1000, busyNodeCpuPercent: 50, busyNodeRestSeconds: 600 },
+        result: (plan, r) => {
+          tests++;
+          const cpu = (node: string) => cpuReport(clock.ms, node === 'node2' && tests > 1 ? 95 : 0);
+          return {
+            ...r,
+            endedAt: new Date(clock.ms + tailMs).toISOString(),
+            source: { ...r.source, cpu: cpu(sourceOf(plan)) },
+            target: { ...r.target, cpu: cpu(targetOf(plan)) },
+          };
         },
       });
       h.scheduler.start();
