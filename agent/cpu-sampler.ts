@@ -4,7 +4,15 @@
  * inside a pod this is the node's CPU, which is what a dataplane comparison needs.
  */
 import { readFile } from 'node:fs/promises';
-import { cpuReport, cpuWindow, parseProcStat, type CpuReport, type CpuWindow, type ProcStatSnapshot } from '../shared/cpu.js';
+import {
+  cpuReport,
+  cpuWindow,
+  parseProcStat,
+  type CpuReport,
+  type CpuWindow,
+  type MeasuredInterval,
+  type ProcStatSnapshot,
+} from '../shared/cpu.js';
 import { SnapshotHistory } from './snapshot-history.js';
 
 export interface CpuSamplerOptions {
@@ -14,9 +22,12 @@ export interface CpuSamplerOptions {
   intervalMs?: number;
 }
 
-/** A test window being sampled; `stop()` closes it and returns the report. */
+/**
+ * A test window being sampled; `stop()` closes it and returns the report, its test window
+ * trimmed to the snapshots that bound `measured` (the interval the tool measured) when given.
+ */
 export interface CpuWindowHandle {
-  stop(): Promise<CpuReport>;
+  stop(measured?: MeasuredInterval): Promise<CpuReport>;
 }
 
 export class CpuSampler {
@@ -67,13 +78,14 @@ export class CpuSampler {
       );
     }, this.intervalMs);
     return {
-      stop: async () => {
+      stop: async (measured) => {
         clearInterval(timer);
         await pending;
         const last = await this.snapshot();
         during.push(last);
+        // The whole run, not the trimmed window: no baseline may reach into any of it.
         this.history.testEnded(last.atMs);
-        return cpuReport(during, before);
+        return cpuReport(during, before, measured);
       },
     };
   }
