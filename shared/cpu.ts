@@ -25,6 +25,8 @@ export interface ProcStatSnapshot {
   atMs: number;
   total: CpuTimes;
   cores: CpuTimes[];
+  /** The `btime` line: boot time, seconds since the epoch; undefined when the file has none. */
+  btime?: number;
 }
 
 const MODES = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'steal'] as const;
@@ -32,8 +34,11 @@ const MODES = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'st
 /** Parse the text of /proc/stat. Throws on a file with no aggregate `cpu` line. */
 export function parseProcStat(text: string, atMs: number): ProcStatSnapshot {
   let total: CpuTimes | undefined;
+  let btime: number | undefined;
   const cores: CpuTimes[] = [];
   for (const line of text.split('\n')) {
+    const b = /^btime\s+(\d+)\s*$/.exec(line);
+    if (b) btime = Number(b[1]);
     const m = /^cpu(\d*)\s+(.*)$/.exec(line);
     if (!m) continue;
     const fields = (m[2] ?? '').trim().split(/\s+/).map(Number);
@@ -47,7 +52,7 @@ export function parseProcStat(text: string, atMs: number): ProcStatSnapshot {
   if (!total) throw new Error('no aggregate cpu line in /proc/stat');
   // Offline cores leave holes; fill them with zeros so indices stay core numbers.
   for (let i = 0; i < cores.length; i++) cores[i] ??= zeroTimes();
-  return { atMs, total, cores };
+  return btime === undefined ? { atMs, total, cores } : { atMs, total, cores, btime };
 }
 
 function zeroTimes(): CpuTimes {
@@ -356,4 +361,77 @@ export function marginalCpu(report: CpuReport): MarginalCpu | null {
     maxCorePercent,
     busyCpuSeconds: round2((busyPercent * test.cores * seconds) / 100),
   };
+}
+
+/**
+ * One reading of the /proc/stat an agent sees, sent in its hello so that the aggregator can
+ * tell whether a pod agent sees its node's CPU (sameProcStat against the node's host agent).
+ * Inside LXCFS, gVisor or Kata a pod's /proc/stat is its container's, sandbox's or VM's.
+ */
+export const ProcStatIdentitySchema = z.strictObject({
+  /** The `btime` line (boot time, s since the epoch); null when the file has none (a real kernel always prints it). */
+  btime: z.number().int().min(0).nullable(),
+  /** Cores with a `cpuN` line. */
+  cores: z.number().int().min(0).max(4096),
+  /** The aggregate line's ticks (USER_HZ), all modes summed. */
+  totalTicks: z.number().int().min(0),
+  /** The aggregate line's busy ticks (all but idle and iowait). */
+  busyTicks: z.number().int().min(0),
+  /** When it was read, ms since the epoch. */
+  atMs: z.number().int().min(0),
+});
+export type ProcStatIdentity = z.infer<typeof ProcStatIdentitySchema>;
+
+/** The identity of a snapshot, for an agent's hello. */
+export function procStatIdentity(s: ProcStatSnapshot): ProcStatIdentity {
+  return {
+    btime: s.btime ?? null,
+    cores: s.cores.length,
+    totalTicks: Math.round(totalTicks(s.total)),
+    busyTicks: Math.round(busyTicks(s.total)),
+    atMs: Math.round(s.atMs),
+  };
+}
+
+/**
+ * Slack of sameProcStat's tick checks, in seconds of every core: half a second for when the
+ * two readings were taken (atMs is read after the file, on an agent's event loop that may be
+ * busy starting up; per-core tick rounding is 0.01 s), plus 1% of the time between them (the
+ * ticks follow the monotonic clock and atMs the wall clock, which NTP slews by at most 0.05%).
+ * A view that is not the node's is off by far more: a VM or sandbox counts since its own boot,
+ * a container's cgroup counts its own CPU time, not the node's.
+ */
+const SAME_PROC_STAT_SLACK = { seconds: 0.5, ofElapsed: 0.01 };
+
+/**
+ * Whether two readings of /proc/stat come from the same kernel counters: the host agent's
+ * (`host`, the node's own) and a pod agent's on the same node (`pod`), in either order.
+ *
+ * false when they differ in boot time (by more than the second the kernel's btime moves by
+ * under NTP, as it is derived from the wall clock), in cores (a cpuset-limited view), in total
+ * ticks by more than every core counts in the time between them (cores x USER_HZ x seconds,
+ * give or take SAME_PROC_STAT_SLACK: a VM or sandbox counts since its own boot), or when the
+ * busy ticks went back or grew by more than that (a container's own busy time with idle made up
+ * to the node's total, as LXCFS shows, is far below the node's).
+ *
+ * null when it cannot tell: either reading missing, neither with a btime, or the node's busy
+ * ticks since boot (the host's reading, when it is the later) fit in what the time between
+ * could add, so that a view counting from zero would pass as well; readings taken close
+ * together (e.g. both agents' hellos after an aggregator restart) avoid that.
+ */
+export function sameProcStat(host: ProcStatIdentity | null | undefined, pod: ProcStatIdentity | null | undefined): boolean | null {
+  if (!host || !pod) return null;
+  if (host.btime === null && pod.btime === null) return null;
+  if (host.btime === null || pod.btime === null || Math.abs(host.btime - pod.btime) > 1) return false;
+  if (host.cores !== pod.cores || host.cores === 0) return false;
+  const [early, late] = host.atMs <= pod.atMs ? [host, pod] : [pod, host];
+  const elapsedSeconds = (late.atMs - early.atMs) / 1000;
+  const perSecond = host.cores * USER_HZ;
+  const expected = perSecond * elapsedSeconds;
+  const slack = perSecond * (SAME_PROC_STAT_SLACK.seconds + SAME_PROC_STAT_SLACK.ofElapsed * elapsedSeconds);
+  const total = late.totalTicks - early.totalTicks;
+  // Busy counters never go back on one kernel (only idle and iowait may).
+  const busy = late.busyTicks - early.busyTicks;
+  if (Math.abs(total - expected) > slack || busy < 0 || busy > expected + slack) return false;
+  return late === host && host.busyTicks <= expected + slack ? null : true;
 }

@@ -16,6 +16,8 @@ import {
   measuredBusyCpuSeconds,
   measuredSeconds,
   parseProcStat,
+  procStatIdentity,
+  sameProcStat,
   USER_HZ,
   type CpuTimes,
   type CpuWindow,
@@ -421,5 +423,89 @@ describe('busy CPU-seconds over the measured interval', () => {
     const r = cpuReport(run, [idleFirst, run[0] as ProcStatSnapshot], { startMs: 1_020, endMs: 3_920 });
     // 80% of one core over an idle 0% for the measured 2.9 s.
     expect(marginalCpu(r)).toMatchObject({ busyPercent: 80, maxCorePercent: 80, busyCpuSeconds: 2.32 });
+  });
+});
+
+describe('procStatIdentity', () => {
+  it('reads btime, cores and the aggregate ticks of a real /proc/stat', () => {
+    const s = parseProcStat(fixture('busy-1.txt'), 1_000.4);
+    expect(s.btime).toBe(1795559740);
+    // cpu  43863 0 23960 136318 294 0 5556 0
+    expect(procStatIdentity(s)).toEqual({
+      btime: 1795559740,
+      cores: 2,
+      totalTicks: 43863 + 23960 + 136318 + 294 + 5556,
+      busyTicks: 43863 + 23960 + 5556,
+      atMs: 1_000,
+    });
+  });
+
+  it('has a null btime for a file without one', () => {
+    const s = parseProcStat([line('cpu ', before0), line('cpu0', before0)].join('\n'), 0);
+    expect(s.btime).toBeUndefined();
+    expect(procStatIdentity(s).btime).toBeNull();
+  });
+});
+
+describe('sameProcStat', () => {
+  // Two real readings of this machine's /proc/stat, ~1 s apart (205 ticks of 2 cores passed).
+  const T = 1_795_600_000_000;
+  const host = procStatIdentity(parseProcStat(fixture('busy-1.txt'), T));
+  const node = procStatIdentity(parseProcStat(fixture('busy-2.txt'), T + 1_000));
+
+  /** What LXCFS shows a container: its cgroup's user and system, idle made up to the node's total, zeros after. */
+  function lxcfsView(text: string, share: number): string {
+    return text
+      .split('\n')
+      .map((l) => {
+        const m = /^(cpu\d*)\s+(.*)$/.exec(l);
+        if (!m) return l;
+        const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = (m[2] ?? '')
+          .split(/\s+/)
+          .map(Number);
+        const total = user + nice + system + idle + iowait + irq + softirq + steal;
+        const [u, s] = [Math.round(user * share), Math.round(system * share)];
+        return `${m[1]} ${u} 0 ${s} ${total - u - s} 0 0 0 0 0 0`;
+      })
+      .join('\n');
+  }
+
+  it("is true for two real readings of one node's counters, in either order", () => {
+    expect(sameProcStat(host, node)).toBe(true);
+    expect(sameProcStat(node, host)).toBe(true);
+    // btime comes from the wall clock and may move by a second.
+    expect(sameProcStat(host, { ...node, btime: (node.btime ?? 0) + 1 })).toBe(true);
+  });
+
+  it('is false when the ticks do not fit the time between the readings', () => {
+    // 205 ticks of 2 cores: ~1 s, not 3 s, and not 0 s.
+    expect(sameProcStat(host, { ...node, atMs: T + 3_000 })).toBe(false);
+    expect(sameProcStat(host, { ...node, atMs: T })).toBe(false);
+  });
+
+  it("is false for another kernel's boot (a Kata VM, a gVisor sandbox) or a cpuset's cores", () => {
+    expect(sameProcStat(host, { ...node, btime: (node.btime ?? 0) + 3600 })).toBe(false);
+    expect(sameProcStat(host, { ...node, btime: null })).toBe(false);
+    expect(sameProcStat(host, { ...node, cores: 1 })).toBe(false);
+  });
+
+  it("is false for LXCFS's view, whose total ticks are the node's but whose busy ticks are the container's", () => {
+    const later = procStatIdentity(parseProcStat(lxcfsView(fixture('busy-2.txt'), 0.1), T + 1_000));
+    expect(later.totalTicks).toBe(node.totalTicks);
+    expect(sameProcStat(host, later)).toBe(false);
+    const earlier = procStatIdentity(parseProcStat(lxcfsView(fixture('busy-1.txt'), 0.1), T));
+    expect(sameProcStat(node, earlier)).toBe(false);
+  });
+
+  it("cannot tell when the node's whole busy time fits in the time between the readings, or a reading is missing", () => {
+    // A quiet node: 10 busy s of 2 cores since boot; the host read an hour after the pod.
+    const quiet = { btime: 1_795_000_000, cores: 2, totalTicks: 2_000_000, busyTicks: 1_000, atMs: T };
+    const hostLater = { ...quiet, totalTicks: quiet.totalTicks + 720_000, busyTicks: 1_200, atMs: T + 3_600_000 };
+    expect(sameProcStat(hostLater, quiet)).toBeNull();
+    // The other way round the pod's busy ticks would have to have grown from the node's: decided.
+    expect(sameProcStat(quiet, hostLater)).toBe(true);
+    expect(sameProcStat(null, node)).toBeNull();
+    expect(sameProcStat(host, undefined)).toBeNull();
+    expect(sameProcStat({ ...host, btime: null }, { ...node, btime: null })).toBeNull();
   });
 });
