@@ -1,7 +1,9 @@
 /**
  * Samples node CPU from /proc/stat, asynchronously (systeminformation's currentLoad forks a
  * shell per call, blocks the event loop and drops softirq). /proc/stat is not namespaced, so
- * inside a pod this is the node's CPU, which is what a dataplane comparison needs.
+ * inside a pod this is the node's CPU, which is what a dataplane comparison needs; unless
+ * LXCFS, gVisor or Kata give the pod its own, which the hello's procStat reading lets the
+ * aggregator detect (sameProcStat in shared/cpu.ts).
  */
 import { readFile } from 'node:fs/promises';
 import {
@@ -55,6 +57,11 @@ export class CpuSampler {
 
   stopBackground(): void {
     this.history.stop();
+  }
+
+  /** The newest background snapshot (at most an interval old while started), if any yet. */
+  latest(): ProcStatSnapshot | undefined {
+    return this.history.latest();
   }
 
   /** The node's CPU over the next `ms` milliseconds (an idle baseline on request). */

@@ -44,6 +44,16 @@ describe('CpuSampler', () => {
     expect(r.measured).toEqual({ startMs: 3520, endMs: 6520 });
   });
 
+  it('offers its newest background snapshot, for the hello', async () => {
+    const sampler = node({ busy: 0.5 });
+    expect(sampler.latest()).toBeUndefined();
+    sampler.start();
+    await vi.advanceTimersByTimeAsync(2500);
+    expect(sampler.latest()?.atMs).toBe(2000);
+    expect(sampler.latest()?.btime).toBe(1795559740);
+    sampler.stopBackground();
+  });
+
   it('spans the whole run without a measured interval, as before', async () => {
     const sampler = node({ busy: 0.25 });
     const w = await sampler.begin();
