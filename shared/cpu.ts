@@ -155,9 +155,9 @@ export const CpuReportSchema = z.strictObject({
   /** The node just before the test started (the baseline marginalCpu subtracts). */
   idle: CpuWindowSchema.nullable(),
   /**
-   * The node over the test: from the snapshot nearest the start of `measured` to the one
-   * nearest its end (startMs/endMs say which were used), or over the whole run of the measuring
-   * process when `measured` is null.
+   * The node over the test: between the first and last snapshots inside `measured` (the
+   * nearest to its edges when fewer than two are; startMs/endMs say which were used), or over
+   * the whole run of the measuring process when `measured` is null.
    */
   test: CpuWindowSchema,
   /** ~1 s intervals within the test window. */
@@ -283,8 +283,9 @@ export function measuredSeconds(report: CpuReport): number {
 /**
  * The node's busy CPU-seconds over the interval iperf3 measured, to set against the bytes it
  * counted there: the test window's busy CPU-seconds scaled from the window's length to the
- * measured interval's (the window's edges are the nearest snapshots, ~1 s apart, so it can be
- * up to a second shorter or longer). Without a measured interval, the test window's own.
+ * measured interval's (the window's edges are snapshots ~1 s apart, so it can be up to an
+ * interval short at each edge, or long for a measured interval shorter than the sampling).
+ * Without a measured interval, the test window's own.
  */
 export function measuredBusyCpuSeconds(report: CpuReport): number {
   const windowSeconds = (report.test.endMs - report.test.startMs) / 1000;
