@@ -5,6 +5,7 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
 import { PROTOCOL_VERSION, type AgentIdentity, type AggregatorMessage } from '../shared/protocol.js';
+import { procStatIdentity, type ProcStatSnapshot } from '../shared/cpu.js';
 import { redacted } from '../shared/settings.js';
 import { AGENT_SETTINGS, type AgentConfig } from './config.js';
 import { CpuSampler } from './cpu-sampler.js';
@@ -22,6 +23,15 @@ export const AGENT_VERSION = '0.1.0';
 export interface RunningAgent {
   identity: AgentIdentity;
   stop(): Promise<void>;
+}
+
+/**
+ * The identity with the freshest reading of the /proc/stat this agent sees, for a hello: the
+ * aggregator can compare a pod agent's with its node's host agent's (sameProcStat in
+ * shared/cpu.ts), and the closer together the two were taken, the more that tells.
+ */
+function withProcStat(identity: AgentIdentity, reading: ProcStatSnapshot | undefined): AgentIdentity {
+  return reading ? { ...identity, facts: { ...identity.facts, procStat: procStatIdentity(reading) } } : identity;
 }
 
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
@@ -45,6 +55,12 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     }),
     readNodeFacts(),
   ]);
+  const sampler = new CpuSampler();
+  // A reading now, so that the first hello has one before the background history does.
+  const firstReading = await sampler.snapshot().catch((e: unknown) => {
+    log.warn({ err: e instanceof Error ? e.message : String(e) }, 'cannot read /proc/stat');
+    return undefined;
+  });
   const podIp = config.podIp ?? address;
   if (!podIp) throw new Error("cannot tell this agent's IP: set NETMATRIX_POD_IP (or --pod-ip)");
   const identity: AgentIdentity = {
@@ -69,7 +85,6 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     },
   };
 
-  const sampler = new CpuSampler();
   sampler.start();
   const nicName = await nicToSample({ configured: config.nic, mode: config.mode, defaultNic: facts.nic });
   const nic = nicName === undefined ? null : new NicSampler({ iface: nicName });
@@ -118,7 +133,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     url: config.aggregatorUrl,
     token: config.token,
     log,
-    hello: () => ({ type: 'hello', protocolVersion: PROTOCOL_VERSION, agent: identity }),
+    hello: () => ({ type: 'hello', protocolVersion: PROTOCOL_VERSION, agent: withProcStat(identity, sampler.latest() ?? firstReading) }),
     onMessage,
     onConnected: flush,
     // A test whose aggregator is gone has nobody to report to: kill it rather than load the network.

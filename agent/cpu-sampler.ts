@@ -1,10 +1,20 @@
 /**
  * Samples node CPU from /proc/stat, asynchronously (systeminformation's currentLoad forks a
  * shell per call, blocks the event loop and drops softirq). /proc/stat is not namespaced, so
- * inside a pod this is the node's CPU, which is what a dataplane comparison needs.
+ * inside a pod this is the node's CPU, which is what a dataplane comparison needs; unless
+ * LXCFS, gVisor or Kata give the pod its own, which the hello's procStat reading lets the
+ * aggregator detect (sameProcStat in shared/cpu.ts).
  */
 import { readFile } from 'node:fs/promises';
-import { cpuReport, cpuWindow, parseProcStat, type CpuReport, type CpuWindow, type ProcStatSnapshot } from '../shared/cpu.js';
+import {
+  cpuReport,
+  cpuWindow,
+  parseProcStat,
+  type CpuReport,
+  type CpuWindow,
+  type MeasuredInterval,
+  type ProcStatSnapshot,
+} from '../shared/cpu.js';
 import { SnapshotHistory } from './snapshot-history.js';
 
 export interface CpuSamplerOptions {
@@ -14,9 +24,12 @@ export interface CpuSamplerOptions {
   intervalMs?: number;
 }
 
-/** A test window being sampled; `stop()` closes it and returns the report. */
+/**
+ * A test window being sampled; `stop()` closes it and returns the report, its test window
+ * trimmed to the snapshots that bound `measured` (the interval the tool measured) when given.
+ */
 export interface CpuWindowHandle {
-  stop(): Promise<CpuReport>;
+  stop(measured?: MeasuredInterval): Promise<CpuReport>;
 }
 
 export class CpuSampler {
@@ -46,6 +59,11 @@ export class CpuSampler {
     this.history.stop();
   }
 
+  /** The newest background snapshot (at most an interval old while started), if any yet. */
+  latest(): ProcStatSnapshot | undefined {
+    return this.history.latest();
+  }
+
   /** The node's CPU over the next `ms` milliseconds (an idle baseline on request). */
   async measure(ms: number): Promise<CpuWindow> {
     const a = await this.snapshot();
@@ -67,13 +85,14 @@ export class CpuSampler {
       );
     }, this.intervalMs);
     return {
-      stop: async () => {
+      stop: async (measured) => {
         clearInterval(timer);
         await pending;
         const last = await this.snapshot();
         during.push(last);
+        // The whole run, not the trimmed window: no baseline may reach into any of it.
         this.history.testEnded(last.atMs);
-        return cpuReport(during, before);
+        return cpuReport(during, before, measured);
       },
     };
   }

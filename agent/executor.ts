@@ -164,7 +164,7 @@ export class Executor {
         }),
       ]);
       const outcome = await run(controller.signal);
-      [cpu, nic] = await Promise.all([window?.stop().catch(() => undefined), nicWindow?.stop().catch(() => undefined)]);
+      [cpu, nic] = await Promise.all([window?.stop(outcome.measured).catch(() => undefined), nicWindow?.stop().catch(() => undefined)]);
       if (controller.signal.aborted) {
         log.debug({ reason: String(controller.signal.reason) }, 'test cancelled');
         return;

@@ -10,6 +10,8 @@ import { ToolProcess } from './tool-process.js';
 import { failure, type Failure } from '../shared/errors.js';
 import { iperf3ClientArgs, iperf3ServerArgs, parseIperf3Output, parseIperf3Version } from '../shared/iperf3.js';
 import type { IperfResult } from '../shared/iperf3-result.js';
+import { measuredWindowMs } from '../shared/iperf3-timing.js';
+import type { MeasuredInterval } from '../shared/cpu.js';
 import type { LatencyResult } from '../shared/sockperf.js';
 import type { ProbeCommand, ServeCommand } from '../shared/protocol.js';
 import { isListening } from './listening.js';
@@ -21,6 +23,11 @@ export interface RunOutcome {
   iperf?: IperfResult;
   latency?: LatencyResult;
   failure?: Failure;
+  /**
+   * When the tool measured, on this node's clock; the CPU window is trimmed to it. Absent when
+   * the tool's report does not say (sockperf, an iperf3 report without timestamps).
+   */
+  measured?: MeasuredInterval;
 }
 
 export interface RunnerOptions {
@@ -40,7 +47,17 @@ export interface RunnerOptions {
 /** Slack over duration + connect timeout before the agent kills a test's process, ms. */
 export const DEADLINE_MARGIN_MS = 5000;
 
+/**
+ * The report with, when it has timing, the interval it measured on this node's wall clock: its
+ * own report's, so a server's window is placed by the server's report and exit, not the client's.
+ */
+function reported(result: IperfResult | undefined, endedAtMs: number): Pick<RunOutcome, 'iperf' | 'measured'> {
+  if (!result) return {};
+  return result.timing ? { iperf: result, measured: measuredWindowMs(result.timing, endedAtMs) } : { iperf: result };
+}
+
 function outcomeOf(r: ExecResult, startedAtMs: number, cancelReason: () => string): RunOutcome {
+  // The exit as seen here, which measuredWindowMs counts back from: taken before parsing.
   const endedAtMs = Date.now();
   if (r.aborted) return { startedAtMs, endedAtMs, failure: failure('cancelled', cancelReason()) };
   const parsed = parseIperf3Output(r.stdout);
@@ -48,16 +65,16 @@ function outcomeOf(r: ExecResult, startedAtMs: number, cancelReason: () => strin
     return {
       startedAtMs,
       endedAtMs,
-      ...(parsed.ok ? { iperf: parsed.result } : {}),
+      ...reported(parsed.ok ? parsed.result : undefined, endedAtMs),
       failure: failure('iperf3-timeout', `iperf3 killed after ${r.durationMs} ms (${r.argv.join(' ')})`),
     };
   }
-  if (parsed.ok) return { startedAtMs, endedAtMs, iperf: parsed.result };
+  if (parsed.ok) return { startedAtMs, endedAtMs, ...reported(parsed.result, endedAtMs) };
   const detail = parsed.failure.code === 'iperf3-bad-output' && r.stderr.trim() ? ` (stderr: ${r.stderr.trim().slice(0, 500)})` : '';
   return {
     startedAtMs,
     endedAtMs,
-    ...(parsed.result ? { iperf: parsed.result } : {}),
+    ...reported(parsed.result, endedAtMs),
     failure: { code: parsed.failure.code, message: parsed.failure.message + detail },
   };
 }

@@ -48,6 +48,11 @@ export class SnapshotHistory<T extends { atMs: number }> {
     return undefined;
   }
 
+  /** The newest background snapshot, if any yet. */
+  latest(): T | undefined {
+    return this.recent[this.recent.length - 1];
+  }
+
   /** A test window closed at `atMs`. */
   testEnded(atMs: number): void {
     this.lastTestEndMs = Math.max(this.lastTestEndMs, atMs);

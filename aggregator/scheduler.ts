@@ -385,7 +385,11 @@ export class Scheduler {
     if (limits.cpuPercent <= 0 && limits.nicBitsPerSecond <= 0) return;
     for (const side of [r.source, r.target]) {
       const busy = busyWith(side, this.lastTestEndMs.get(side.node) ?? 0, limits);
-      const ended = Math.max(side.cpu?.test.endMs ?? 0, side.nic?.test.endMs ?? 0);
+      // The CPU test window ends where iperf3 stopped measuring, before its process exited; the
+      // NIC window (the whole run, host agents only) and the client's process end (endedAt)
+      // cover the rest. endedAt is by the client's clock; the server exits a few ms after it,
+      // so on the server's node it is as good as the two nodes' clocks agree.
+      const ended = Math.max(side.cpu?.test.endMs ?? 0, side.nic?.test.endMs ?? 0, Date.parse(r.endedAt) || 0);
       if (ended > 0) this.lastTestEndMs.set(side.node, Math.max(ended, this.lastTestEndMs.get(side.node) ?? 0));
       if (!busy) continue;
       const now = this.d.now().getTime();

@@ -6,6 +6,21 @@ import { z } from 'zod';
 
 const nonNeg = z.number().finite().min(0);
 
+/**
+ * When iperf3 measured, as its report says (shared/iperf3-timing.ts reads it and places it on
+ * the wall clock). Seconds since the test started (its streams connected): iperf3's `--omit`
+ * seconds come before measuredStartSeconds and are in none of the sums.
+ */
+export const Iperf3TimingSchema = z.strictObject({
+  /** start.timestamp.timesecs: when the control connection was made, whole seconds since the epoch (iperf3 truncates). */
+  connectedAtSeconds: z.number().int().min(0),
+  /** Start of the first interval iperf3 did not omit. */
+  measuredStartSeconds: nonNeg,
+  /** End of the last interval. */
+  measuredEndSeconds: nonNeg,
+});
+export type Iperf3Timing = z.infer<typeof Iperf3TimingSchema>;
+
 export const IperfResultSchema = z.strictObject({
   protocol: z.enum(['tcp', 'udp']),
   /** iperf3's `-R` as it ran. */
@@ -43,6 +58,8 @@ export const IperfResultSchema = z.strictObject({
       remoteTotalPercent: nonNeg,
     })
     .optional(),
+  /** When iperf3 measured; absent when its report has no timestamp or intervals, and in results written before it. */
+  timing: Iperf3TimingSchema.optional(),
   /** iperf3's `error` text, if the report has one. */
   error: z.string().max(4096).optional(),
 });

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { failure, type Failure } from './errors.js';
 import { IperfResultSchema, type IperfResult } from './iperf3-result.js';
+import { iperf3Timing } from './iperf3-timing.js';
 import type { TestSpec } from './protocol.js';
 
 /** What a run of iperf3 came to: a result, or a coded failure with whatever was measured. */
@@ -160,7 +161,7 @@ export function parseIperf3Output(text: string): Iperf3Outcome {
     return bad(`not an iperf3 report: ${z.prettifyError(parsed.error).split('\n').slice(0, 4).join('; ')}`);
   }
   const report = parsed.data;
-  const built = buildResult(report);
+  const built = buildResult(report, json);
 
   if (errorText !== undefined) {
     const result = typeof built === 'string' ? undefined : { ...built, error: errorText };
@@ -170,7 +171,8 @@ export function parseIperf3Output(text: string): Iperf3Outcome {
   return { ok: true, result: built };
 }
 
-function buildResult(report: Report): IperfResult | string {
+/** `report` is `json` as the schema parsed it; the timing is read from `json` on its own terms. */
+function buildResult(report: Report, json: unknown): IperfResult | string {
   const { test_start: testStart } = report.start;
   const { sum_sent: sent, sum_received: received } = report.end;
   if (!testStart) return 'report has no start.test_start';
@@ -200,6 +202,8 @@ function buildResult(report: Report): IperfResult | string {
   }
   const cpu = report.end.cpu_utilization_percent;
   if (cpu) result.iperfCpu = { hostTotalPercent: cpu.host_total, remoteTotalPercent: cpu.remote_total };
+  const timing = iperf3Timing(json);
+  if (timing) result.timing = timing;
 
   const checked = IperfResultSchema.safeParse(result);
   if (!checked.success) return `report out of range: ${z.prettifyError(checked.error).split('\n').slice(0, 4).join('; ')}`;

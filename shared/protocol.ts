@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { IperfResultSchema } from './iperf3-result.js';
-import { CpuReportSchema, CpuWindowSchema } from './cpu.js';
+import { CpuReportSchema, CpuWindowSchema, ProcStatIdentitySchema } from './cpu.js';
 import { ErrorCodeSchema } from './errors.js';
 import { NicReportSchema } from './nic.js';
 import { LatencyResultSchema } from './sockperf.js';
@@ -63,6 +63,12 @@ export const NodeFactsSchema = z.strictObject({
   /** Interface of the default route (or the first non-loopback one), and its MTU. */
   nic: z.string().max(64),
   mtu: z.number().int().min(0).max(65536),
+  /**
+   * One reading of the /proc/stat this agent sees, so that a pod agent's can be checked against
+   * its node's host agent's (sameProcStat in shared/cpu.ts): inside LXCFS, gVisor or Kata it is
+   * not the node's. Optional: agents before it did not send it.
+   */
+  procStat: ProcStatIdentitySchema.optional(),
 });
 export type NodeFacts = z.infer<typeof NodeFactsSchema>;
 

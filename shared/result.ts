@@ -4,7 +4,7 @@
  * what `/api/results`, `/api/matrix` and results files carry.
  */
 import { z } from 'zod';
-import { CpuReportSchema, cpuSecondsPerGigabyte, type CpuReport } from './cpu.js';
+import { CpuReportSchema, cpuSecondsPerGigabyte, measuredBusyCpuSeconds, type CpuReport } from './cpu.js';
 import { ErrorCodeSchema } from './errors.js';
 import { IperfResultSchema, type IperfResult } from './iperf3-result.js';
 import { LatencySpecSchema, PathSchema, ProtocolSchema, TestKindSchema, TestSpecSchema } from './protocol.js';
@@ -68,7 +68,10 @@ export function bytesMoved(iperf: IperfResult | null): number {
   return iperf.receivedBytes > 0 ? iperf.receivedBytes : iperf.sentBytes;
 }
 
-/** CPU-seconds per GB for one side of a test. */
+/**
+ * CPU-seconds per GB for one side of a test: the node's busy CPU over the interval iperf3
+ * measured (when the side's report has it) against the bytes iperf3 counted over it.
+ */
 export function sideCost(cpu: CpuReport | null, iperf: IperfResult | null): number | null {
-  return cpu ? cpuSecondsPerGigabyte(cpu.test.busyCpuSeconds, bytesMoved(iperf)) : null;
+  return cpu ? cpuSecondsPerGigabyte(measuredBusyCpuSeconds(cpu), bytesMoved(iperf)) : null;
 }

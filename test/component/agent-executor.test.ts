@@ -163,6 +163,26 @@ describeWith({ binaries: ['iperf3', 'pgrep'] }, 'Executor with real iperf3 on lo
     expect(s.iperf?.receivedBytes).toBeGreaterThan(0);
     expect(s.resultId).not.toBe(c.resultId);
 
+    // Each side's CPU test window is aligned to what its own iperf3 measured, not to its own
+    // process: the server's started long before (it waited for the client).
+    for (const r of [c, s]) {
+      const measured = r.cpu?.measured;
+      const test = r.cpu?.test;
+      if (!measured || !test) throw new Error(`${r.role}: no measured interval in the CPU report`);
+      expect(measured.startMs).toBeGreaterThanOrEqual(r.startedAtMs);
+      expect(measured.endMs).toBeLessThanOrEqual(r.endedAtMs);
+      expect(measured.endMs - measured.startMs).toBeGreaterThanOrEqual(990);
+      expect(measured.endMs - measured.startMs).toBeLessThan(1100);
+      // The snapshots (250 ms apart here) inside the interval, 50 ms of tolerance at each edge.
+      expect(test.startMs).toBeGreaterThanOrEqual(measured.startMs - 50);
+      expect(test.endMs).toBeLessThanOrEqual(measured.endMs + 50);
+      expect(test.endMs - test.startMs).toBeGreaterThanOrEqual(500);
+    }
+    expect(s.startedAtMs).toBeLessThan(c.startedAtMs);
+    const [cm, sm] = [c.cpu?.measured, s.cpu?.measured];
+    expect(Math.abs((cm?.startMs ?? 0) - (sm?.startMs ?? Infinity))).toBeLessThan(50);
+    expect(Math.abs((cm?.endMs ?? 0) - (sm?.endMs ?? Infinity))).toBeLessThan(50);
+
     await waitFor(() => server.ex.busyWith === undefined && client.ex.busyWith === undefined, 2000, 'both sides idle', 20);
   });
 

@@ -5,6 +5,7 @@
  * must reconnect by itself, announce itself again and re-send the unacknowledged result; once
  * acknowledged, the result is not sent again after the next restart.
  */
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ import { loadAgentConfig } from '../../agent/config.js';
 import { AGENT_SOCKET_PATH } from '../../aggregator/agent-socket.js';
 import { buildAggregator, type Aggregator } from '../../aggregator/app.js';
 import { loadAggregatorConfig } from '../../aggregator/config.js';
+import { parseProcStat, procStatIdentity, sameProcStat } from '../../shared/cpu.js';
 import { parseAgentMessage, PROTOCOL_VERSION, type AgentMessage, type ResultMessage } from '../../shared/protocol.js';
 import { testIdentity } from '../helpers/identity.js';
 import { describeWith, waitFor } from '../helpers/requirements.js';
@@ -89,6 +91,11 @@ describeWith({ binaries: ['iperf3'] }, 'agent link across aggregator restarts', 
 
     const first = await waitFor(() => frames.find((f): f is ResultMessage => f.type === 'result'), 10_000, 'the probe result', 20);
     expect(frames[0]).toMatchObject({ type: 'hello', protocolVersion: PROTOCOL_VERSION, agent: { nodeName: 'node-link' } });
+    // The hello carries a reading of the /proc/stat the agent sees: this machine's, as this
+    // process's own later reading confirms.
+    const firstReading = frames[0]?.type === 'hello' ? frames[0].agent.facts.procStat : undefined;
+    expect(firstReading?.cores).toBeGreaterThan(0);
+    expect(sameProcStat(firstReading, procStatIdentity(parseProcStat(readFileSync('/proc/stat', 'utf8'), Date.now())))).toBe(true);
     expect(first).toMatchObject({ testId: 'lost-ack', role: 'client', ok: false, error: { code: 'connection-refused' } });
 
     // 2. The scripted aggregator dies without acknowledging; the real one takes its port.
@@ -108,6 +115,8 @@ describeWith({ binaries: ['iperf3'] }, 'agent link across aggregator restarts', 
     agg = await realAggregator(port);
     const a2 = agg;
     const session = await waitFor(() => a2.agents.find('node-link', 'pod'), 15_000, 'the agent to reconnect again', 20);
+    // Every hello has a reading, the newest the agent has (the background history's).
+    expect(session.identity.facts.procStat?.atMs).toBeGreaterThanOrEqual(firstReading?.atMs ?? Infinity);
     // A fresh command's result arrives after anything the agent flushed on connecting.
     const spec = { protocol: 'tcp' as const, durationSeconds: 1, bitrateBitsPerSecond: 0, streams: 1, reverse: false };
     session.send({ type: 'probe', testId: 'after-restart', target: '127.0.0.1', port: DEAD_PORT, spec });

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { cpuReport, parseProcStat } from '../../shared/cpu.js';
+import { cpuReport, parseProcStat, procStatIdentity } from '../../shared/cpu.js';
 import { parseIperf3Output } from '../../shared/iperf3.js';
 import type { IperfResult } from '../../shared/iperf3-result.js';
 import {
@@ -130,6 +130,14 @@ describe('round trips', () => {
     expect(parseAggregatorMessage(Buffer.from(JSON.stringify(m)))).toEqual(m);
   });
 
+  it('a hello with a reading of /proc/stat survives, and a hello without one (agents before it) parses', () => {
+    const procStat = procStatIdentity(parseProcStat(fixture('proc-stat/busy-1.txt'), 1_700_000_000_000));
+    const m = { ...hello, agent: { ...identity, facts: { ...identity.facts, procStat } } };
+    expect(parseAgentMessage(JSON.stringify(m))).toEqual(m);
+    expect(identity.facts.procStat).toBeUndefined();
+    expect(parseAgentMessage(JSON.stringify(hello))).toEqual(hello);
+  });
+
   it("each side refuses the other side's messages", () => {
     for (const m of Object.values(aggregatorMessages))
       expect(refusal(parseAgentMessage, JSON.stringify(m)).message).toMatch(/invalid message/);
@@ -246,6 +254,15 @@ describe('refusals are ProtocolErrors', () => {
     expect(agentRefusal({ ...hello, agent: { ...identity, limits: { ...identity.limits, maxStreams: 0 } } }).message).toMatch(
       /agent\.limits\.maxStreams/,
     );
+  });
+
+  it('refuses a hello whose /proc/stat reading is malformed', () => {
+    const procStat = { btime: 1795559740, cores: 2, totalTicks: 10, busyTicks: 5, atMs: 1 };
+    const withReading = (r: object) => ({ ...hello, agent: { ...identity, facts: { ...identity.facts, procStat: r } } });
+    expect(parseAgentMessage(JSON.stringify(withReading(procStat))).type).toBe('hello');
+    expect(agentRefusal(withReading({ ...procStat, cores: -1 })).message).toMatch(/agent\.facts\.procStat\.cores/);
+    expect(agentRefusal(withReading({ ...procStat, totalTicks: 1.5 })).message).toMatch(/procStat\.totalTicks/);
+    expect(agentRefusal(withReading({ ...procStat, extra: 1 })).message).toMatch(/procStat/);
   });
 
   it('refuses an ack of more than 10,000 ids', () => {

@@ -159,6 +159,7 @@ function harness(o: HarnessOptions) {
         label: plan.label,
       },
       failure('cancelled'),
+      new Date(o.clock?.ms ?? Date.now()),
     );
     const result: TestResult = { ...ok, ok: true, error: null, throughputBitsPerSecond: 9.4e9 };
     return o.result ? o.result(plan, result) : result;
@@ -756,6 +757,35 @@ describe('Scheduler coverage at size, with a fake test runner', () => {
     }
   });
 
+  it("ignores an idle CPU window that began after the CPU test window but before the test's process ended", async () => {
+    for (const tailMs of [500, 0]) {
+      const clock = { ms: Date.UTC(2026, 0, 1, 12) };
+      let tests = 0;
+      // The CPU test window is trimmed to what iperf3 measured and ends at clock.ms; the client's
+      // process exits tailMs later. After its first test node2's idle CPU is busy.
+      const h = harness({
+        nodes: 2,
+        clock,
+        settings: { pauseMs: 1000, busyNodeCpuPercent: 50, busyNodeRestSeconds: 600 },
+        result: (plan, r) => {
+          tests++;
+          const cpu = (node: string) => cpuReport(clock.ms, node === 'node2' && tests > 1 ? 95 : 0);
+          return {
+            ...r,
+            endedAt: new Date(clock.ms + tailMs).toISOString(),
+            source: { ...r.source, cpu: cpu(sourceOf(plan)) },
+            target: { ...r.target, cpu: cpu(targetOf(plan)) },
+          };
+        },
+      });
+      h.scheduler.start();
+      await until(() => tests >= 20 || h.logs.some((l) => l.msg === 'node busy, resting'), 'twenty tests or a rest');
+      await h.scheduler.stop();
+      const rested = h.logs.some((l) => l.msg === 'node busy, resting');
+      expect(rested, `tail ${tailMs} ms`).toBe(tailMs === 0);
+    }
+  });
+
   it('keeps each node within its bytes per hour, settling estimates with the bytes tests moved', async () => {
     for (const moved of [null, 1e8]) {
       const clock = { ms: Date.UTC(2026, 0, 1, 12) };
@@ -825,8 +855,9 @@ function cpuReport(atMs: number, idlePercent: number): CpuReport {
     busyPercent,
     softirqPercent: 0,
     maxCorePercent: busyPercent,
+    coreBusyPercent: null,
     modes: { user: busyPercent, nice: 0, system: 0, iowait: 0, irq: 0, softirq: 0, steal: 0 },
     busyCpuSeconds: (2 * busyPercent) / 100,
   });
-  return { idle: window(atMs - 1000, atMs, idlePercent), test: window(atMs, atMs, 50), intervals: [] };
+  return { idle: window(atMs - 1000, atMs, idlePercent), test: window(atMs, atMs, 50), intervals: [], measured: null };
 }
