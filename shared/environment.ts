@@ -1,6 +1,8 @@
 /**
  * The environment a run measured: what a later reader needs to know what was compared.
- * Served by GET /api/environment and recorded in every results file.
+ * Served by GET /api/environment and recorded in every results file. Fields added after the
+ * first results files load from those files as null (`.nullable().default(null)`): old files
+ * stay valid, and null reads as "not recorded", never as a value.
  */
 import { z } from 'zod';
 import { CpuWindowSchema } from './cpu.js';
@@ -8,11 +10,33 @@ import { LabProfileSchema } from './lab-profile.js';
 
 export const NodeEnvironmentSchema = z.strictObject({
   name: z.string(),
+  /** The running kernel (uname release): one per node, whichever agent reads it. */
   kernel: z.string(),
   cpuModel: z.string(),
   cpuCores: z.number().int(),
-  nic: z.string(),
-  mtu: z.number().int(),
+  /**
+   * The node NIC: the interface of the host agent's default route, and its MTU. Null when the
+   * node has no host agent: a pod's interface is not the node's NIC. (Files written before
+   * `podMtu` always have values here, taken from the pod agent when the node had no host agent.)
+   */
+  nic: z.string().nullable(),
+  mtu: z.number().int().nullable(),
+  /**
+   * The MTU of the pod agent's own interface (its default route's, inside the pod): the pod
+   * network's MTU, e.g. 1450 on a VXLAN overlay over a 1500 NIC. Null without a pod agent.
+   */
+  podMtu: z.number().int().nullable().default(null),
+  /**
+   * net.ipv4.tcp_congestion_control as the host agent reads it: the node's own (root network
+   * namespace). Null without a host agent, or from agents too old to report it.
+   */
+  congestionControl: z.string().nullable().default(null),
+  /**
+   * The same sysctl as the pod agent reads it. It is per network namespace (since Linux 4.15):
+   * a pod starts with the node's choice but may differ, and it is the pod's that TCP uses on
+   * the pod and service paths. Null without a pod agent, or from agents too old to report it.
+   */
+  podCongestionControl: z.string().nullable().default(null),
   /** Kubernetes topology labels, when known. */
   instanceType: z.string().nullable(),
   zone: z.string().nullable(),

@@ -1,7 +1,8 @@
 /**
  * What each run is and what differs between runs. The dataplane settings are the variable a
- * comparison is made for; everything else that differs (cluster size, test spec, kernels,
- * MTUs, CPUs) may explain a change just as well, so compare says so before any figure.
+ * comparison is made for; everything else that differs (cluster size, test spec, kernels, NIC
+ * and pod MTUs, TCP congestion control, CPUs) may explain a change just as well, so compare
+ * says so before any figure.
  */
 import type { NodeEnvironment } from '../../shared/environment.js';
 import { TEST_KINDS, type LatencySpec } from '../../shared/protocol.js';
@@ -87,10 +88,18 @@ function fact(shown: string, key = shown): Fact {
   return { key, shown };
 }
 
-/** Distinct values over the nodes; counts are shown only when the nodes of one run disagree. */
-function nodeFact(nodes: readonly NodeEnvironment[], pick: (n: NodeEnvironment) => string): Fact {
+/**
+ * Distinct values over the nodes; counts are shown only when the nodes of one run disagree.
+ * A node without the value (null: not recorded, or its agent was missing) counts as "unknown";
+ * a run none of whose nodes has it has no such fact, and is compared with nothing.
+ */
+function nodeFact(nodes: readonly NodeEnvironment[], pick: (n: NodeEnvironment) => string | null): Fact | null {
+  if (nodes.length > 0 && nodes.every((n) => pick(n) === null)) return null;
   const counts = new Map<string, number>();
-  for (const n of nodes) counts.set(pick(n), (counts.get(pick(n)) ?? 0) + 1);
+  for (const n of nodes) {
+    const v = pick(n) ?? 'unknown';
+    counts.set(v, (counts.get(v) ?? 0) + 1);
+  }
   const values = [...counts.keys()].sort();
   if (values.length === 0) return fact('unknown (no nodes)');
   if (values.length === 1) return fact(values[0] as string);
@@ -109,7 +118,10 @@ const throughputFact = (f: ResultsFile, shown: string): Fact | null => (f.spec.k
 const ASPECTS: { name: string; of: (f: ResultsFile) => Fact | null }[] = [
   { name: 'dataplane', of: (f) => fact(f.environment.dataplane.kind) },
   { name: 'kernel', of: (f) => nodeFact(f.environment.nodes, (n) => n.kernel) },
-  { name: 'MTU', of: (f) => nodeFact(f.environment.nodes, (n) => String(n.mtu)) },
+  { name: 'MTU', of: (f) => nodeFact(f.environment.nodes, (n) => (n.mtu === null ? null : String(n.mtu))) },
+  { name: 'pod MTU', of: (f) => nodeFact(f.environment.nodes, (n) => (n.podMtu === null ? null : String(n.podMtu))) },
+  { name: 'congestion control', of: (f) => nodeFact(f.environment.nodes, (n) => n.congestionControl) },
+  { name: 'pod congestion control', of: (f) => nodeFact(f.environment.nodes, (n) => n.podCongestionControl) },
   { name: 'CPU model', of: (f) => nodeFact(f.environment.nodes, (n) => n.cpuModel) },
   { name: 'CPU cores', of: (f) => nodeFact(f.environment.nodes, (n) => String(n.cpuCores)) },
   { name: 'instance type', of: (f) => nodeFact(f.environment.nodes, (n) => n.instanceType ?? 'unknown') },

@@ -1,7 +1,7 @@
 /**
  * What compare says about the runs before any figure: each run's header with its dataplane
- * settings, and one note per thing that differs (cluster size, node kernels, MTUs, CPUs, test
- * spec, dataplane), naming every run and its value.
+ * settings, and one note per thing that differs (cluster size, node kernels, NIC and pod MTUs,
+ * congestion control, CPUs, test spec, dataplane), naming every run and its value.
  */
 import { describe, expect, it } from 'vitest';
 import { compareRuns } from '../../client/compare/compare.js';
@@ -58,6 +58,29 @@ describe('differences', () => {
       'note: MTU differs - a: 1500; b: 9000',
       'note: CPU model differs - a: Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz; b: AMD EPYC 9354',
     ]);
+  });
+
+  it("names the pod MTU and the TCP congestion control that differ, the node's and the pod's apart", () => {
+    const a = run({ label: 'native', nodes: nodes(3) });
+    const b = run({ label: 'vxlan', nodes: nodes(3, { podMtu: 1450, congestionControl: 'bbr', podCongestionControl: 'bbr' }) });
+    const c = run({ label: 'mixed', nodes: [node('n1'), node('n2', { podCongestionControl: 'bbr' }), node('n3')] });
+    expect(compareRuns([a, b, c]).notes).toEqual([
+      'note: pod MTU differs - native: 1500; vxlan: 1450; mixed: 1500',
+      'note: congestion control differs - native: cubic; vxlan: bbr; mixed: cubic',
+      'note: pod congestion control differs - native: cubic; vxlan: bbr; mixed: bbr (1 node), cubic (2 nodes)',
+    ]);
+  });
+
+  it('compares a run that recorded no pod MTU or congestion control (older files, or no such agent) with nothing', () => {
+    const unrecorded = { mtu: null, podMtu: null, congestionControl: null, podCongestionControl: null };
+    const old = run({ label: 'old', nodes: nodes(3, unrecorded) });
+    const now = run({ label: 'now', nodes: nodes(3, { podMtu: 1450 }) });
+    const later = run({ label: 'later', nodes: nodes(3, { podMtu: 8950 }) });
+    expect(compareRuns([old, now]).notes).toEqual([]);
+    expect(compareRuns([old, now, later]).notes).toEqual(['note: pod MTU differs - now: 1450; later: 8950']);
+    // A node of a run without the value is "unknown" beside those with it.
+    const partly = run({ label: 'partly', nodes: [node('n1', { podMtu: null }), node('n2'), node('n3')] });
+    expect(compareRuns([now, partly]).notes).toEqual(['note: pod MTU differs - now: 1450; partly: 1500 (2 nodes), unknown (1 node)']);
   });
 
   it('does not call a bigger cluster of the same nodes a kernel difference', () => {
