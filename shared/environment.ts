@@ -47,15 +47,52 @@ export const NodeEnvironmentSchema = z.strictObject({
 });
 export type NodeEnvironment = z.infer<typeof NodeEnvironmentSchema>;
 
-/** The dataplane under test, as detected (never declared by hand). */
-export const DataplaneSchema = z.strictObject({
-  /** "lab", "calico", "cilium", "kube-proxy", or "unknown". */
-  kind: z.string(),
-  /** Detected settings, e.g. { serviceProxy: "ebpf" } or { bpfEnabled: "true" }. */
-  settings: z.record(z.string(), z.string()),
-  /** Where it was read from, or why it could not be. */
-  source: z.string(),
-});
+/** How a dataplane setting's value is known: read from an object, or assumed. */
+export const SettingProvenanceSchema = z.discriminatedUnion('mark', [
+  z.strictObject({
+    mark: z.literal('read'),
+    /** What it was read from, e.g. "ConfigMap kube-system/kube-proxy" or "Installation default". */
+    from: z.string(),
+  }),
+  z.strictObject({
+    mark: z.literal('assumed'),
+    /** The documented default taken because the source leaves it unset, e.g. "kube-proxy's default when mode is empty". */
+    because: z.string(),
+  }),
+]);
+export type SettingProvenance = z.infer<typeof SettingProvenanceSchema>;
+
+/**
+ * The dataplane under test, as detected (never declared by hand).
+ *
+ * Each setting's provenance is a record parallel to `settings` rather than a new shape of
+ * `settings`: files written before provenance existed hold `settings` alone and load unchanged,
+ * with `provenance` null (their values carry no mark), and readers of `settings` keep reading
+ * strings. When present, `provenance` has exactly the keys of `settings`.
+ */
+export const DataplaneSchema = z
+  .strictObject({
+    /** "lab", "calico", "cilium", "kube-proxy", or "unknown". */
+    kind: z.string(),
+    /** Detected settings, e.g. { serviceProxy: "ebpf" } or { bpfEnabled: "true" }. */
+    settings: z.record(z.string(), z.string()),
+    /** Per setting: read (and from what) or assumed (and why). Null in files from before it. */
+    provenance: z.record(z.string(), SettingProvenanceSchema).nullable().default(null),
+    /** Where it was read from, or why it could not be. */
+    source: z.string(),
+  })
+  .superRefine((d, ctx) => {
+    if (d.provenance === null) return;
+    const settings = Object.keys(d.settings).sort();
+    const marked = Object.keys(d.provenance).sort();
+    if (settings.join('\u0000') !== marked.join('\u0000')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['provenance'],
+        message: `must mark exactly the settings (${settings.join(', ') || 'none'}), not ${marked.join(', ') || 'none'}`,
+      });
+    }
+  });
 export type Dataplane = z.infer<typeof DataplaneSchema>;
 
 export const EnvironmentSchema = z.strictObject({
@@ -64,3 +101,21 @@ export const EnvironmentSchema = z.strictObject({
   lab: LabProfileSchema.nullable(),
 });
 export type Environment = z.infer<typeof EnvironmentSchema>;
+
+/** A dataplane's settings and their provenance, built together so that neither misses a key. */
+export class MarkedSettings {
+  readonly settings: Record<string, string> = {};
+  readonly provenance: Record<string, SettingProvenance> = {};
+
+  /** `key` is `value`, read from `from`. */
+  read(key: string, value: string, from: string): void {
+    this.settings[key] = value;
+    this.provenance[key] = { mark: 'read', from };
+  }
+
+  /** `key` is taken to be `value`, a documented default, because its source leaves it unset. */
+  assumed(key: string, value: string, because: string): void {
+    this.settings[key] = value;
+    this.provenance[key] = { mark: 'assumed', because };
+  }
+}

@@ -60,7 +60,8 @@ export function interpretDataplane(o: DataplaneObjects): Dataplane {
     sources.length > 0 ? `read ${sources.join(', ')}` : 'no Calico, Cilium or kube-proxy configuration found',
     ...o.problems,
   ].join('; ');
-  return { kind, settings, source };
+  // Read or assumed is not told apart here yet: no marks rather than wrong ones.
+  return { kind, settings, provenance: null, source };
 }
 
 /** How many objects readDataplaneObjects reads. */

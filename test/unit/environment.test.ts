@@ -2,7 +2,7 @@
  * The environment a results file records: which agent each node fact comes from (the node NIC
  * and its congestion control from the host agent, the pod MTU and the pod's congestion control
  * from the pod agent), how the agent reads its congestion control, and that results files from
- * before these fields still load, their new fields null.
+ * before these fields and before provenance still load, their new fields null.
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -14,6 +14,7 @@ import { AgentRegistry, type AgentSession } from '../../aggregator/agents.js';
 import { Broker } from '../../aggregator/broker.js';
 import type { DataplaneInfo } from '../../aggregator/dataplane.js';
 import { captureEnvironment } from '../../aggregator/environment.js';
+import { DataplaneSchema } from '../../shared/environment.js';
 import type { NetworkMode, NodeFacts } from '../../shared/protocol.js';
 import { ResultsFileSchema } from '../../shared/results-file.js';
 import { resultsFile, testResult } from '../fixtures/results/builder.js';
@@ -31,7 +32,7 @@ function session(nodeName: string, mode: NetworkMode, facts: Partial<NodeFacts>)
 }
 
 const noDataplane = (): Promise<DataplaneInfo> =>
-  Promise.resolve({ dataplane: { kind: 'unknown', settings: {}, source: 'test' }, lab: null });
+  Promise.resolve({ dataplane: { kind: 'unknown', settings: {}, provenance: {}, source: 'test' }, lab: null });
 
 describe('captureEnvironment', () => {
   it("takes the NIC, its MTU and congestion control from the host agent, the pod's from the pod agent", async () => {
@@ -80,23 +81,53 @@ describe('results files from before', () => {
 
   it.each(['loopback-v1.json', 'loopback-latency.json'])('%s (captured before them) loads, the new fields null', (name) => {
     const file = ResultsFileSchema.parse(captured(name));
+    expect(file.environment.dataplane.provenance).toBeNull();
     for (const n of file.environment.nodes) {
       expect([n.podMtu, n.congestionControl, n.podCongestionControl]).toEqual([null, null, null]);
       expect(n.mtu).toBe(1400);
     }
   });
 
-  it('loads a file without the new node fields', () => {
+  it('loads a file without provenance or the new node fields, and keeps its settings', () => {
     const now = resultsFile({ label: 'now', results: [testResult({ path: 'pod', protocol: 'tcp', throughput: 1e9 })] });
     const old = JSON.parse(JSON.stringify(now)) as {
       environment: { dataplane: Record<string, unknown>; nodes: Record<string, unknown>[] };
     };
+    delete old.environment.dataplane.provenance;
     for (const n of old.environment.nodes) {
       delete n.podMtu;
       delete n.congestionControl;
       delete n.podCongestionControl;
     }
     const file = ResultsFileSchema.parse(old);
+    expect(file.environment.dataplane).toEqual({ ...now.environment.dataplane, provenance: null });
     expect(file.environment.nodes[0]).toMatchObject({ mtu: 1500, podMtu: null, congestionControl: null, podCongestionControl: null });
+  });
+});
+
+describe('dataplane provenance', () => {
+  const dataplane = { kind: 'calico', settings: { bpfEnabled: 'true', bpfExternalServiceMode: 'Tunnel' }, source: 'test' };
+
+  it('marks each setting read, from something, or assumed, because of something', () => {
+    const d = DataplaneSchema.parse({
+      ...dataplane,
+      provenance: {
+        bpfEnabled: { mark: 'read', from: 'FelixConfiguration default' },
+        bpfExternalServiceMode: { mark: 'assumed', because: "Felix's default" },
+      },
+    });
+    expect(d.provenance?.bpfExternalServiceMode).toEqual({ mark: 'assumed', because: "Felix's default" });
+  });
+
+  it('refuses provenance that does not mark exactly the settings, or marks with anything else', () => {
+    const missing = DataplaneSchema.safeParse({ ...dataplane, provenance: { bpfEnabled: { mark: 'read', from: 'x' } } });
+    expect(missing.success).toBe(false);
+    expect(missing.error?.issues[0]?.message).toBe('must mark exactly the settings (bpfEnabled, bpfExternalServiceMode), not bpfEnabled');
+    const extra = { bpfEnabled: { mark: 'read', from: 'x' }, bpfExternalServiceMode: { mark: 'read', from: 'x' } };
+    expect(DataplaneSchema.safeParse({ ...dataplane, provenance: { ...extra, other: { mark: 'read', from: 'x' } } }).success).toBe(false);
+    expect(DataplaneSchema.safeParse({ ...dataplane, provenance: { ...extra, bpfEnabled: { mark: 'guessed', from: 'x' } } }).success).toBe(
+      false,
+    );
+    expect(DataplaneSchema.safeParse({ ...dataplane, provenance: { ...extra, bpfEnabled: { mark: 'read' } } }).success).toBe(false);
   });
 });

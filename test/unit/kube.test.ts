@@ -83,6 +83,7 @@ describe('dataplane detection', () => {
     expect(d).toEqual({
       kind: 'calico',
       settings: { kubeProxyMode: 'iptables', bpfEnabled: 'true', bpfExternalServiceMode: 'DSR' },
+      provenance: null,
       source: 'read ConfigMap kube-system/kube-proxy, FelixConfiguration default',
     });
   });
