@@ -11,9 +11,9 @@
  *   Cilium: ConfigMap kube-system/cilium-config: the keys in CILIUM_KEYS, and socket load
  *           balancing (bpf-lb-sock, which kube-proxy-replacement turns on).
  * Every setting is marked read (and from what) or assumed (a documented default taken because
- * the object leaves it unset, and which default). An object that cannot be read (absent, or
- * forbidden) leaves its settings out, and `source` says why, so a results file shows why a
- * setting is missing; one failed read never hides the others.
+ * the object leaves it unset, and which default). An absent object (or kind) leaves its settings
+ * out; one that cannot be read (forbidden, unreachable) does too, and `source` says why, so a
+ * results file shows why a setting is missing. One failed read never hides the others.
  */
 import { MarkedSettings, type Dataplane } from '../../shared/environment.js';
 import { describeKubeError, type DaemonSetCounts, type KubeClient } from './client.js';
@@ -95,6 +95,7 @@ export function interpretDataplane(o: DataplaneObjects): Dataplane {
     sources.push(KUBE_PROXY_CONFIGMAP);
   }
   if (o.kubeProxyDaemonSet) {
+    kind = 'kube-proxy';
     kubeProxyRunning(s, o.kubeProxyDaemonSet);
     sources.push(KUBE_PROXY_DAEMONSET);
   }

@@ -62,6 +62,7 @@ describe('kube-proxy', () => {
 
   it('says whether it runs from its DaemonSet: all ready, none (not even desired), or partly', () => {
     const running = (desired: number, ready: number) => detect({ kubeProxyDaemonSet: { desired, ready } });
+    expect(running(3, 3).kind).toBe('kube-proxy');
     expect(running(3, 3).settings).toEqual({ kubeProxyRunning: 'true' });
     expect(running(3, 3).provenance).toEqual({ kubeProxyRunning: read('DaemonSet kube-system/kube-proxy status: 3 of 3 pods ready') });
     // Calico's eBPF mode turns kube-proxy off with a nodeSelector no node has.
