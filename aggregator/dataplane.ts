@@ -1,10 +1,11 @@
 /**
  * Detects the dataplane under test (the variable a comparison changes), never taken on trust
- * from a label. On the lab: the profile `lab up` recorded in its state file. Calico, Cilium and
- * kube-proxy detection needs the Kubernetes API and comes with the Kubernetes integration.
+ * from a label. On the lab: the profile and pod MTU `lab up` recorded in its state file, every
+ * setting marked as read from that file (a profile field the file leaves out takes the lab's
+ * default, and is marked assumed). Calico, Cilium and kube-proxy detection is in kube/dataplane.ts.
  */
 import { readFile } from 'node:fs/promises';
-import type { Dataplane } from '../shared/environment.js';
+import { MarkedSettings, type Dataplane } from '../shared/environment.js';
 import { LabStateSchema, type LabProfile } from '../shared/lab-profile.js';
 
 export interface DataplaneInfo {
@@ -18,21 +19,38 @@ export async function detectDataplane(labStateFile: string): Promise<DataplaneIn
     text = await readFile(labStateFile, 'utf8');
   } catch {
     return {
-      dataplane: { kind: 'unknown', settings: {}, source: `no lab state at ${labStateFile}, and no Kubernetes API access configured` },
+      dataplane: {
+        kind: 'unknown',
+        settings: {},
+        provenance: {},
+        source: `no lab state at ${labStateFile}, and no Kubernetes API access configured`,
+      },
       lab: null,
     };
   }
-  const parsed = LabStateSchema.safeParse(parseJson(text));
+  const json = parseJson(text);
+  const parsed = LabStateSchema.safeParse(json);
   if (!parsed.success) {
-    return { dataplane: { kind: 'unknown', settings: {}, source: `${labStateFile} is not a valid lab state file` }, lab: null };
+    return {
+      dataplane: { kind: 'unknown', settings: {}, provenance: {}, source: `${labStateFile} is not a valid lab state file` },
+      lab: null,
+    };
   }
   const p = parsed.data.profile;
+  // What the file itself says, before the schema's defaults filled the gaps.
+  const written = (json as { profile: Record<string, unknown> }).profile;
+  const from = `lab state ${labStateFile}`;
+  const s = new MarkedSettings();
+  const field = (key: keyof LabProfile, value: string) => {
+    if (key in written) s.read(key, value, from);
+    else s.assumed(key, value, `the lab's default when the state file has no ${key}`);
+  };
+  field('podNetwork', p.podNetwork);
+  field('serviceProxy', p.serviceProxy);
+  field('linkRate', p.linkRate ?? 'none');
+  if (parsed.data.podMtu !== undefined) s.read('podMtu', String(parsed.data.podMtu), from);
   return {
-    dataplane: {
-      kind: 'lab',
-      settings: { podNetwork: p.podNetwork, serviceProxy: p.serviceProxy, linkRate: p.linkRate ?? 'none' },
-      source: labStateFile,
-    },
+    dataplane: { kind: 'lab', settings: s.settings, provenance: s.provenance, source: labStateFile },
     lab: p,
   };
 }

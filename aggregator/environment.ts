@@ -1,7 +1,9 @@
 /**
  * Captures the environment a run measures: every node's facts, its idle CPU measured just
  * before the run (asked of one agent per node, all at once; skipped when idleMs is 0, e.g.
- * while tests may be running), and the detected dataplane.
+ * while tests may be running), and the detected dataplane. A node's NIC, MTU and congestion
+ * control come from its host agent, the pod MTU and the pod's congestion control from its pod
+ * agent: each agent reads its own network namespace.
  */
 import { randomUUID } from 'node:crypto';
 import type { Environment, NodeEnvironment } from '../shared/environment.js';
@@ -21,8 +23,10 @@ export async function captureEnvironment(
   const nodes = await Promise.all(
     agents.nodes().map(async (name): Promise<NodeEnvironment> => {
       const all = agents.agentsOf(name);
-      // /proc/stat is the node's whichever agent reads it; prefer the host agent.
-      const agent = all.find((s) => s.identity.mode === 'host') ?? all[0];
+      const host = all.find((s) => s.identity.mode === 'host');
+      const pod = all.find((s) => s.identity.mode === 'pod');
+      // /proc/stat and the kernel are the node's whichever agent reads them; prefer the host agent.
+      const agent = host ?? all[0];
       if (!agent) throw new Error(`bug: node ${name} listed without an agent`);
       let idleCpu: NodeEnvironment['idleCpu'] = null;
       if (idleMs > 0) {
@@ -38,8 +42,11 @@ export async function captureEnvironment(
         kernel: f.kernel,
         cpuModel: f.cpuModel,
         cpuCores: f.cpuCores,
-        nic: f.nic,
-        mtu: f.mtu,
+        nic: host?.identity.facts.nic ?? null,
+        mtu: host?.identity.facts.mtu ?? null,
+        podMtu: pod?.identity.facts.mtu ?? null,
+        congestionControl: host?.identity.facts.congestionControl ?? null,
+        podCongestionControl: pod?.identity.facts.congestionControl ?? null,
         instanceType: topology(name)?.instanceType ?? null,
         zone: topology(name)?.zone ?? null,
         agentVersions: [...new Set(all.map((s) => s.identity.agentVersion))],

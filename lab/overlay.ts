@@ -8,6 +8,7 @@
  */
 import {
   LAB_PREFIX_LENGTH,
+  VETH_DEFAULT_MTU,
   VXLAN_DEVICE,
   VXLAN_POD_MTU,
   VXLAN_PORT,
@@ -50,4 +51,9 @@ export function overlayFdbLines(plan: LabPlan, node: LabNode): string[] {
 /** The MTU of the pod veth pair: less than the node link's on the overlay, so pods never send what cannot be encapsulated. */
 export function podMtu(plan: LabPlan): number | undefined {
   return plan.profile.podNetwork === 'vxlan' ? VXLAN_POD_MTU : undefined;
+}
+
+/** The MTU the pods' interfaces have once built: the overlay's, or a veth's default where podMtu sets none. */
+export function builtPodMtu(plan: LabPlan): number {
+  return podMtu(plan) ?? VETH_DEFAULT_MTU;
 }

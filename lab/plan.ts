@@ -94,6 +94,8 @@ export const VXLAN_VNI = 42;
 export const VXLAN_PORT = 4789;
 /** The MTU of pods on the overlay: 1500 less VXLAN's 50 bytes (outer IPv4, UDP, VXLAN, inner Ethernet). */
 export const VXLAN_POD_MTU = 1450;
+/** The MTU of a veth created without one (the kernel's ETH_DATA_LEN): the pods' on the routed lab. */
+export const VETH_DEFAULT_MTU = 1500;
 /** Where cgroup2 is mounted on hybrid-hierarchy hosts such as this one. */
 export const DEFAULT_CGROUP_ROOT = '/sys/fs/cgroup/unified';
 /** The lab's cgroup folder name under the cgroup2 mount (ebpf proxy). */

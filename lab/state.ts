@@ -6,13 +6,20 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LAB_STATE_FILE, LabStateSchema, type LabState } from '../shared/lab-profile.js';
+import { builtPodMtu } from './overlay.js';
 import type { LabPlan } from './plan.js';
 
 export { LAB_STATE_FILE } from '../shared/lab-profile.js';
 
 /** The state of a lab built from `plan` now. */
 export function labStateOf(plan: LabPlan, now: Date): LabState {
-  return LabStateSchema.parse({ kind: 'netmatrix-lab', nodes: plan.nodes.length, profile: plan.profile, createdAt: now.toISOString() });
+  return LabStateSchema.parse({
+    kind: 'netmatrix-lab',
+    nodes: plan.nodes.length,
+    profile: plan.profile,
+    podMtu: builtPodMtu(plan),
+    createdAt: now.toISOString(),
+  });
 }
 
 export async function writeLabState(state: LabState, file = LAB_STATE_FILE): Promise<void> {

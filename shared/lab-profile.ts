@@ -27,6 +27,12 @@ export const LabStateSchema = z.strictObject({
   kind: z.literal('netmatrix-lab'),
   nodes: z.number().int().min(1),
   profile: LabProfileSchema,
+  /**
+   * The MTU `lab up` gave the pods' interfaces (1450 on the VXLAN overlay, a veth's 1500 on the
+   * routed lab), recorded so the dataplane detector reads it rather than knowing the lab's
+   * constants. Absent in state files written before it.
+   */
+  podMtu: z.number().int().min(68).max(65535).optional(),
   createdAt: z.iso.datetime(),
 });
 export type LabState = z.infer<typeof LabStateSchema>;

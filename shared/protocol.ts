@@ -60,7 +60,10 @@ export const NodeFactsSchema = z.strictObject({
   cpuModel: z.string().max(256),
   cpuCores: z.number().int().min(1).max(4096),
   kernel: z.string().max(256),
-  /** Interface of the default route (or the first non-loopback one), and its MTU. */
+  /**
+   * Interface of the default route (or the first non-loopback one), and its MTU: for a host
+   * agent the node's NIC, for a pod agent the pod's own interface (the pod network's MTU).
+   */
   nic: z.string().max(64),
   mtu: z.number().int().min(0).max(65536),
   /**
@@ -69,6 +72,15 @@ export const NodeFactsSchema = z.strictObject({
    * not the node's. Optional: agents before it did not send it.
    */
   procStat: ProcStatIdentitySchema.optional(),
+  /**
+   * net.ipv4.tcp_congestion_control in the agent's network namespace, e.g. "cubic" or "bbr".
+   * Per namespace since Linux 4.15: a pod agent reports its pod's, a host agent the node's.
+   * Optional: agents before it did not send it.
+   */
+  congestionControl: z
+    .string()
+    .regex(/^[\w.-]{1,64}$/)
+    .optional(),
 });
 export type NodeFacts = z.infer<typeof NodeFactsSchema>;
 

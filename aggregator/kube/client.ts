@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import {
   ApiException,
+  AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
   DiscoveryV1Api,
@@ -60,6 +61,17 @@ export interface NodeInformer {
   stop(): Promise<void>;
 }
 
+/**
+ * A DaemonSet's pod counts as its status says: written by the DaemonSet controller, so as fresh
+ * as the controller's last pass.
+ */
+export interface DaemonSetCounts {
+  /** status.desiredNumberScheduled: nodes that should run its pod (0 when its nodeSelector matches none). */
+  desired: number;
+  /** status.numberReady: nodes where its pod runs and is ready. */
+  ready: number;
+}
+
 /** The calls netmatrix makes. Every method throws on failure; describeKubeError explains it. */
 export interface KubeClient {
   /** "in-cluster" or "kubeconfig <path>" (for logs and /api/status). */
@@ -75,8 +87,12 @@ export interface KubeClient {
   nodeInformer(): NodeInformer;
   /** A cluster-scoped custom object, or null when it (or its CRD) does not exist. */
   getClusterCustomObject(group: string, version: string, plural: string, name: string): Promise<Record<string, unknown> | null>;
+  /** Every object of a cluster-scoped custom kind, or null when the kind (its CRD or API group) does not exist. */
+  listClusterCustomObjects(group: string, version: string, plural: string): Promise<Record<string, unknown>[] | null>;
   /** A ConfigMap's data, or null when it does not exist. */
   getConfigMapData(namespace: string, name: string): Promise<Record<string, string> | null>;
+  /** A DaemonSet's pod counts, or null when it does not exist. */
+  getDaemonSetCounts(namespace: string, name: string): Promise<DaemonSetCounts | null>;
 }
 
 /**
@@ -118,6 +134,7 @@ const isNotFound = (e: unknown) => kubeErrorStatus(e) === 404;
 
 class ClientNodeKube implements KubeClient {
   private readonly core: CoreV1Api;
+  private readonly apps: AppsV1Api;
   private readonly discovery: DiscoveryV1Api;
   private readonly custom: CustomObjectsApi;
 
@@ -127,6 +144,7 @@ class ClientNodeKube implements KubeClient {
     readonly namespace: string,
   ) {
     this.core = kc.makeApiClient(CoreV1Api);
+    this.apps = kc.makeApiClient(AppsV1Api);
     this.discovery = kc.makeApiClient(DiscoveryV1Api);
     this.custom = kc.makeApiClient(CustomObjectsApi);
   }
@@ -182,9 +200,29 @@ class ClientNodeKube implements KubeClient {
     }
   }
 
+  async listClusterCustomObjects(group: string, version: string, plural: string): Promise<Record<string, unknown>[] | null> {
+    try {
+      const list = (await this.custom.listClusterCustomObject({ group, version, plural })) as { items?: unknown };
+      return Array.isArray(list.items) ? (list.items as Record<string, unknown>[]) : [];
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  }
+
   async getConfigMapData(namespace: string, name: string): Promise<Record<string, string> | null> {
     try {
       return (await this.core.readNamespacedConfigMap({ namespace, name })).data ?? {};
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  }
+
+  async getDaemonSetCounts(namespace: string, name: string): Promise<DaemonSetCounts | null> {
+    try {
+      const status = (await this.apps.readNamespacedDaemonSet({ namespace, name })).status;
+      return { desired: status?.desiredNumberScheduled ?? 0, ready: status?.numberReady ?? 0 };
     } catch (e) {
       if (isNotFound(e)) return null;
       throw e;

@@ -1,7 +1,9 @@
 /**
  * What each run is and what differs between runs. The dataplane settings are the variable a
- * comparison is made for; everything else that differs (cluster size, test spec, kernels,
- * MTUs, CPUs) may explain a change just as well, so compare says so before any figure.
+ * comparison is made for; everything else that differs (cluster size, test spec, kernels, NIC
+ * and pod MTUs, TCP congestion control, CPUs) may explain a change just as well, so compare
+ * says so before any figure. A dataplane value the detector assumed (a documented default, not
+ * read from the cluster) is shown with "(assumed)"; files from before provenance show none.
  */
 import type { NodeEnvironment } from '../../shared/environment.js';
 import { TEST_KINDS, type LatencySpec } from '../../shared/protocol.js';
@@ -22,12 +24,15 @@ export interface RunDescription {
   dataplane: string;
   /** The dataplane's detected settings merged with the lab profile, in a stable order. */
   settings: [string, string][];
+  /** The names of the settings whose value was assumed rather than read, in the same order. */
+  assumedSettings: string[];
   /** The knobs of the run's latency tests (the aggregator's, not in RunSpec); null without any. */
   latency: LatencySpec | null;
 }
 
 export function describeRun(run: LoadedRun, label: string): RunDescription {
   const f = run.file;
+  const settings = [...dataplaneSettings(f)].sort(([a], [b]) => a.localeCompare(b));
   return {
     label,
     file: run.name,
@@ -35,7 +40,8 @@ export function describeRun(run: LoadedRun, label: string): RunDescription {
     nodes: f.environment.nodes.length,
     spec: f.spec,
     dataplane: f.environment.dataplane.kind,
-    settings: [...dataplaneSettings(f)].sort(([a], [b]) => a.localeCompare(b)),
+    settings: settings.map(([k, s]) => [k, s.value]),
+    assumedSettings: settings.flatMap(([k, s]) => (s.assumed ? [k] : [])),
     latency: latencySpec(f),
   };
 }
@@ -54,7 +60,8 @@ function latencyKnobs(l: LatencySpec): string {
 /** The header lines under a run's label; the throughput knobs only when it measured throughput. */
 export function runHeaderLines(run: RunDescription): string[] {
   const s = run.spec;
-  const settings = run.settings.map(([k, v]) => `${k}=${v}`).join(' ');
+  const assumed = new Set(run.assumedSettings);
+  const settings = run.settings.map(([k, v]) => `${k}=${v}${assumed.has(k) ? ASSUMED : ''}`).join(' ');
   const throughput = s.kinds.includes('throughput') ? `${s.durationSeconds} s, ${plural(s.streams, 'stream')}, ` : '';
   return [
     `${run.file}, started ${run.startedAt}, ${plural(run.nodes, 'node')}`,
@@ -64,16 +71,26 @@ export function runHeaderLines(run: RunDescription): string[] {
   ];
 }
 
+/** Shown after a value the detector assumed. */
+const ASSUMED = ' (assumed)';
+
+/** A dataplane setting's value, and whether the detector assumed it rather than read it. */
+interface Setting {
+  value: string;
+  assumed: boolean;
+}
+
 /** Dataplane settings, with lab profile fields the detector did not already report. */
-function dataplaneSettings(f: ResultsFile): Map<string, string> {
-  const m = new Map<string, string>();
+function dataplaneSettings(f: ResultsFile): Map<string, Setting> {
+  const m = new Map<string, Setting>();
   const lab = f.environment.lab;
   if (lab) {
-    m.set('podNetwork', lab.podNetwork);
-    m.set('serviceProxy', lab.serviceProxy);
-    m.set('linkRate', lab.linkRate ?? 'none');
+    m.set('podNetwork', { value: lab.podNetwork, assumed: false });
+    m.set('serviceProxy', { value: lab.serviceProxy, assumed: false });
+    m.set('linkRate', { value: lab.linkRate ?? 'none', assumed: false });
   }
-  for (const [k, v] of Object.entries(f.environment.dataplane.settings)) m.set(k, v);
+  const { settings, provenance } = f.environment.dataplane;
+  for (const [k, value] of Object.entries(settings)) m.set(k, { value, assumed: provenance?.[k]?.mark === 'assumed' });
   return m;
 }
 
@@ -87,15 +104,26 @@ function fact(shown: string, key = shown): Fact {
   return { key, shown };
 }
 
-/** Distinct values over the nodes; counts are shown only when the nodes of one run disagree. */
-function nodeFact(nodes: readonly NodeEnvironment[], pick: (n: NodeEnvironment) => string): Fact {
+/**
+ * Distinct values over the nodes; counts are shown only when the nodes of one run disagree.
+ * A node without the value (null: not recorded, or its agent was missing) counts as "unknown";
+ * a run none of whose nodes has it has no such fact, and is compared with nothing.
+ */
+function nodeFact(nodes: readonly NodeEnvironment[], pick: (n: NodeEnvironment) => string | null): Fact | null {
+  if (nodes.length > 0 && nodes.every((n) => pick(n) === null)) return null;
   const counts = new Map<string, number>();
-  for (const n of nodes) counts.set(pick(n), (counts.get(pick(n)) ?? 0) + 1);
+  for (const n of nodes) {
+    const v = pick(n) ?? 'unknown';
+    counts.set(v, (counts.get(v) ?? 0) + 1);
+  }
   const values = [...counts.keys()].sort();
   if (values.length === 0) return fact('unknown (no nodes)');
   if (values.length === 1) return fact(values[0] as string);
   return fact(values.map((v) => `${v} (${plural(counts.get(v) ?? 0, 'node')})`).join(', '), values.join('\u0000'));
 }
+
+/** Equal values are no difference whether read or assumed; the mark is shown, not compared. */
+const settingFact = (s: Setting | undefined): Fact => (s ? fact(`${s.value}${s.assumed ? ASSUMED : ''}`, s.value) : fact('unset'));
 
 const bitrate = (bps: number) => (bps === 0 ? 'unlimited' : formatBitrate(bps));
 
@@ -109,7 +137,10 @@ const throughputFact = (f: ResultsFile, shown: string): Fact | null => (f.spec.k
 const ASPECTS: { name: string; of: (f: ResultsFile) => Fact | null }[] = [
   { name: 'dataplane', of: (f) => fact(f.environment.dataplane.kind) },
   { name: 'kernel', of: (f) => nodeFact(f.environment.nodes, (n) => n.kernel) },
-  { name: 'MTU', of: (f) => nodeFact(f.environment.nodes, (n) => String(n.mtu)) },
+  { name: 'MTU', of: (f) => nodeFact(f.environment.nodes, (n) => (n.mtu === null ? null : String(n.mtu))) },
+  { name: 'pod MTU', of: (f) => nodeFact(f.environment.nodes, (n) => (n.podMtu === null ? null : String(n.podMtu))) },
+  { name: 'congestion control', of: (f) => nodeFact(f.environment.nodes, (n) => n.congestionControl) },
+  { name: 'pod congestion control', of: (f) => nodeFact(f.environment.nodes, (n) => n.podCongestionControl) },
   { name: 'CPU model', of: (f) => nodeFact(f.environment.nodes, (n) => n.cpuModel) },
   { name: 'CPU cores', of: (f) => nodeFact(f.environment.nodes, (n) => String(n.cpuCores)) },
   { name: 'instance type', of: (f) => nodeFact(f.environment.nodes, (n) => n.instanceType ?? 'unknown') },
@@ -156,7 +187,7 @@ export function differences(runs: readonly LoadedRun[], labels: readonly string[
   const settingKeys = [...new Set(runs.flatMap((r) => [...dataplaneSettings(r.file).keys()]))].sort();
   const aspects = [
     ASPECTS[0] as (typeof ASPECTS)[number],
-    ...settingKeys.map((k) => ({ name: `dataplane ${k}`, of: (f: ResultsFile) => fact(dataplaneSettings(f).get(k) ?? 'unset') })),
+    ...settingKeys.map((k) => ({ name: `dataplane ${k}`, of: (f: ResultsFile) => settingFact(dataplaneSettings(f).get(k)) })),
     ...ASPECTS.slice(1),
   ];
   for (const a of aspects) {

@@ -217,6 +217,7 @@ describe('compare output choices', () => {
       'note: dataplane podNetwork differs - iptables: direct; vxlan-5: vxlan',
       'note: kernel differs - iptables: 6.1.0-37-amd64; vxlan-5: 6.8.0-51-generic',
       'note: MTU differs - iptables: 1500; vxlan-5: 9000',
+      'note: pod MTU differs - iptables: 1500; vxlan-5: 8950',
       'note: test duration differs - iptables: 10 s; vxlan-5: 30 s',
       'note: streams differs - iptables: 1; vxlan-5: 4',
       'note: repeat differs - iptables: 3; vxlan-5: 2',

@@ -548,6 +548,8 @@ describeWith({ check: helmMissing }, 'the Helm chart, rendered', () => {
       expect(rules(clusterRoles[0] as V1ClusterRole)).toEqual([
         { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['crd.projectcalico.org'], resources: ['felixconfigurations'], resourceNames: ['default'], verbs: ['get'] },
+        { apiGroups: ['operator.tigera.io'], resources: ['installations'], resourceNames: ['default'], verbs: ['get'] },
+        { apiGroups: ['crd.projectcalico.org', 'projectcalico.org'], resources: ['ippools'], verbs: ['list'] },
       ]);
       const roles = ofKind<V1Role>(objs, 'Role');
       const write = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
@@ -557,6 +559,7 @@ describeWith({ check: helmMissing }, 'the Helm chart, rendered', () => {
       ]);
       expect(rules(roles.find((r) => r.metadata?.namespace === 'kube-system') as V1Role)).toEqual([
         { apiGroups: [''], resources: ['configmaps'], resourceNames: ['kube-proxy', 'cilium-config'], verbs: ['get'] },
+        { apiGroups: ['apps'], resources: ['daemonsets'], resourceNames: ['kube-proxy'], verbs: ['get'] },
       ]);
       const bindings = [...ofKind<Obj>(objs, 'ClusterRoleBinding'), ...ofKind<Obj>(objs, 'RoleBinding')];
       expect(bindings).toHaveLength(3);
@@ -753,7 +756,7 @@ describeWith({ check: helmMissing }, 'the Helm chart, rendered', () => {
       expect(ofKind(enabledByDefault, 'PrometheusRule'), 'prometheusRule.enabled defaults to false').toEqual([]);
     });
 
-    it('drops the kube-system Role and the FelixConfiguration rule when dataplane detection is off', async () => {
+    it('drops the kube-system Role and the Calico rules when dataplane detection is off', async () => {
       const objs = await render();
       const clusterRole = ofKind<V1ClusterRole>(objs, 'ClusterRole')[0];
       expect(clusterRole?.rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] }]);
@@ -970,8 +973,17 @@ describeWith({ check: missingK8sTools }, 'the Helm chart, installed on a real ku
     core = admin.makeApiClient(CoreV1Api);
     // What the aggregator may read, so "allowed" is a real 200 rather than a 404.
     await core.createNode({ body: { metadata: { name: 'node-a' } } });
+    const apps = admin.makeApiClient(AppsV1Api);
     for (const name of ['kube-proxy', 'coredns']) {
       await core.createNamespacedConfigMap({ namespace: 'kube-system', body: { metadata: { name }, data: { k: 'v' } } });
+      const labels = { app: name };
+      await apps.createNamespacedDaemonSet({
+        namespace: 'kube-system',
+        body: {
+          metadata: { name },
+          spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name, image: 'none' }] } } },
+        },
+      });
     }
     await core.createNamespacedSecret({ namespace: 'kube-system', body: { metadata: { name: 'probe' }, stringData: { k: 'v' } } });
 
@@ -1041,10 +1053,15 @@ describeWith({ check: missingK8sTools }, 'the Helm chart, installed on a real ku
 
   describe("the aggregator's ServiceAccount", () => {
     let kc: KubeConfig;
-    let sa: { core: CoreV1Api; discovery: DiscoveryV1Api; custom: CustomObjectsApi };
+    let sa: { core: CoreV1Api; apps: AppsV1Api; discovery: DiscoveryV1Api; custom: CustomObjectsApi };
     beforeAll(async () => {
       kc = await as(`${FULLNAME}-aggregator`);
-      sa = { core: kc.makeApiClient(CoreV1Api), discovery: kc.makeApiClient(DiscoveryV1Api), custom: kc.makeApiClient(CustomObjectsApi) };
+      sa = {
+        core: kc.makeApiClient(CoreV1Api),
+        apps: kc.makeApiClient(AppsV1Api),
+        discovery: kc.makeApiClient(DiscoveryV1Api),
+        custom: kc.makeApiClient(CustomObjectsApi),
+      };
     });
 
     it('can get, list and watch nodes', async () => {
@@ -1094,27 +1111,28 @@ describeWith({ check: missingK8sTools }, 'the Helm chart, installed on a real ku
       expect(await outcome(() => sa.core.deleteNamespacedService({ name: 'rbac-probe', namespace }))).toBe(ALLOWED);
     });
 
-    it('can read the dataplane ConfigMaps in kube-system and the default FelixConfiguration, and nothing near them', async () => {
+    it("can read the dataplane's objects (ConfigMaps and kube-proxy's DaemonSet in kube-system, Calico's FelixConfiguration, Installation and IPPools), and nothing near them", async () => {
+      const calico = (group: string, version: string, plural: string, name: string) =>
+        outcome(() => sa.custom.getClusterCustomObject({ group, version, plural, name }));
+      const ipPools = (group: string, version: string) =>
+        outcome(() => sa.custom.listClusterCustomObject({ group, version, plural: 'ippools' }));
       expect(await outcome(() => sa.core.readNamespacedConfigMap({ namespace: 'kube-system', name: 'kube-proxy' }))).toBe(ALLOWED);
-      // Allowed but absent: a 404, not a 403.
+      expect(await outcome(() => sa.apps.readNamespacedDaemonSet({ namespace: 'kube-system', name: 'kube-proxy' }))).toBe(ALLOWED);
+      // Allowed but absent (no Cilium, no Calico CRDs here): a 404, not a 403.
       expect(await outcome(() => sa.core.readNamespacedConfigMap({ namespace: 'kube-system', name: 'cilium-config' }))).toBe(404);
-      expect(
-        await outcome(() =>
-          sa.custom.getClusterCustomObject({
-            group: 'crd.projectcalico.org',
-            version: 'v1',
-            plural: 'felixconfigurations',
-            name: 'default',
-          }),
-        ),
-      ).toBe(404);
+      expect(await calico('crd.projectcalico.org', 'v1', 'felixconfigurations', 'default')).toBe(404);
+      expect(await calico('operator.tigera.io', 'v1', 'installations', 'default')).toBe(404);
+      expect(await ipPools('crd.projectcalico.org', 'v1')).toBe(404);
+      expect(await ipPools('projectcalico.org', 'v3')).toBe(404);
+      // Nothing near them.
       expect(await outcome(() => sa.core.readNamespacedConfigMap({ namespace: 'kube-system', name: 'coredns' }))).toBe(403);
       expect(await outcome(() => sa.core.listNamespacedConfigMap({ namespace: 'kube-system' }))).toBe(403);
-      expect(
-        await outcome(() =>
-          sa.custom.getClusterCustomObject({ group: 'crd.projectcalico.org', version: 'v1', plural: 'felixconfigurations', name: 'other' }),
-        ),
-      ).toBe(403);
+      expect(await outcome(() => sa.apps.readNamespacedDaemonSet({ namespace: 'kube-system', name: 'coredns' }))).toBe(403);
+      expect(await outcome(() => sa.apps.listNamespacedDaemonSet({ namespace: 'kube-system' }))).toBe(403);
+      expect(await calico('crd.projectcalico.org', 'v1', 'felixconfigurations', 'other')).toBe(403);
+      expect(await calico('operator.tigera.io', 'v1', 'installations', 'other')).toBe(403);
+      // IPPools are listed, never read one by one.
+      expect(await calico('crd.projectcalico.org', 'v1', 'ippools', 'default-ipv4-ippool')).toBe(403);
     });
 
     it('is refused Secrets, pods, Services elsewhere and changes to nodes', async () => {

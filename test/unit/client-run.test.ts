@@ -62,7 +62,11 @@ const run: RunWithResults = {
   startedAt: '2026-11-24T10:00:00.000Z',
   endedAt: '2026-11-24T10:00:05.000Z',
   spec,
-  environment: { nodes: [], dataplane: { kind: 'lab', settings: { serviceProxy: 'iptables' }, source: 'test' }, lab: null },
+  environment: {
+    nodes: [],
+    dataplane: { kind: 'lab', settings: { serviceProxy: 'iptables' }, provenance: null, source: 'test' },
+    lab: null,
+  },
   total: 4,
   done: 4,
   failed: 1,

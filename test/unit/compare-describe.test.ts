@@ -1,7 +1,8 @@
 /**
  * What compare says about the runs before any figure: each run's header with its dataplane
- * settings, and one note per thing that differs (cluster size, node kernels, MTUs, CPUs, test
- * spec, dataplane), naming every run and its value.
+ * settings, and one note per thing that differs (cluster size, node kernels, NIC and pod MTUs,
+ * congestion control, CPUs, test spec, each dataplane setting, assumed values marked), naming
+ * every run and its value.
  */
 import { describe, expect, it } from 'vitest';
 import { compareRuns } from '../../client/compare/compare.js';
@@ -58,6 +59,87 @@ describe('differences', () => {
       'note: MTU differs - a: 1500; b: 9000',
       'note: CPU model differs - a: Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz; b: AMD EPYC 9354',
     ]);
+  });
+
+  it("names the pod MTU and the TCP congestion control that differ, the node's and the pod's apart", () => {
+    const a = run({ label: 'native', nodes: nodes(3) });
+    const b = run({ label: 'vxlan', nodes: nodes(3, { podMtu: 1450, congestionControl: 'bbr', podCongestionControl: 'bbr' }) });
+    const c = run({ label: 'mixed', nodes: [node('n1'), node('n2', { podCongestionControl: 'bbr' }), node('n3')] });
+    expect(compareRuns([a, b, c]).notes).toEqual([
+      'note: pod MTU differs - native: 1500; vxlan: 1450; mixed: 1500',
+      'note: congestion control differs - native: cubic; vxlan: bbr; mixed: cubic',
+      'note: pod congestion control differs - native: cubic; vxlan: bbr; mixed: bbr (1 node), cubic (2 nodes)',
+    ]);
+  });
+
+  it('compares a run that recorded no pod MTU or congestion control (older files, or no such agent) with nothing', () => {
+    const unrecorded = { mtu: null, podMtu: null, congestionControl: null, podCongestionControl: null };
+    const old = run({ label: 'old', nodes: nodes(3, unrecorded) });
+    const now = run({ label: 'now', nodes: nodes(3, { podMtu: 1450 }) });
+    const later = run({ label: 'later', nodes: nodes(3, { podMtu: 8950 }) });
+    expect(compareRuns([old, now]).notes).toEqual([]);
+    expect(compareRuns([old, now, later]).notes).toEqual(['note: pod MTU differs - now: 1450; later: 8950']);
+    // A node of a run without the value is "unknown" beside those with it.
+    const partly = run({ label: 'partly', nodes: [node('n1', { podMtu: null }), node('n2'), node('n3')] });
+    expect(compareRuns([now, partly]).notes).toEqual(['note: pod MTU differs - now: 1450; partly: 1500 (2 nodes), unknown (1 node)']);
+  });
+
+  it('lists every dataplane field that differs, "(assumed)" beside an assumed value, and calls read and assumed alike no difference', () => {
+    const calico = (label: string, settings: Record<string, [string, 'read' | 'assumed']>) =>
+      run({
+        label,
+        lab: null,
+        dataplane: {
+          kind: 'calico',
+          settings: Object.fromEntries(Object.entries(settings).map(([k, [v]]) => [k, v])),
+          provenance: Object.fromEntries(
+            Object.entries(settings).map(([k, [, mark]]) => [
+              k,
+              mark === 'read' ? { mark, from: 'FelixConfiguration default' } : { mark, because: 'a default' },
+            ]),
+          ),
+          source: 'test',
+        },
+      });
+    const iptables = calico('iptables', {
+      bpfEnabled: ['false', 'assumed'],
+      kubeProxyMode: ['iptables', 'assumed'],
+      kubeProxyRunning: ['true', 'read'],
+    });
+    const ebpf = calico('ebpf', {
+      bpfEnabled: ['true', 'read'],
+      bpfExternalServiceMode: ['Tunnel', 'assumed'],
+      kubeProxyMode: ['iptables', 'read'],
+      kubeProxyRunning: ['false', 'read'],
+    });
+    const c = compareRuns([iptables, ebpf]);
+    expect(c.notes).toEqual([
+      'note: dataplane bpfEnabled differs - iptables: false (assumed); ebpf: true',
+      'note: dataplane bpfExternalServiceMode differs - iptables: unset; ebpf: Tunnel (assumed)',
+      'note: dataplane kubeProxyRunning differs - iptables: true; ebpf: false',
+    ]);
+    expect(runHeaderLines(c.runs[1] as (typeof c.runs)[number])[1]).toBe(
+      'dataplane: calico  bpfEnabled=true bpfExternalServiceMode=Tunnel (assumed) kubeProxyMode=iptables kubeProxyRunning=false',
+    );
+  });
+
+  it('shows no mark for the settings of a file from before provenance', () => {
+    const old = run({
+      label: 'old',
+      lab: null,
+      dataplane: { kind: 'kube-proxy', settings: { kubeProxyMode: 'iptables' }, source: 'test' },
+    });
+    const now = run({
+      label: 'now',
+      lab: null,
+      dataplane: {
+        kind: 'kube-proxy',
+        settings: { kubeProxyMode: 'nftables' },
+        provenance: { kubeProxyMode: { mark: 'read', from: 'ConfigMap kube-system/kube-proxy' } },
+        source: 'test',
+      },
+    });
+    expect(compareRuns([old, now]).notes).toEqual(['note: dataplane kubeProxyMode differs - old: iptables; now: nftables']);
   });
 
   it('does not call a bigger cluster of the same nodes a kernel difference', () => {

@@ -1,11 +1,10 @@
 /**
  * The pure parts of the Kubernetes integration: object names for any node name, topology from
- * node labels, the dataplane from Calico/Cilium/kube-proxy configuration, and the lab proxy's
- * rules. (Everything that talks to the API is tested against a real kube-apiserver in
+ * node labels, and the lab proxy's rules (the dataplane's are in kube-dataplane.test.ts).
+ * (Everything that talks to the API is tested against a real kube-apiserver in
  * test/integration/kube-lab.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
-import { interpretDataplane, kubeProxyMode } from '../../aggregator/kube/dataplane.js';
 import { isDns1035, labelValue, serviceName } from '../../aggregator/kube/names.js';
 import { endpointSliceBody, serviceBody } from '../../aggregator/kube/services.js';
 import { topologyOf } from '../../aggregator/kube/topology.js';
@@ -61,49 +60,6 @@ describe('topologyOf', () => {
       topologyOf({ metadata: { labels: { 'failure-domain.beta.kubernetes.io/zone': 'old', 'beta.kubernetes.io/instance-type': 'c4' } } }),
     ).toEqual({ zone: 'old', region: null, instanceType: 'c4' });
     expect(topologyOf({ metadata: {} })).toEqual({ zone: null, region: null, instanceType: null });
-  });
-});
-
-describe('dataplane detection', () => {
-  const none = { felix: null, cilium: null, kubeProxy: null, problems: [] };
-
-  it("reads kube-proxy's mode, empty meaning iptables", () => {
-    expect(kubeProxyMode('apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: "ipvs"\n')).toBe('ipvs');
-    expect(kubeProxyMode('mode: nftables # new in 1.31\n')).toBe('nftables');
-    expect(kubeProxyMode('mode: ""\n')).toBe('iptables');
-    expect(kubeProxyMode('iptables:\n  mode: ignored-nested\n')).toBe('iptables');
-  });
-
-  it('names Calico eBPF with DSR, and kube-proxy beside it', () => {
-    const d = interpretDataplane({
-      ...none,
-      felix: { spec: { bpfEnabled: true, bpfExternalServiceMode: 'DSR' } },
-      kubeProxy: { 'config.conf': 'mode: iptables' },
-    });
-    expect(d).toEqual({
-      kind: 'calico',
-      settings: { kubeProxyMode: 'iptables', bpfEnabled: 'true', bpfExternalServiceMode: 'DSR' },
-      source: 'read ConfigMap kube-system/kube-proxy, FelixConfiguration default',
-    });
-  });
-
-  it('says Calico iptables when bpfEnabled is unset', () => {
-    expect(interpretDataplane({ ...none, felix: { spec: {} } }).settings).toEqual({ bpfEnabled: 'false' });
-  });
-
-  it("takes Cilium's kube-proxy replacement and routing mode", () => {
-    const d = interpretDataplane({
-      ...none,
-      cilium: { 'kube-proxy-replacement': 'true', 'routing-mode': 'native', 'bpf-lb-mode': 'dsr', unrelated: 'x' },
-    });
-    expect(d.kind).toBe('cilium');
-    expect(d.settings).toEqual({ 'kube-proxy-replacement': 'true', 'routing-mode': 'native', 'bpf-lb-mode': 'dsr' });
-  });
-
-  it('says what it could not read, and why', () => {
-    const d = interpretDataplane({ ...none, problems: ['ConfigMap kube-system/kube-proxy: 403 Forbidden'] });
-    expect(d.kind).toBe('unknown');
-    expect(d.source).toBe('no Calico, Cilium or kube-proxy configuration found; ConfigMap kube-system/kube-proxy: 403 Forbidden');
   });
 });
 

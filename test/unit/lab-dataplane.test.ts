@@ -1,4 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { detectDataplane } from '../../aggregator/dataplane.js';
 import { countDnatRules } from '../../lab/counters.js';
 import { bpfMapBatch, mountPoints, parseServiceHits, svcBackendHex, svcKeyHex } from '../../lab/ebpf-maps.js';
 import { nftServiceScript, parseNftServiceCounters } from '../../lab/nftables.js';
@@ -7,6 +11,7 @@ import { overlayFdbLines, podRouteLines } from '../../lab/overlay.js';
 import { planLab, type LabNode, type LabPlan } from '../../lab/plan.js';
 import { rateBitsPerSecond, tbfArgv, tbfBurstBytes } from '../../lab/shaping.js';
 import { labStateOf } from '../../lab/state.js';
+import { DataplaneSchema } from '../../shared/environment.js';
 import { LabStateSchema } from '../../shared/lab-profile.js';
 
 function node(plan: LabPlan, index: number): LabNode {
@@ -211,15 +216,73 @@ describe('link rate', () => {
 });
 
 describe('labStateOf', () => {
-  it('records the node count and profile in the state file schema', () => {
+  it("records the node count, the profile and the pods' MTU in the state file schema", () => {
     const plan = planLab(3, { profile: { serviceProxy: 'nftables', linkRate: '1gbit' } });
     const state = labStateOf(plan, new Date('2026-01-02T03:04:05.000Z'));
     expect(state).toEqual({
       kind: 'netmatrix-lab',
       nodes: 3,
       profile: { podNetwork: 'direct', serviceProxy: 'nftables', linkRate: '1gbit' },
+      podMtu: 1500,
       createdAt: '2026-01-02T03:04:05.000Z',
     });
     expect(LabStateSchema.parse(JSON.parse(JSON.stringify(state)))).toEqual(state);
+  });
+
+  it('records the MTU the pod links are given on the overlay', () => {
+    const plan = planLab(2, { profile: { podNetwork: 'vxlan' } });
+    expect(labStateOf(plan, new Date(0)).podMtu).toBe(1450);
+    expect(podScript(plan, node(plan, 1))).toContain('mtu 1450');
+  });
+});
+
+describe("the aggregator's lab dataplane", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'netmatrix-lab-state-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const stateFile = async (name: string, state: unknown) => {
+    const file = join(dir, name);
+    await writeFile(file, JSON.stringify(state));
+    return file;
+  };
+
+  it('reads the profile and the pod MTU from the state file `lab up` wrote, every setting marked read', async () => {
+    const plan = planLab(3, { profile: { podNetwork: 'vxlan', serviceProxy: 'ebpf' } });
+    const file = await stateFile('vxlan.json', labStateOf(plan, new Date(0)));
+    const { dataplane, lab } = await detectDataplane(file);
+    expect(DataplaneSchema.parse(dataplane)).toEqual({
+      kind: 'lab',
+      settings: { podNetwork: 'vxlan', serviceProxy: 'ebpf', linkRate: 'none', podMtu: '1450' },
+      provenance: {
+        podNetwork: { mark: 'read', from: `lab state ${file}` },
+        serviceProxy: { mark: 'read', from: `lab state ${file}` },
+        linkRate: { mark: 'read', from: `lab state ${file}` },
+        podMtu: { mark: 'read', from: `lab state ${file}` },
+      },
+      source: file,
+    });
+    expect(lab).toEqual({ podNetwork: 'vxlan', serviceProxy: 'ebpf', linkRate: null });
+  });
+
+  it("marks the lab's defaults assumed where an older state file leaves profile fields out, and records no pod MTU it lacks", async () => {
+    const file = await stateFile('old.json', { kind: 'netmatrix-lab', nodes: 3, profile: {}, createdAt: '2026-01-02T03:04:05.000Z' });
+    const { dataplane } = await detectDataplane(file);
+    expect(dataplane.settings).toEqual({ podNetwork: 'direct', serviceProxy: 'iptables', linkRate: 'none' });
+    expect(dataplane.provenance?.podNetwork).toEqual({
+      mark: 'assumed',
+      because: "the lab's default when the state file has no podNetwork",
+    });
+  });
+
+  it('says why there is no dataplane without a state file, or with a broken one', async () => {
+    const absent = await detectDataplane(join(dir, 'absent.json'));
+    expect(absent.dataplane).toMatchObject({ kind: 'unknown', settings: {}, provenance: {} });
+    expect(absent.dataplane.source).toMatch(/^no lab state at /);
+    const broken = await detectDataplane(await stateFile('broken.json', { kind: 'something-else' }));
+    expect(broken.dataplane.source).toMatch(/is not a valid lab state file$/);
   });
 });

@@ -265,6 +265,17 @@ describe('refusals are ProtocolErrors', () => {
     expect(agentRefusal(withReading({ ...procStat, extra: 1 })).message).toMatch(/procStat/);
   });
 
+  it("takes a hello's congestion control when sent, and a hello without it from an older agent", () => {
+    const withCc = { ...hello, agent: { ...identity, facts: { ...identity.facts, congestionControl: 'bbr' } } };
+    expect(parseAgentMessage(JSON.stringify(withCc))).toEqual(withCc);
+    expect('congestionControl' in identity.facts).toBe(false);
+    expect(parseAgentMessage(JSON.stringify(hello))).toEqual(hello);
+    for (const bad of ['', 'b b', '\u001b[31mred', 'x'.repeat(65)]) {
+      const agent = { ...identity, facts: { ...identity.facts, congestionControl: bad } };
+      expect(agentRefusal({ ...hello, agent }).message).toMatch(/agent\.facts\.congestionControl/);
+    }
+  });
+
   it('refuses an ack of more than 10,000 ids', () => {
     const ids = Array.from({ length: 10_001 }, (_, i) => `r${i}`);
     expect(aggregatorRefusal({ type: 'ack', resultIds: ids }).message).toMatch(/resultIds/);
