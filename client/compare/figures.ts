@@ -4,7 +4,7 @@
  * difference (linear, in its own unit). The text tables, the HTML report and --json all
  * iterate this list, so a figure added here appears in all three.
  */
-import type { CpuReport } from '../../shared/cpu.js';
+import { marginalCpu, measuredBusyCpuSeconds, type CpuReport, type MarginalCpu } from '../../shared/cpu.js';
 import type { Protocol, TestKind } from '../../shared/protocol.js';
 import { bytesMoved, type TestResult } from '../../shared/result.js';
 import type { Scale } from './effect.js';
@@ -34,23 +34,9 @@ export interface Figure {
  */
 export const MAX_IDLE_BUSY_PERCENT = 80;
 
-/** What the node spent on the test beyond its idle baseline just before, per side. */
-export interface MarginalCpu {
-  busyPercent: number;
-  busyCpuSeconds: number;
-}
-
-/**
- * Marginal CPU of one side: the test window's busy share minus the idle window's, per mode
- * (the busy modes summed), times the window's core-seconds. Not clamped at 0: a clamp would
- * bias the figure upwards exactly where the test costs little.
- */
-export function marginalCpu(cpu: CpuReport | null): MarginalCpu | null {
-  if (!cpu?.idle || cpu.idle.busyPercent > MAX_IDLE_BUSY_PERCENT) return null;
-  const busy = (m: CpuReport['test']['modes']) => m.user + m.nice + m.system + m.irq + m.softirq + m.steal;
-  const busyPercent = busy(cpu.test.modes) - busy(cpu.idle.modes);
-  const seconds = (cpu.test.endMs - cpu.test.startMs) / 1000;
-  return { busyPercent, busyCpuSeconds: (busyPercent / 100) * cpu.test.cores * seconds };
+/** shared/cpu's marginal CPU (test window minus idle baseline, per mode and core), where the baseline left headroom. */
+function marginal(cpu: CpuReport | null): MarginalCpu | null {
+  return cpu && cpu.idle && cpu.idle.busyPercent <= MAX_IDLE_BUSY_PERCENT ? marginalCpu(cpu) : null;
 }
 
 /** CPU-seconds per 10^9 bytes of the test's CPU-seconds; null without bytes. */
@@ -97,7 +83,7 @@ export const FIGURES: readonly Figure[] = [
       title: `${side} CPU-s/GB, marginal`,
       unit: 'CPU-seconds per 10^9 bytes',
       scale: 'log',
-      value: (t) => ok(t, perGigabyte(marginalCpu(pick(t).cpu)?.busyCpuSeconds, t)),
+      value: (t) => ok(t, perGigabyte(marginal(pick(t).cpu)?.busyCpuSeconds, t)),
       format: cpuCost,
     },
     {
@@ -106,7 +92,7 @@ export const FIGURES: readonly Figure[] = [
       title: `${side} CPU busy, marginal`,
       unit: '% of all cores',
       scale: 'log',
-      value: (t) => ok(t, marginalCpu(pick(t).cpu)?.busyPercent),
+      value: (t) => ok(t, marginal(pick(t).cpu)?.busyPercent),
       format: percent,
     },
     {
@@ -115,7 +101,10 @@ export const FIGURES: readonly Figure[] = [
       title: `${side} CPU-s/GB, total`,
       unit: 'CPU-seconds per 10^9 bytes',
       scale: 'log',
-      value: (t) => ok(t, perGigabyte(pick(t).cpu?.test.busyCpuSeconds, t)),
+      value: (t) => {
+        const cpu = pick(t).cpu;
+        return ok(t, perGigabyte(cpu ? measuredBusyCpuSeconds(cpu) : null, t));
+      },
       format: cpuCost,
     },
     {
@@ -125,6 +114,15 @@ export const FIGURES: readonly Figure[] = [
       unit: '% of all cores',
       scale: 'log',
       value: (t) => ok(t, pick(t).cpu?.test.busyPercent),
+      format: percent,
+    },
+    {
+      id: `${side}-busiest-core-percent-marginal`,
+      kind: 'throughput',
+      title: `${side} busiest core, marginal`,
+      unit: '% of one core',
+      scale: 'log',
+      value: (t) => ok(t, marginal(pick(t).cpu)?.maxCorePercent),
       format: percent,
     },
     {
