@@ -111,7 +111,9 @@ const SumSchema = z.object({
 type Sum = z.infer<typeof SumSchema>;
 const ReportSchema = z.object({
   start: z.object({
-    test_start: z.object({ protocol: z.string(), num_streams: num, duration: num, reverse: num }).optional(),
+    /** Only a client's report has it (a server's has accepted_connection instead). */
+    connecting_to: z.object({}).optional(),
+    test_start: z.object({ protocol: z.string(), num_streams: num, duration: num, reverse: num, omit: num.optional() }).optional(),
   }),
   end: z.object({
     sum_sent: SumSchema.optional(),
@@ -194,7 +196,7 @@ function buildResult(report: Report): IperfResult | string {
   if (protocol === 'tcp' && sent.retransmits !== undefined) {
     result.tcp = { retransmits: sent.retransmits, ...rtt(report) };
   }
-  if (protocol === 'udp') {
+  if (protocol === 'udp' && !lossCountsOmitted(report)) {
     const udp = udpStats(received);
     if (udp) result.udp = udp;
   }
@@ -228,15 +230,30 @@ function rtt(report: Report): { rttMinSeconds: number | null; rttMeanSeconds: nu
 }
 
 /**
+ * Whether this report's UDP loss is wrong: the client of a forward UDP test with `-O` (3.12).
+ * Its end.sum_received is the server's, sent back at the end, and the server sends its
+ * lost-datagram count of the whole test, omitted seconds included, against a packet count
+ * without them: loss above 100% on a lossy path (test/fixtures/iperf3/udp-omit.json says
+ * 101.9% where its server measured 62.8%). Its bytes and bitrate are right (they match the
+ * server's); its loss is left out, and the server's own report has the true one.
+ */
+function lossCountsOmitted(report: Report): boolean {
+  const testStart = report.start.test_start;
+  return report.start.connecting_to !== undefined && testStart?.reverse === 0 && (testStart.omit ?? 0) > 0;
+}
+
+/**
  * UDP quality from end.sum_received, the receiver's own view (jitter and loss are measured
  * where packets arrive). In 3.12 end.sum mixes the sender's bitrate with the receiver's
  * jitter/loss, and on a server that sent (-R) it shows the packets sent with zero loss,
- * because the server never learns the loss: sum_received is all zeros there, so no udp block.
+ * because the server never learns the loss: sum_received there has no bytes and no loss, so
+ * no udp block. Its packet count is not trusted for that: with `-O`, 3.12 prints it as 0 minus
+ * the omitted packets, wrapped around as an unsigned 64-bit number.
  */
 function udpStats(received: Sum): IperfResult['udp'] {
   const { jitter_ms: jitterMs, lost_packets: lost, packets, lost_percent: lostPercent } = received;
   if (jitterMs === undefined || lost === undefined || packets === undefined || lostPercent === undefined) return undefined;
-  if (packets === 0 && lost === 0) return undefined;
+  if (received.bytes === 0 && lost === 0) return undefined;
   return {
     jitterSeconds: jitterMs / 1000,
     // iperf3 counts out-of-order packets against the loss, which can leave it slightly out of
