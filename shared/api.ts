@@ -3,8 +3,15 @@
  */
 import { z } from 'zod';
 import type { Environment } from './environment.js';
-import { PathSchema, ProtocolSchema, TestKindSchema } from './protocol.js';
+import { PathSchema, ProtocolSchema, TestKindSchema, TestSpecSchema } from './protocol.js';
 import type { RunSpec } from './results-file.js';
+
+/**
+ * Seconds an on-demand run's throughput tests omit when the request says nothing: TCP's slow
+ * start and the first second's queue build-up are not the path's steady throughput. (The
+ * background sweep omits none, so its series keep their meaning.)
+ */
+export const DEFAULT_RUN_OMIT_SECONDS = 1;
 
 /** POST /api/runs: an on-demand full matrix, labelled so two configurations can be compared. */
 export const RunRequestSchema = z.strictObject({
@@ -24,6 +31,8 @@ export const RunRequestSchema = z.strictObject({
   repeat: z.number().int().min(1).max(100).optional(),
   tcpBitrateBitsPerSecond: z.number().int().min(0).optional(),
   udpBitrateBitsPerSecond: z.number().int().min(1).optional(),
+  /** iperf3 `-O`: seconds each throughput test runs first and leaves out of its figures; default DEFAULT_RUN_OMIT_SECONDS. */
+  omitSeconds: TestSpecSchema.shape.omitSeconds,
 });
 export type RunRequest = z.infer<typeof RunRequestSchema>;
 

@@ -19,6 +19,11 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
 // ------------------------------------------------------------------ argv builders
 
+/** How long iperf3 runs a test, s: the omitted seconds (`-O`) first, then the measured ones (`-t`). */
+export function iperf3RunSeconds(spec: TestSpec): number {
+  return spec.durationSeconds + (spec.omitSeconds ?? 0);
+}
+
 function requireInt(name: string, value: number, min: number): void {
   // A bad value here is a bug upstream (specs are validated at the protocol boundary), and some
   // would be silently harmful: a fractional -t makes iperf3 run forever.
@@ -30,7 +35,7 @@ function requireInt(name: string, value: number, min: number): void {
  * report tagged with `testId` (it comes back as the report's top-level `extra_data`, on both sides).
  * `spec.bitrateBitsPerSecond` is the total over all streams; iperf3's `-b` is per stream, so it
  * is divided by the stream count and rounded up. `-b` is always passed: UDP would otherwise be
- * capped at iperf3's default 1 Mbit/s.
+ * capped at iperf3's default 1 Mbit/s. `-O` is passed when `spec.omitSeconds` is above 0.
  */
 export function iperf3ClientArgs(opts: {
   target: string;
@@ -46,8 +51,11 @@ export function iperf3ClientArgs(opts: {
   requireInt('streams', spec.streams, 1);
   requireInt('bitrateBitsPerSecond', spec.bitrateBitsPerSecond, 0);
   requireInt('connectTimeoutMs', connectTimeoutMs, 1);
+  const omitSeconds = spec.omitSeconds ?? 0;
+  requireInt('omitSeconds', omitSeconds, 0);
   const perStream = Math.ceil(spec.bitrateBitsPerSecond / spec.streams);
   const argv = ['iperf3', '-c', target, '-p', String(port), '-J', '-t', String(spec.durationSeconds)];
+  if (omitSeconds > 0) argv.push('-O', String(omitSeconds));
   argv.push('--connect-timeout', String(connectTimeoutMs), '--extra-data', testId);
   if (spec.protocol === 'udp') argv.push('-u');
   argv.push('-b', String(perStream), '-P', String(spec.streams));

@@ -56,6 +56,11 @@ export const RunSpecSchema = z.strictObject({
   streams: z.number().int().min(1),
   tcpBitrateBitsPerSecond: z.number().int().min(0),
   udpBitrateBitsPerSecond: z.number().int().min(0),
+  /**
+   * iperf3 `-O`: seconds each throughput test ran before its `durationSeconds` and left out of
+   * its figures. Files written before it read as 0: those runs omitted nothing.
+   */
+  omitSeconds: z.number().int().min(0).default(0),
 });
 export type RunSpec = z.infer<typeof RunSpecSchema>;
 

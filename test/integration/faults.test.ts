@@ -16,6 +16,7 @@ import type { AgentProcesses } from '../../lab/agents.js';
 import { labDown, labUp } from '../../lab/lab.js';
 import { planLab, uplinkName, podLinkName, type LabNode } from '../../lab/plan.js';
 import { tbfBurstBytes, rateBitsPerSecond } from '../../lab/shaping.js';
+import { DEFAULT_RUN_OMIT_SECONDS } from '../../shared/api.js';
 import type { ErrorCode } from '../../shared/errors.js';
 import type { Path, Protocol } from '../../shared/protocol.js';
 import type { TestResult } from '../../shared/result.js';
@@ -31,8 +32,11 @@ const READY_TIMEOUT_MS = 2000;
 // hung iperf3 is killed by its agent (iperf3-timeout) before the aggregator gives up on it.
 const RESULT_MARGIN_MS = 10_000;
 const HEARTBEAT_MS = 1000;
-/** The longest a test may take at the aggregator: ready + duration + margin + the server's late result (test-runner.ts). */
-const TEST_BOUND_MS = READY_TIMEOUT_MS + DURATION_SECONDS * 1000 + RESULT_MARGIN_MS + 5000;
+/**
+ * The longest a test may take at the aggregator: ready + omitted seconds (on-demand runs) +
+ * duration + margin + the server's late result (test-runner.ts).
+ */
+const TEST_BOUND_MS = READY_TIMEOUT_MS + (DEFAULT_RUN_OMIT_SECONDS + DURATION_SECONDS) * 1000 + RESULT_MARGIN_MS + 5000;
 
 interface Proc {
   pid: number;

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   iperf3ClientArgs,
+  iperf3RunSeconds,
   iperf3ServerArgs,
   parseIperf3Output,
   parseIperf3Version,
@@ -420,6 +421,30 @@ describe('iperf3ClientArgs', () => {
 
   it('rejects a fractional duration, which iperf3 would run forever', () => {
     expect(() => iperf3ClientArgs({ ...base, spec: { ...spec, durationSeconds: 1.5 } })).toThrow(RangeError);
+  });
+
+  it('passes -O with the omitted seconds after -t, and leaves it out at 0 or when absent', () => {
+    const argv = iperf3ClientArgs({ ...base, spec: { ...spec, omitSeconds: 2 } });
+    expect(argv.slice(argv.indexOf('-t'), argv.indexOf('-t') + 4)).toEqual(['-t', '10', '-O', '2']);
+    expect(iperf3ClientArgs({ ...base, spec: { ...spec, omitSeconds: 0 } })).toEqual(iperf3ClientArgs({ ...base, spec }));
+    expect(iperf3ClientArgs({ ...base, spec })).not.toContain('-O');
+  });
+
+  it('passes -O and -b 0 together for an unlimited UDP test with omitted seconds', () => {
+    const argv = iperf3ClientArgs({ ...base, spec: { ...spec, protocol: 'udp', bitrateBitsPerSecond: 0, omitSeconds: 1 } });
+    expect(argv).toEqual(expect.arrayContaining(['-u']));
+    expect(argv.slice(argv.indexOf('-O'), argv.indexOf('-O') + 2)).toEqual(['-O', '1']);
+    expect(argv.slice(argv.indexOf('-b'), argv.indexOf('-b') + 2)).toEqual(['-b', '0']);
+  });
+
+  it('rejects a fractional or negative omit', () => {
+    expect(() => iperf3ClientArgs({ ...base, spec: { ...spec, omitSeconds: 0.5 } })).toThrow(RangeError);
+    expect(() => iperf3ClientArgs({ ...base, spec: { ...spec, omitSeconds: -1 } })).toThrow(RangeError);
+  });
+
+  it('counts a run as its omitted seconds plus its measured ones', () => {
+    expect(iperf3RunSeconds(spec)).toBe(10);
+    expect(iperf3RunSeconds({ ...spec, omitSeconds: 3 })).toBe(13);
   });
 });
 
