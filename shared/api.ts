@@ -29,8 +29,13 @@ export const RunRequestSchema = z.strictObject({
   streams: z.number().int().min(1).max(128).optional(),
   /** Measure each pair this many times (passes over the whole matrix, so drift spreads evenly). */
   repeat: z.number().int().min(1).max(100).optional(),
+  /** Total over the streams, bits/s; 0 = unlimited. Default: the aggregator's. */
   tcpBitrateBitsPerSecond: z.number().int().min(0).optional(),
-  udpBitrateBitsPerSecond: z.number().int().min(1).optional(),
+  /**
+   * Total over the streams, bits/s; 0 = unlimited (iperf3 `-b 0`: as fast as the sender can,
+   * losses and all). Default: the aggregator's cap. Agents with a bitrate cap refuse 0.
+   */
+  udpBitrateBitsPerSecond: z.number().int().min(0).optional(),
   /** iperf3 `-O`: seconds each throughput test runs first and leaves out of its figures; default DEFAULT_RUN_OMIT_SECONDS. */
   omitSeconds: TestSpecSchema.shape.omitSeconds,
 });

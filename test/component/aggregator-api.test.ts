@@ -166,11 +166,11 @@ describe('POST /api/runs', () => {
     });
   });
 
-  it('accepts the omit asked for, 0 included', async () => {
+  it('accepts unlimited UDP (0) and the omit asked for, 0 included', async () => {
     for (const omitSeconds of [0, 60]) {
-      const res = await post({ label: `omit-${omitSeconds}`, omitSeconds });
+      const res = await post({ label: `max-${omitSeconds}`, udpBitrateBitsPerSecond: 0, omitSeconds });
       expect(res.statusCode, res.body).toBe(202);
-      expect(res.json()).toMatchObject({ spec: { omitSeconds } });
+      expect(res.json()).toMatchObject({ spec: { udpBitrateBitsPerSecond: 0, omitSeconds } });
     }
   });
 });

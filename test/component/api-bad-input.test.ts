@@ -141,7 +141,17 @@ describe('POST /api/runs bodies', () => {
     ['a huge number', '{"label":"x","durationSeconds":1e999}', /^durationSeconds: /],
     ['a 400-digit number', `{"label":"x","streams":${'9'.repeat(400)}}`, /^streams: /],
     ['a negative bitrate', '{"label":"x","tcpBitrateBitsPerSecond":-1}', /^tcpBitrateBitsPerSecond: /],
-    ['a zero UDP bitrate', '{"label":"x","udpBitrateBitsPerSecond":0}', /^udpBitrateBitsPerSecond: /],
+    [
+      'a negative UDP bitrate',
+      '{"label":"x","udpBitrateBitsPerSecond":-1}',
+      /^udpBitrateBitsPerSecond: Too small: expected number to be >=0/,
+    ],
+    ['a fractional UDP bitrate', '{"label":"x","udpBitrateBitsPerSecond":1.5}', /^udpBitrateBitsPerSecond: .*int/],
+    [
+      '"max" as a UDP bitrate (the CLI word, not the API value)',
+      '{"label":"x","udpBitrateBitsPerSecond":"max"}',
+      /^udpBitrateBitsPerSecond: /,
+    ],
     ['a negative omit', '{"label":"x","omitSeconds":-1}', /^omitSeconds: Too small: expected number to be >=0/],
     ['an omit over 60 s', '{"label":"x","omitSeconds":61}', /^omitSeconds: Too big: expected number to be <=60/],
     ['a fractional omit', '{"label":"x","omitSeconds":0.5}', /^omitSeconds: .*int/],
