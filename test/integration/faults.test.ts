@@ -19,7 +19,7 @@ import { tbfBurstBytes, rateBitsPerSecond } from '../../lab/shaping.js';
 import { DEFAULT_RUN_OMIT_SECONDS } from '../../shared/api.js';
 import type { ErrorCode } from '../../shared/errors.js';
 import type { Path, Protocol } from '../../shared/protocol.js';
-import type { TestResult } from '../../shared/result.js';
+import { receiverUdp, type TestResult } from '../../shared/result.js';
 import { exec, execChecked } from '../../sys/exec.js';
 import { parseExposition, type Sample } from '../helpers/prometheus-text.js';
 import { runOnDemand as runLabRun, startLabAgents } from '../helpers/lab-runs.js';
@@ -335,7 +335,7 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3', 'tc', 'nft'] }
       expect(udp.filter((r) => !r.ok).map((r) => `${r.source.node}->${r.target.node}: ${r.error?.message}`)).toEqual([]);
       const loss: Record<string, number> = {};
       for (const r of udp) {
-        const ratio = r.iperf?.udp?.lossRatio;
+        const ratio = receiverUdp(r)?.lossRatio;
         const pair = `${r.path} ${r.source.node}->${r.target.node}`;
         loss[pair] = ratio ?? NaN;
         if (r.target.node === victim.name) {

@@ -228,7 +228,7 @@ describe('netmatrix run with latency tests', () => {
 
   it('appends the latency columns after the existing ones, empty where they do not apply', () => {
     const rows = resultsCsv(tests).trimEnd().split('\n').map(csvCells);
-    for (const row of rows) expect(row).toHaveLength(33);
+    for (const row of rows) expect(row).toHaveLength(34);
     const [header, throughputRow, tcpRow, , failedRow, udpRow] = rows;
     const extra = [
       'kind',
@@ -242,7 +242,7 @@ describe('netmatrix run with latency tests', () => {
     ];
     expect(header?.slice(0, 3)).toEqual(['label', 'run_id', 'test_id']);
     expect(header?.slice(22, 25)).toEqual(['duration_seconds', 'streams', 'bitrate_bits_per_second']);
-    expect(header?.slice(25)).toEqual(extra);
+    expect(header?.slice(25, 33)).toEqual(extra);
     const latencyCells = (row: string[] | undefined) => Object.fromEntries(extra.map((c, i) => [c, row?.[25 + i]]));
     expect(latencyCells(throughputRow)).toEqual({ ...Object.fromEntries(extra.map((c) => [c, ''])), kind: 'throughput' });
     expect(latencyCells(tcpRow)).toEqual({
