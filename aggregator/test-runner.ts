@@ -90,7 +90,14 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
       // The sockperf server runs until told: done with it. It reports only a failure to start.
       if (!fail) server.send({ type: 'cancel', testId, reason: 'done' });
     } else {
-      const s = await within(active.serverResult.promise, fail ? 1000 : t.serverAfterClientMs, failure('test-timeout', 'no server result'));
+      // A client that refused its command never dialled: its server would wait for a client
+      // until its idle timeout, so a refusal gets the short wait a failure gets.
+      const refused = clientMsg?.ok === false && clientMsg.error?.code === 'spec-refused';
+      const s = await within(
+        active.serverResult.promise,
+        fail || refused ? 1000 : t.serverAfterClientMs,
+        failure('test-timeout', 'no server result'),
+      );
       if (s.ok) serverMsg = s.value;
       // A killed server agent takes its iperf3 with it before its own socket closes: the client's
       // iperf3-error can arrive first. The agent gone is the cause, not the client's symptom.

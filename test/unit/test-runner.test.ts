@@ -107,6 +107,37 @@ it("records agent-lost, not the client's iperf3-error, when the server agent van
   expect(r.error).toEqual({ code: 'agent-lost', message: 'the server agent disconnected' });
 });
 
+it('does not wait out the server of a client that refused its command (it never dialled), and frees the server', async () => {
+  const broker = new Broker();
+  const sent: string[] = [];
+  const server = session('s', testIdentity({ nodeName: 'target' }), (m) => {
+    sent.push(m.type);
+    if (m.type === 'serve') setImmediate(() => broker.ready('s', m.testId));
+  });
+  const client = session('c', testIdentity({ nodeName: 'source' }), (m) => {
+    if (m.type !== 'probe') return;
+    const now = Date.now();
+    const error = { code: 'spec-refused' as const, message: 'unlimited bitrate requested but the agent caps it at 1000000000 bit/s' };
+    setImmediate(() =>
+      broker.result('c', {
+        type: 'result',
+        resultId: 'r-c',
+        testId: m.testId,
+        role: 'client',
+        startedAtMs: now,
+        endedAtMs: now,
+        ok: false,
+        error,
+      }),
+    );
+  });
+  const started = Date.now();
+  const r = await runTest(podPlan(client, server), broker, { readyTimeoutMs: 1000, resultMarginMs: 1000, serverAfterClientMs: 5000 }, log);
+  expect(r.error?.code).toBe('spec-refused');
+  expect(Date.now() - started).toBeLessThan(2500);
+  expect(sent).toEqual(['serve', 'cancel']);
+});
+
 it('uses the larger of the configured margin and the agent slack plus a grace', () => {
   const identity = (deadlineSlackMs?: number) =>
     testIdentity({
