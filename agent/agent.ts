@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import type { Logger } from 'pino';
-import { PROTOCOL_VERSION, type AgentIdentity, type AggregatorMessage } from '../shared/protocol.js';
+import { MAX_OMIT_SECONDS, PROTOCOL_VERSION, type AgentIdentity, type AggregatorMessage } from '../shared/protocol.js';
 import { procStatIdentity, type ProcStatSnapshot } from '../shared/cpu.js';
 import { redacted } from '../shared/settings.js';
 import { AGENT_SETTINGS, type AgentConfig } from './config.js';
@@ -82,6 +82,9 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
       portMax: config.portMax,
       allowedTargetCidrs: [...config.allowedTargets],
       deadlineSlackMs: config.connectTimeoutMs + DEADLINE_MARGIN_MS,
+      // Announced so the aggregator knows this agent understands omitSeconds; the duration
+      // limit bounds how long a test runs, omitted seconds included.
+      maxOmitSeconds: MAX_OMIT_SECONDS,
     },
   };
 

@@ -43,13 +43,13 @@ export const AGENT_SETTINGS = {
     env: 'NETMATRIX_MAX_TEST_DURATION_SECONDS',
     flag: 'max-test-duration-seconds',
     schema: setting.int(120, 1, 3600),
-    help: 'refuse longer tests',
+    help: 'refuse longer tests (omitted seconds count)',
   },
   maxBitrate: {
     env: 'NETMATRIX_MAX_BITRATE_BITS_PER_SECOND',
     flag: 'max-bitrate-bits-per-second',
     schema: setting.int(0, 0, 1e13),
-    help: 'refuse tests above this total bitrate (0 = no cap)',
+    help: 'refuse tests above this total bitrate (0 = no cap; a cap also refuses unlimited tests)',
   },
   maxStreams: {
     env: 'NETMATRIX_MAX_STREAMS',

@@ -8,7 +8,7 @@
 import { exec, ExecError, type ExecResult } from '../sys/exec.js';
 import { ToolProcess } from './tool-process.js';
 import { failure, type Failure } from '../shared/errors.js';
-import { iperf3ClientArgs, iperf3ServerArgs, parseIperf3Output, parseIperf3Version } from '../shared/iperf3.js';
+import { iperf3ClientArgs, iperf3RunSeconds, iperf3ServerArgs, parseIperf3Output, parseIperf3Version } from '../shared/iperf3.js';
 import type { IperfResult } from '../shared/iperf3-result.js';
 import { measuredWindowMs } from '../shared/iperf3-timing.js';
 import type { MeasuredInterval } from '../shared/cpu.js';
@@ -109,7 +109,8 @@ export class Iperf3Runner {
       connectTimeoutMs: this.o.connectTimeoutMs,
     });
     const startedAtMs = Date.now();
-    const timeoutMs = cmd.spec.durationSeconds * 1000 + this.o.connectTimeoutMs + this.o.deadlineMarginMs;
+    // iperf3 runs the omitted seconds before the measured ones.
+    const timeoutMs = iperf3RunSeconds(cmd.spec) * 1000 + this.o.connectTimeoutMs + this.o.deadlineMarginMs;
     try {
       const r = await this.tool.run(argv, { timeoutMs, signal });
       return outcomeOf(r, startedAtMs, () => String(signal.reason ?? 'cancelled'));
@@ -138,7 +139,7 @@ export class Iperf3Runner {
       idleTimeoutSeconds: cmd.idleTimeoutSeconds,
       rcvTimeoutMs: this.o.connectTimeoutMs + this.o.deadlineMarginMs,
     });
-    const timeoutMs = (cmd.idleTimeoutSeconds + cmd.spec.durationSeconds) * 1000 + this.o.connectTimeoutMs + this.o.deadlineMarginMs;
+    const timeoutMs = (cmd.idleTimeoutSeconds + iperf3RunSeconds(cmd.spec)) * 1000 + this.o.connectTimeoutMs + this.o.deadlineMarginMs;
     let exited = false;
     const watchReady = async () => {
       const deadline = Date.now() + 5000;

@@ -109,7 +109,7 @@ export const AGGREGATOR_SETTINGS = {
     env: 'NETMATRIX_UDP_BITRATE_BITS_PER_SECOND',
     flag: 'udp-bitrate-bits-per-second',
     schema: setting.int(1_000_000_000, 1, 1e13),
-    help: 'UDP send rate per test (UDP has no congestion control: always capped)',
+    help: "UDP send rate per test (UDP has no congestion control: the sweep's is always capped); also on-demand runs' unless they ask for another",
   },
   streams: { env: 'NETMATRIX_STREAMS', flag: 'streams', schema: setting.int(1, 1, 128), help: 'parallel streams per test' },
   concurrency: {

@@ -9,7 +9,7 @@
  */
 import type { ErrorCode } from '../shared/errors.js';
 import type { Path, Protocol, TestKind } from '../shared/protocol.js';
-import type { TestResult } from '../shared/result.js';
+import { receiverUdp, type TestResult } from '../shared/result.js';
 
 /** A latency test's figures as the matrix keeps them: full round trips, µs. */
 export interface CellLatency {
@@ -73,6 +73,7 @@ export function cellResult(r: TestResult): CellResult {
   const c = r.source.cpu?.test;
   const s = r.target.cpu?.test;
   const l = r.latency;
+  const udp = receiverUdp(r);
   return {
     id: r.id,
     ok: r.ok,
@@ -93,8 +94,8 @@ export function cellResult(r: TestResult): CellResult {
     serverCpuSecondsPerGigabyte: r.target.cpuSecondsPerGigabyte,
     tcpRetransmits: r.iperf?.tcp?.retransmits ?? null,
     tcpRttMeanSeconds: r.iperf?.tcp?.rttMeanSeconds ?? r.serverIperf?.tcp?.rttMeanSeconds ?? null,
-    udpJitterSeconds: r.iperf?.udp?.jitterSeconds ?? null,
-    udpLossRatio: r.iperf?.udp?.lossRatio ?? null,
+    udpJitterSeconds: udp?.jitterSeconds ?? null,
+    udpLossRatio: udp?.lossRatio ?? null,
     latency: l
       ? {
           min: l.rttMicroseconds.min,

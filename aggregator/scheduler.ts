@@ -17,9 +17,10 @@
  */
 import type { Logger } from 'pino';
 import { failure, type Failure } from '../shared/errors.js';
-import type { RunRequest, RunSummary } from '../shared/api.js';
+import { DEFAULT_RUN_OMIT_SECONDS, type RunRequest, type RunSummary } from '../shared/api.js';
 import type { LatencySpec, NetworkMode, Path, Protocol, TestKind, TestSpec } from '../shared/protocol.js';
 import { bytesMoved, type TestResult, type Topology } from '../shared/result.js';
+import { checkOmit } from '../shared/limits.js';
 import type { AgentRegistry, AgentSession } from './agents.js';
 import { bytesPerNode, NodeByteBudget, TestBudget, type ByteCharge } from './coverage/budget.js';
 import { FullCoverage } from './coverage/full.js';
@@ -195,6 +196,7 @@ export class Scheduler {
       streams: req.streams ?? s.streams,
       tcpBitrateBitsPerSecond: req.tcpBitrateBitsPerSecond ?? s.tcpBitrate,
       udpBitrateBitsPerSecond: req.udpBitrateBitsPerSecond ?? s.udpBitrate,
+      omitSeconds: req.omitSeconds ?? DEFAULT_RUN_OMIT_SECONDS,
     });
     this.runs.set(run.id, run);
     this.queue.push(run);
@@ -415,9 +417,11 @@ export class Scheduler {
     return { kind, spec: this.throughputSpec(protocol, run) };
   }
 
+  /** The background sweep's spec, or an on-demand run's. The sweep omits no seconds (see DEFAULT_RUN_OMIT_SECONDS). */
   private throughputSpec(protocol: Protocol, run?: Run): TestSpec {
     const s = this.d.settings;
     const r = run?.spec;
+    const omitSeconds = r?.omitSeconds ?? 0;
     return {
       protocol,
       durationSeconds: r?.durationSeconds ?? s.durationSeconds,
@@ -425,6 +429,8 @@ export class Scheduler {
         protocol === 'udp' ? (r?.udpBitrateBitsPerSecond ?? s.udpBitrate) : (r?.tcpBitrateBitsPerSecond ?? s.tcpBitrate),
       streams: r?.streams ?? s.streams,
       reverse: false,
+      // Left out at 0: agents from before omitSeconds drop their connection on the field.
+      ...(omitSeconds > 0 ? { omitSeconds } : {}),
     };
   }
 
@@ -467,8 +473,11 @@ export class Scheduler {
       result = this.d.unrunnable(ctx, failure('agent-lost', `no ${mode} agent on ${client ? pair.target : pair.source}`));
     } else {
       const address = targetAddress(path, server, this.d.serviceAddress);
+      const refused = planned.kind === 'throughput' ? omitRefused(planned.spec, [client, server]) : undefined;
       if (!address) {
         result = this.d.unrunnable(ctx, failure('no-target-address', `no service address for ${pair.target}`));
+      } else if (refused) {
+        result = this.d.unrunnable(ctx, refused);
       } else {
         this.busy.add(pair.source).add(pair.target);
         try {
@@ -512,6 +521,18 @@ function busyWith(
   const bits = nic ? Math.max(nic.rxBitsPerSecond, nic.txBitsPerSecond) : 0;
   if (limits.nicBitsPerSecond > 0 && nic && nic.startMs >= sinceMs && bits > limits.nicBitsPerSecond) {
     return { idleNicBitsPerSecond: bits };
+  }
+  return undefined;
+}
+
+/**
+ * A refusal on behalf of an agent that predates omitSeconds: sent a spec with it, that agent
+ * would drop its connection (its TestSpec is strict) instead of refusing the test.
+ */
+function omitRefused(spec: TestSpec, agents: readonly AgentSession[]): Failure | undefined {
+  for (const a of agents) {
+    const f = checkOmit(a.identity.limits, spec);
+    if (f) return failure(f.code, `${a.identity.mode} agent on ${a.identity.nodeName}: ${f.message}`);
   }
   return undefined;
 }

@@ -11,6 +11,7 @@ import { failure, type Failure } from '../shared/errors.js';
 import type { AgentIdentity, LatencySpec, Path, Protocol, ResultMessage, TestSpec } from '../shared/protocol.js';
 import { sideCost, type TestResult } from '../shared/result.js';
 import { SOCKPERF_CLIENT_OVERHEAD_MS } from '../shared/sockperf.js';
+import { iperf3RunSeconds } from '../shared/iperf3.js';
 import type { AgentSession } from './agents.js';
 import { within, type Broker } from './broker.js';
 
@@ -41,7 +42,7 @@ export interface RunnerTimeouts {
 export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts, log: Logger): Promise<TestResult> {
   const testId = randomUUID();
   const startedAt = new Date();
-  const { server, client, spec } = plan;
+  const { server, client } = plan;
   const port = server.identity.iperf3Port;
   const active = broker.open(testId, server.id, client.id);
   const tlog = log.child({
@@ -77,9 +78,10 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
           ? { type: 'probe-latency', testId, target, port, spec: plan.spec }
           : { type: 'probe', testId, target, port, spec: plan.spec },
       );
-      // sockperf spends a fixed warm-up and drain beyond its -t.
-      const overheadMs = plan.kind === 'latency' ? SOCKPERF_CLIENT_OVERHEAD_MS : 0;
-      const limit = spec.durationSeconds * 1000 + overheadMs + resultMarginMs(t, client.identity);
+      // sockperf spends a fixed warm-up and drain beyond its -t; iperf3 runs its omitted seconds first.
+      const runMs =
+        plan.kind === 'latency' ? plan.spec.durationSeconds * 1000 + SOCKPERF_CLIENT_OVERHEAD_MS : iperf3RunSeconds(plan.spec) * 1000;
+      const limit = runMs + resultMarginMs(t, client.identity);
       const c = await within(active.clientResult.promise, limit, failure('test-timeout', `no client result within ${limit} ms`));
       if (c.ok) clientMsg = c.value;
       else fail = c.failure;
@@ -88,7 +90,14 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
       // The sockperf server runs until told: done with it. It reports only a failure to start.
       if (!fail) server.send({ type: 'cancel', testId, reason: 'done' });
     } else {
-      const s = await within(active.serverResult.promise, fail ? 1000 : t.serverAfterClientMs, failure('test-timeout', 'no server result'));
+      // A client that refused its command never dialled: its server would wait for a client
+      // until its idle timeout, so a refusal gets the short wait a failure gets.
+      const refused = clientMsg?.ok === false && clientMsg.error?.code === 'spec-refused';
+      const s = await within(
+        active.serverResult.promise,
+        fail || refused ? 1000 : t.serverAfterClientMs,
+        failure('test-timeout', 'no server result'),
+      );
       if (s.ok) serverMsg = s.value;
       // A killed server agent takes its iperf3 with it before its own socket closes: the client's
       // iperf3-error can arrive first. The agent gone is the cause, not the client's symptom.
@@ -157,7 +166,8 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
 const AGENT_VERDICT_GRACE_MS = 2000;
 
 /**
- * How long past the duration the aggregator waits for the client's result: the configured
+ * How long past the test's run (its duration, plus an iperf3 test's omitted seconds) the
+ * aggregator waits for the client's result: the configured
  * margin, but never less than the client agent's own deadline slack plus a grace, so the
  * agent's verdict (iperf3-timeout, connect-timeout) is what gets recorded, not test-timeout.
  */

@@ -30,7 +30,8 @@ const USAGE = `usage: netmatrix <command>
   lab down                   remove everything the lab made
   lab status                 show the lab
   run --label NAME --out FILE [--aggregator URL] [--kinds throughput,latency]
-      [--paths ..] [--protocols ..] [--duration S] [--repeat K] [--csv FILE]
+      [--paths ..] [--protocols ..] [--duration S] [--omit S] [--udp-bitrate max|RATE]
+      [--repeat K] [--csv FILE]
                              an on-demand labelled run with progress (iperf3 throughput, sockperf
                              latency or both), written to a results file
   run --lab [lab flags] ...  the same on a lab built with that profile, torn down after (root)

@@ -3,7 +3,7 @@
  * that reads them by position keeps working; a cell that does not apply to a test's kind
  * (throughput figures of a latency test, round trips of a throughput test) is empty.
  */
-import type { TestResult } from '../shared/result.js';
+import { receiverUdp, type TestResult } from '../shared/result.js';
 import { droppedRatio } from '../shared/results-file.js';
 
 const COLUMNS = [
@@ -41,6 +41,8 @@ const COLUMNS = [
   'connect_p50_us',
   'message_size_bytes',
   'messages_per_second',
+  // Added with omitted seconds (iperf3 -O): a throughput test ran this long before duration_seconds.
+  'omit_seconds',
 ] as const;
 
 function cell(v: string | number | boolean | null | undefined): string {
@@ -72,8 +74,8 @@ export function resultsCsv(results: readonly TestResult[]): string {
       r.target.cpuSecondsPerGigabyte,
       r.iperf?.tcp?.retransmits,
       r.iperf?.tcp?.rttMeanSeconds,
-      r.iperf?.udp?.jitterSeconds,
-      r.iperf?.udp?.lossRatio,
+      receiverUdp(r)?.jitterSeconds,
+      receiverUdp(r)?.lossRatio,
       r.spec.durationSeconds,
       'streams' in r.spec ? r.spec.streams : null,
       'bitrateBitsPerSecond' in r.spec ? r.spec.bitrateBitsPerSecond : null,
@@ -85,6 +87,7 @@ export function resultsCsv(results: readonly TestResult[]): string {
       r.latency?.connect?.p50Microseconds,
       'messageSizeBytes' in r.spec ? r.spec.messageSizeBytes : null,
       'messagesPerSecond' in r.spec ? r.spec.messagesPerSecond : null,
+      'bitrateBitsPerSecond' in r.spec ? (r.spec.omitSeconds ?? 0) : null,
     ]
       .map(cell)
       .join(','),

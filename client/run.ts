@@ -5,10 +5,18 @@
  */
 import { rename, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
-import type { RunRequest } from '../shared/api.js';
-import { PathSchema, ProtocolSchema, TestKindSchema, type TestKind } from '../shared/protocol.js';
-import { RESULTS_FORMAT, RESULTS_VERSION, ResultsFileSchema, summarizePairs, type ResultsFile } from '../shared/results-file.js';
-import type { TestResult } from '../shared/result.js';
+import { DEFAULT_RUN_OMIT_SECONDS, type RunRequest } from '../shared/api.js';
+import { BITRATE_EXAMPLES, parseBitsPerSecond } from '../shared/bitrate.js';
+import { MAX_OMIT_SECONDS, PathSchema, ProtocolSchema, TestKindSchema, type TestKind } from '../shared/protocol.js';
+import {
+  RESULTS_FORMAT,
+  RESULTS_VERSION,
+  ResultsFileSchema,
+  summarizePairs,
+  type ResultsFile,
+  type RunSpec,
+} from '../shared/results-file.js';
+import { receiverUdp, type TestResult } from '../shared/result.js';
 import { median } from '../shared/stats.js';
 import { loadSettings, setting, type SettingsOf } from '../shared/settings.js';
 import { AggregatorClient, type RunWithResults } from './api-client.js';
@@ -31,6 +39,27 @@ const optionalList = <T extends string>(schema: z.ZodType<T, string>) =>
     .pipe(z.array(schema).min(1, 'at least one value').optional())
     // A set, given as a list: "latency,latency" asks for latency once.
     .transform((v) => (v === undefined ? undefined : [...new Set(v)]));
+
+/** The most a rate flag takes, bits/s: the bound of the aggregator's and the agents' bitrate settings. */
+const MAX_BITS_PER_SECOND = 1e13;
+
+/** `max` (0: unlimited, iperf3 -b 0) or a rate such as 2gbit; undefined when not given. */
+const bitrateOrMax = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    if (v.trim().toLowerCase() === 'max') return 0;
+    const bps = parseBitsPerSecond(v);
+    if (bps === 0) {
+      ctx.addIssue({ code: 'custom', message: 'a rate of 0 would be unlimited: write max for that' });
+    } else if (bps === undefined || bps > MAX_BITS_PER_SECOND) {
+      ctx.addIssue({ code: 'custom', message: `expected max (unlimited) or a rate up to 10tbit, such as ${BITRATE_EXAMPLES}` });
+    } else {
+      return bps;
+    }
+    return z.NEVER;
+  });
 
 export const RUN_SETTINGS = {
   aggregator: {
@@ -81,6 +110,23 @@ export const RUN_SETTINGS = {
     flag: 'streams',
     schema: z.coerce.number().int().min(1).max(128).optional(),
     help: 'parallel streams per test',
+  },
+  udpBitrate: {
+    env: 'NETMATRIX_RUN_UDP_BITRATE',
+    flag: 'udp-bitrate',
+    schema: bitrateOrMax,
+    help: "UDP send rate per test: max (unlimited, iperf3 -b 0; agents with a bitrate cap refuse it) or a rate such as 2gbit or 500m (default: the aggregator's cap)",
+  },
+  omit: {
+    env: 'NETMATRIX_RUN_OMIT_SECONDS',
+    flag: 'omit',
+    schema: z
+      .string()
+      .regex(/^\d{1,2}$/, `whole seconds from 0 to ${MAX_OMIT_SECONDS}`)
+      .transform(Number)
+      .pipe(z.number().max(MAX_OMIT_SECONDS, `whole seconds from 0 to ${MAX_OMIT_SECONDS}`))
+      .optional(),
+    help: `seconds each throughput test runs first and leaves out of its figures (iperf3 -O; default ${DEFAULT_RUN_OMIT_SECONDS})`,
   },
   out: { env: 'NETMATRIX_RUN_OUT', flag: 'out', schema: setting.string(), help: 'results file to write (JSON)' },
   csv: { env: 'NETMATRIX_RUN_CSV', flag: 'csv', schema: setting.optionalString(), help: 'also write one CSV row per test here' },
@@ -143,7 +189,36 @@ function throughputSummary(rs: readonly TestResult[]): string {
   const ok = rs.flatMap((r) => (r.ok && r.throughputBitsPerSecond !== null ? [r.throughputBitsPerSecond] : []));
   const m = median(ok);
   const figure = m === undefined ? '       -' : `${(m / 1e9).toFixed(2).padStart(8)} Gbit/s`;
-  return `${figure} median of ${ok.length}${failedSuffix(rs.length - ok.length)}`;
+  // UDP's throughput is what arrived; the loss says what the sender pushed beyond it.
+  const loss = median(rs.flatMap((r) => (r.ok && receiverUdp(r) ? [(receiverUdp(r)?.lossRatio ?? 0) * 100] : [])));
+  const lossText = loss === undefined ? '' : `, loss ${loss.toFixed(2)}%`;
+  return `${figure} median of ${ok.length}${lossText}${failedSuffix(rs.length - ok.length)}`;
+}
+
+/** Longest reason shown per line; the results file has every reason whole. */
+const MAX_REASON_CHARS = 200;
+
+/**
+ * Why tests failed: one line per reason (code and message), the most frequent first, with one
+ * of its tests; at most `maxLines`, then how many reasons are left out. Empty when none failed.
+ */
+export function failureLines(results: readonly TestResult[], maxLines = 5): string[] {
+  const reasons = new Map<string, { code: string; message: string; tests: TestResult[] }>();
+  for (const r of results) {
+    if (r.ok || !r.error) continue;
+    const key = `${r.error.code}\u0000${r.error.message}`;
+    const reason = reasons.get(key) ?? reasons.set(key, { ...r.error, tests: [] }).get(key);
+    reason?.tests.push(r);
+  }
+  const sorted = [...reasons.values()].sort((a, b) => b.tests.length - a.tests.length);
+  const lines = sorted.slice(0, maxLines).map(({ code, message, tests }) => {
+    const t = tests[0] as TestResult;
+    const text = message.length > MAX_REASON_CHARS ? `${message.slice(0, MAX_REASON_CHARS)}…` : message;
+    const others = tests.length > 1 ? ` and ${tests.length - 1} more` : '';
+    return `  ${tests.length} x ${code}: ${text} (${t.kind} ${t.path} ${t.protocol} ${t.source.node} -> ${t.target.node}${others})`;
+  });
+  if (sorted.length > maxLines) lines.push(`  and ${sorted.length - maxLines} more reasons (every test's is in the results file)`);
+  return lines.length > 0 ? ['failed tests, by reason:', ...lines] : [];
 }
 
 function latencySummary(rs: readonly TestResult[]): string {
@@ -155,9 +230,15 @@ function latencySummary(rs: readonly TestResult[]): string {
   return `round trip p50 ${p50}, p99 ${p99}  medians of ${ok.length}${failedSuffix(rs.length - ok.length)}`;
 }
 
-/** What the run measures, for its first line: "throughput (10 s tests) and latency". */
-function kindsText(kinds: readonly TestKind[], durationSeconds: number): string {
-  return kinds.map((k) => (k === 'throughput' ? `throughput (${durationSeconds} s tests)` : k)).join(' and ');
+/**
+ * What the run measures, for its first line: "throughput (10 s tests after 1 s omitted, UDP at
+ * 1.00 Gbit/s) and latency". An aggregator from before omitted seconds sends no omitSeconds.
+ */
+function kindsText(kinds: readonly TestKind[], spec: RunSpec): string {
+  const omit = spec.omitSeconds > 0 ? ` after ${spec.omitSeconds} s omitted` : '';
+  const rate = spec.udpBitrateBitsPerSecond;
+  const udp = spec.protocols.includes('udp') ? `, UDP ${rate === 0 ? 'unlimited' : `at ${(rate / 1e9).toFixed(2)} Gbit/s`}` : '';
+  return kinds.map((k) => (k === 'throughput' ? `throughput (${spec.durationSeconds} s tests${omit}${udp})` : k)).join(' and ');
 }
 
 async function writeAtomically(file: string, text: string): Promise<void> {
@@ -179,10 +260,13 @@ export async function runOnAggregator(o: RunOptions, io: RunIo, token = o.token)
     ...(o.protocols ? { protocols: o.protocols } : {}),
     ...(o.duration ? { durationSeconds: o.duration } : {}),
     ...(o.streams ? { streams: o.streams } : {}),
+    // 0 is a value here (unlimited, no omit): test for absence, not for truth.
+    ...(o.udpBitrate !== undefined ? { udpBitrateBitsPerSecond: o.udpBitrate } : {}),
+    ...(o.omit !== undefined ? { omitSeconds: o.omit } : {}),
   };
   const started = await client.startRun(req);
   const matrix = `${started.spec.paths.join(',')} x ${started.spec.protocols.join(',')}`;
-  const kinds = kindsText(o.kinds ?? ['throughput'], started.spec.durationSeconds);
+  const kinds = kindsText(o.kinds ?? ['throughput'], started.spec);
   io.stderr(`run ${started.id} "${o.label}": ${matrix}, ${kinds}, repeat ${started.spec.repeat}\n`);
   const t0 = Date.now();
   const progress = new Progress(io.stderr, io.tty);
@@ -200,7 +284,7 @@ export async function runOnAggregator(o: RunOptions, io: RunIo, token = o.token)
   io.stdout(
     `${file.label}: ${file.results.length} tests, ${run.failed} failed, ${file.environment.nodes.length} nodes, dataplane ${file.environment.dataplane.kind} ${JSON.stringify(file.environment.dataplane.settings)}\n`,
   );
-  io.stdout(`${summaryLines(file).join('\n')}\n`);
+  io.stdout(`${[...summaryLines(file), ...failureLines(file.results)].join('\n')}\n`);
   io.stdout(`wrote ${o.out}${o.csv ? ` and ${o.csv}` : ''}\n`);
   return run.failed > 0 && run.failed === run.total ? 1 : 0;
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { buildAggregator, type Aggregator } from '../aggregator/app.js';
 import { loadAggregatorConfig } from '../aggregator/config.js';
-import type { TestResult } from '../shared/result.js';
+import { receiverUdp, type TestResult } from '../shared/result.js';
 import { createLogger } from '../sys/log.js';
 import { AgentProcesses, labAgentSpecs, loopbackAgentSpecs, type AgentSpec } from './agents.js';
 import { checkLabSupport, labDown, labUp } from './lab.js';
@@ -50,7 +50,8 @@ export function describeResult(r: TestResult): string {
     return `${head} ${`rtt p50 ${us(t.p50)}`.padStart(13)}  p99 ${us(t.p99)}${dropped}`;
   }
   const cpu = (p: number | undefined) => (p === undefined ? '-' : `${p.toFixed(0)}%`);
-  const udp = r.iperf?.udp ? `  loss ${(r.iperf.udp.lossRatio * 100).toFixed(2)}%` : '';
+  const loss = receiverUdp(r)?.lossRatio;
+  const udp = loss === undefined ? '' : `  loss ${(loss * 100).toFixed(2)}%`;
   return `${head} ${gbit(r.throughputBitsPerSecond).padStart(13)}  node CPU client ${cpu(r.source.cpu?.test.busyPercent)} server ${cpu(r.target.cpu?.test.busyPercent)}${udp}`;
 }
 

@@ -3,8 +3,15 @@
  */
 import { z } from 'zod';
 import type { Environment } from './environment.js';
-import { PathSchema, ProtocolSchema, TestKindSchema } from './protocol.js';
+import { PathSchema, ProtocolSchema, TestKindSchema, TestSpecSchema } from './protocol.js';
 import type { RunSpec } from './results-file.js';
+
+/**
+ * Seconds an on-demand run's throughput tests omit when the request says nothing: TCP's slow
+ * start and the first second's queue build-up are not the path's steady throughput. (The
+ * background sweep omits none, so its series keep their meaning.)
+ */
+export const DEFAULT_RUN_OMIT_SECONDS = 1;
 
 /** POST /api/runs: an on-demand full matrix, labelled so two configurations can be compared. */
 export const RunRequestSchema = z.strictObject({
@@ -22,8 +29,15 @@ export const RunRequestSchema = z.strictObject({
   streams: z.number().int().min(1).max(128).optional(),
   /** Measure each pair this many times (passes over the whole matrix, so drift spreads evenly). */
   repeat: z.number().int().min(1).max(100).optional(),
+  /** Total over the streams, bits/s; 0 = unlimited. Default: the aggregator's. */
   tcpBitrateBitsPerSecond: z.number().int().min(0).optional(),
-  udpBitrateBitsPerSecond: z.number().int().min(1).optional(),
+  /**
+   * Total over the streams, bits/s; 0 = unlimited (iperf3 `-b 0`: as fast as the sender can,
+   * losses and all). Default: the aggregator's cap. Agents with a bitrate cap refuse 0.
+   */
+  udpBitrateBitsPerSecond: z.number().int().min(0).optional(),
+  /** iperf3 `-O`: seconds each throughput test runs first and leaves out of its figures; default DEFAULT_RUN_OMIT_SECONDS. */
+  omitSeconds: TestSpecSchema.shape.omitSeconds,
 });
 export type RunRequest = z.infer<typeof RunRequestSchema>;
 

@@ -1,5 +1,5 @@
 /**
- * The typed form of one iperf3 `-J` report, as the parser in iperf3-parse.ts produces it and
+ * The typed form of one iperf3 `-J` report, as the parser in iperf3.ts produces it and
  * as it travels in a `result` message. Units are in the field names.
  */
 import { z } from 'zod';
@@ -27,10 +27,10 @@ export const IperfResultSchema = z.strictObject({
   reverse: z.boolean(),
   streams: z.number().int().min(1),
   durationSeconds: nonNeg,
-  /** end.sum_sent (TCP) or end.sum (UDP, sender view). */
+  /** end.sum_sent: the sender's view (for UDP, what was sent, lost datagrams included). */
   sentBitsPerSecond: nonNeg,
   sentBytes: nonNeg,
-  /** end.sum_received (TCP); for UDP the receiver's view, excluding lost packets. */
+  /** end.sum_received: the receiver's view (for UDP, excluding lost datagrams); a client of a forward test has it from the server. */
   receivedBitsPerSecond: nonNeg,
   receivedBytes: nonNeg,
   tcp: z
@@ -42,6 +42,11 @@ export const IperfResultSchema = z.strictObject({
       rttMaxSeconds: nonNeg.nullable(),
     })
     .optional(),
+  /**
+   * The receiver's UDP figures. Absent from a report that has no true ones: a sending server's,
+   * and a forward client's with -O (3.12 counts the omitted seconds' losses there; the server's
+   * report has the true loss).
+   */
   udp: z
     .strictObject({
       jitterSeconds: nonNeg,

@@ -20,6 +20,11 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
 // ------------------------------------------------------------------ argv builders
 
+/** How long iperf3 runs a test, s: the omitted seconds (`-O`) first, then the measured ones (`-t`). */
+export function iperf3RunSeconds(spec: TestSpec): number {
+  return spec.durationSeconds + (spec.omitSeconds ?? 0);
+}
+
 function requireInt(name: string, value: number, min: number): void {
   // A bad value here is a bug upstream (specs are validated at the protocol boundary), and some
   // would be silently harmful: a fractional -t makes iperf3 run forever.
@@ -31,7 +36,7 @@ function requireInt(name: string, value: number, min: number): void {
  * report tagged with `testId` (it comes back as the report's top-level `extra_data`, on both sides).
  * `spec.bitrateBitsPerSecond` is the total over all streams; iperf3's `-b` is per stream, so it
  * is divided by the stream count and rounded up. `-b` is always passed: UDP would otherwise be
- * capped at iperf3's default 1 Mbit/s.
+ * capped at iperf3's default 1 Mbit/s. `-O` is passed when `spec.omitSeconds` is above 0.
  */
 export function iperf3ClientArgs(opts: {
   target: string;
@@ -47,8 +52,11 @@ export function iperf3ClientArgs(opts: {
   requireInt('streams', spec.streams, 1);
   requireInt('bitrateBitsPerSecond', spec.bitrateBitsPerSecond, 0);
   requireInt('connectTimeoutMs', connectTimeoutMs, 1);
+  const omitSeconds = spec.omitSeconds ?? 0;
+  requireInt('omitSeconds', omitSeconds, 0);
   const perStream = Math.ceil(spec.bitrateBitsPerSecond / spec.streams);
   const argv = ['iperf3', '-c', target, '-p', String(port), '-J', '-t', String(spec.durationSeconds)];
+  if (omitSeconds > 0) argv.push('-O', String(omitSeconds));
   argv.push('--connect-timeout', String(connectTimeoutMs), '--extra-data', testId);
   if (spec.protocol === 'udp') argv.push('-u');
   argv.push('-b', String(perStream), '-P', String(spec.streams));
@@ -112,7 +120,9 @@ const SumSchema = z.object({
 type Sum = z.infer<typeof SumSchema>;
 const ReportSchema = z.object({
   start: z.object({
-    test_start: z.object({ protocol: z.string(), num_streams: num, duration: num, reverse: num }).optional(),
+    /** Only a client's report has it (a server's has accepted_connection instead). */
+    connecting_to: z.object({}).optional(),
+    test_start: z.object({ protocol: z.string(), num_streams: num, duration: num, reverse: num, omit: num.optional() }).optional(),
   }),
   end: z.object({
     sum_sent: SumSchema.optional(),
@@ -196,7 +206,7 @@ function buildResult(report: Report, json: unknown): IperfResult | string {
   if (protocol === 'tcp' && sent.retransmits !== undefined) {
     result.tcp = { retransmits: sent.retransmits, ...rtt(report) };
   }
-  if (protocol === 'udp') {
+  if (protocol === 'udp' && !lossCountsOmitted(report)) {
     const udp = udpStats(received);
     if (udp) result.udp = udp;
   }
@@ -232,15 +242,30 @@ function rtt(report: Report): { rttMinSeconds: number | null; rttMeanSeconds: nu
 }
 
 /**
+ * Whether this report's UDP loss is wrong: the client of a forward UDP test with `-O` (3.12).
+ * Its end.sum_received is the server's, sent back at the end, and the server sends its
+ * lost-datagram count of the whole test, omitted seconds included, against a packet count
+ * without them: loss above 100% on a lossy path (test/fixtures/iperf3/udp-omit.json says
+ * 101.9% where its server measured 62.8%). Its bytes and bitrate are right (they match the
+ * server's); its loss is left out, and the server's own report has the true one.
+ */
+function lossCountsOmitted(report: Report): boolean {
+  const testStart = report.start.test_start;
+  return report.start.connecting_to !== undefined && testStart?.reverse === 0 && (testStart.omit ?? 0) > 0;
+}
+
+/**
  * UDP quality from end.sum_received, the receiver's own view (jitter and loss are measured
  * where packets arrive). In 3.12 end.sum mixes the sender's bitrate with the receiver's
  * jitter/loss, and on a server that sent (-R) it shows the packets sent with zero loss,
- * because the server never learns the loss: sum_received is all zeros there, so no udp block.
+ * because the server never learns the loss: sum_received there has no bytes and no loss, so
+ * no udp block. Its packet count is not trusted for that: with `-O`, 3.12 prints it as 0 minus
+ * the omitted packets, wrapped around as an unsigned 64-bit number.
  */
 function udpStats(received: Sum): IperfResult['udp'] {
   const { jitter_ms: jitterMs, lost_packets: lost, packets, lost_percent: lostPercent } = received;
   if (jitterMs === undefined || lost === undefined || packets === undefined || lostPercent === undefined) return undefined;
-  if (packets === 0 && lost === 0) return undefined;
+  if (received.bytes === 0 && lost === 0) return undefined;
   return {
     jitterSeconds: jitterMs / 1000,
     // iperf3 counts out-of-order packets against the loss, which can leave it slightly out of

@@ -4,6 +4,7 @@
  */
 import { latencyBitsPerSecond, type AgentLimits, type LatencySpec, type TestSpec } from './protocol.js';
 import { failure, type Failure } from './errors.js';
+import { iperf3RunSeconds } from './iperf3.js';
 
 function ipv4ToInt(ip: string): number | undefined {
   const parts = ip.split('.');
@@ -44,12 +45,19 @@ export function isValidCidr(cidr: string): boolean {
   }
 }
 
-/** Why `spec` exceeds `limits`, or undefined when it is within them. */
+/**
+ * Why `spec` exceeds `limits`, or undefined when it is within them. The duration limit bounds
+ * how long iperf3 runs: the measured seconds plus the omitted ones.
+ */
 export function checkSpec(limits: AgentLimits, spec: TestSpec): Failure | undefined {
   const problems: string[] = [];
-  if (spec.durationSeconds > limits.maxDurationSeconds) {
-    problems.push(`duration ${spec.durationSeconds}s exceeds the agent's limit of ${limits.maxDurationSeconds}s`);
+  const omitSeconds = spec.omitSeconds ?? 0;
+  if (iperf3RunSeconds(spec) > limits.maxDurationSeconds) {
+    const duration = omitSeconds > 0 ? `${spec.durationSeconds}s plus ${omitSeconds}s omitted` : `${spec.durationSeconds}s`;
+    problems.push(`duration ${duration} exceeds the agent's limit of ${limits.maxDurationSeconds}s`);
   }
+  const omit = checkOmit(limits, spec);
+  if (omit) problems.push(omit.message);
   if (limits.maxBitrateBitsPerSecond > 0) {
     if (spec.bitrateBitsPerSecond === 0) {
       problems.push(`unlimited bitrate requested but the agent caps it at ${limits.maxBitrateBitsPerSecond} bit/s`);
@@ -61,6 +69,23 @@ export function checkSpec(limits: AgentLimits, spec: TestSpec): Failure | undefi
     problems.push(`${spec.streams} streams exceed the agent's limit of ${limits.maxStreams}`);
   }
   return problems.length > 0 ? failure('spec-refused', problems.join('; ')) : undefined;
+}
+
+/**
+ * Why an agent with `limits` cannot run `spec`'s omitted seconds, or undefined. An agent whose
+ * hello has no maxOmitSeconds predates them: it would drop its connection on a spec that has
+ * omitSeconds, so the aggregator checks this before it sends one.
+ */
+export function checkOmit(limits: AgentLimits, spec: TestSpec): Failure | undefined {
+  const omitSeconds = spec.omitSeconds ?? 0;
+  if (omitSeconds === 0) return undefined;
+  if (limits.maxOmitSeconds === undefined) {
+    return failure('spec-refused', 'the agent predates iperf3 omit (-O): upgrade it, or run with omit 0');
+  }
+  if (omitSeconds > limits.maxOmitSeconds) {
+    return failure('spec-refused', `omit ${omitSeconds}s exceeds the agent's limit of ${limits.maxOmitSeconds}s`);
+  }
+  return undefined;
 }
 
 /** Why a latency test's `spec` exceeds `limits` (duration, and its load against the bitrate cap), or undefined. */

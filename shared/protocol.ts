@@ -84,6 +84,9 @@ export const NodeFactsSchema = z.strictObject({
 });
 export type NodeFacts = z.infer<typeof NodeFactsSchema>;
 
+/** Most seconds a throughput test may omit (iperf3 `-O`): warm-up, not a second test. */
+export const MAX_OMIT_SECONDS = 60;
+
 /** Limits the agent enforces on every command, whatever the aggregator asks. */
 export const AgentLimitsSchema = z.strictObject({
   maxDurationSeconds: z.number().int().min(1),
@@ -100,6 +103,12 @@ export const AgentLimitsSchema = z.strictObject({
    * verdict, whatever its configured margin. Optional: agents before it did not send it.
    */
   deadlineSlackMs: z.number().int().min(0).max(600_000).optional(),
+  /**
+   * Longest iperf3 omit (`TestSpec.omitSeconds`) the agent runs, s. Optional: agents before it
+   * did not send it, and drop the connection on a spec that has omitSeconds (their TestSpec is
+   * strict), so the aggregator sends them none.
+   */
+  maxOmitSeconds: z.number().int().min(0).max(MAX_OMIT_SECONDS).optional(),
 });
 export type AgentLimits = z.infer<typeof AgentLimitsSchema>;
 
@@ -133,6 +142,12 @@ export const TestSpecSchema = z.strictObject({
   streams: z.number().int().min(1).max(128),
   /** iperf3 `-R`: the server sends, the client receives. */
   reverse: z.boolean(),
+  /**
+   * iperf3 `-O`: seconds run before `durationSeconds` and left out of the report (TCP slow
+   * start, queues filling), so the test runs for both. Optional: absent (specs from before it,
+   * and the aggregator's for 0) means 0.
+   */
+  omitSeconds: z.number().int().min(0).max(MAX_OMIT_SECONDS).optional(),
 });
 export type TestSpec = z.infer<typeof TestSpecSchema>;
 

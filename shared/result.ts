@@ -69,6 +69,19 @@ export function bytesMoved(iperf: IperfResult | null): number {
 }
 
 /**
+ * A UDP test's jitter and loss as its receiver measured them: the server's own report of a
+ * forward test, the client's of a -R test. The client of a forward test has the server's
+ * figures second-hand, and with -O a loss that counts the omitted seconds (its parser leaves
+ * that out), so it stands in only when the receiver's report is missing. Null for TCP, latency
+ * tests and tests with no report.
+ */
+export function receiverUdp(r: Pick<TestResult, 'spec' | 'iperf' | 'serverIperf'>): NonNullable<IperfResult['udp']> | null {
+  const reverse = 'reverse' in r.spec && r.spec.reverse;
+  const [receiver, sender] = reverse ? [r.iperf, r.serverIperf] : [r.serverIperf, r.iperf];
+  return receiver?.udp ?? sender?.udp ?? null;
+}
+
+/**
  * CPU-seconds per GB for one side of a test: the node's busy CPU over the interval iperf3
  * measured (when the side's report has it) against the bytes iperf3 counted over it.
  */

@@ -54,8 +54,15 @@ export const RunSpecSchema = z.strictObject({
   durationSeconds: z.number().int().min(1),
   repeat: z.number().int().min(1),
   streams: z.number().int().min(1),
+  /** Total over the streams, bits/s; 0 = unlimited (iperf3 `-b 0`). */
   tcpBitrateBitsPerSecond: z.number().int().min(0),
+  /** Total over the streams, bits/s; 0 = unlimited (iperf3 `-b 0`, `netmatrix run --udp-bitrate max`). */
   udpBitrateBitsPerSecond: z.number().int().min(0),
+  /**
+   * iperf3 `-O`: seconds each throughput test ran before its `durationSeconds` and left out of
+   * its figures. Files written before it read as 0: those runs omitted nothing.
+   */
+  omitSeconds: z.number().int().min(0).default(0),
 });
 export type RunSpec = z.infer<typeof RunSpecSchema>;
 

@@ -2,6 +2,7 @@
  * The budgets of the background sweep: tests per hour across the cluster, paced evenly, and
  * bytes per node per hour. Pure: times are passed in (ms since the epoch).
  */
+import { iperf3RunSeconds } from '../../shared/iperf3.js';
 import type { KindAndSpec } from '../test-runner.js';
 
 const HOUR_MS = 3_600_000;
@@ -103,13 +104,13 @@ export class NodeByteBudget {
 }
 
 /**
- * Bytes one test moves through each of its two nodes, from its spec: bitrate × duration for a
- * throughput test (sent by one, received by the other), with `uncappedTcpBitsPerSecond` standing
+ * Bytes one test moves through each of its two nodes, from its spec: bitrate × duration (with
+ * its omitted seconds: they move data too) for a throughput test (sent by one, received by the other), with `uncappedTcpBitsPerSecond` standing
  * in for a TCP test without a cap; requests plus replies for a latency test (each node sends and
  * receives both). Payload only: headers, sockperf's warm-up and retransmissions are not counted.
  */
 export function bytesPerNode(t: KindAndSpec, uncappedTcpBitsPerSecond: number): number {
   if (t.kind === 'latency') return 2 * t.spec.messageSizeBytes * t.spec.messagesPerSecond * t.spec.durationSeconds;
   const rate = t.spec.bitrateBitsPerSecond > 0 ? t.spec.bitrateBitsPerSecond : uncappedTcpBitsPerSecond;
-  return (rate * t.spec.durationSeconds) / 8;
+  return (rate * iperf3RunSeconds(t.spec)) / 8;
 }

@@ -147,7 +147,15 @@ async function netmatrix(
       method: 'POST',
       url: '/api/runs',
       headers: { authorization: `Bearer ${token}` },
-      payload: { label, paths: [path], protocols: [protocol], durationSeconds: o.durationSeconds, udpBitrateBitsPerSecond: UDP_BITRATE },
+      // No omitted seconds: bare iperf3 runs without -O, and the two must measure the same thing.
+      payload: {
+        label,
+        paths: [path],
+        protocols: [protocol],
+        durationSeconds: o.durationSeconds,
+        udpBitrateBitsPerSecond: UDP_BITRATE,
+        omitSeconds: 0,
+      },
     });
     if (posted.statusCode !== 202) throw new Error(`POST /api/runs answered ${posted.statusCode}: ${posted.body}`);
     const { id } = posted.json<RunSummary>();

@@ -35,6 +35,7 @@ const limits: AgentLimits = {
   portMin: PORT_MIN,
   portMax: PORT_MAX,
   allowedTargetCidrs: ['127.0.0.0/8'],
+  maxOmitSeconds: 60,
 };
 const tcp1s: TestSpec = { protocol: 'tcp', durationSeconds: 1, bitrateBitsPerSecond: 0, streams: 1, reverse: false };
 const log = pino({ level: 'silent' });
@@ -75,14 +76,14 @@ interface Side {
 }
 const sides: Side[] = [];
 
-function side(nic: NicSampler | null = null): Side {
+function side(nic: NicSampler | null = null, deadlineMarginMs = 3000): Side {
   const results: ResultMessage[] = [];
   const ready: string[] = [];
   const ex = new Executor({
     limits,
     sampler: new CpuSampler({ intervalMs: 250 }),
     nic,
-    runner: new Iperf3Runner({ binary: 'iperf3', connectTimeoutMs: 1000, deadlineMarginMs: 3000 }),
+    runner: new Iperf3Runner({ binary: 'iperf3', connectTimeoutMs: 1000, deadlineMarginMs }),
     latencyRunner: new SockperfRunner({ binary: 'sockperf', connectTimeoutMs: 1000, deadlineMarginMs: 3000 }),
     onResult: (r) => results.push(r),
     onReady: (id) => ready.push(id),
@@ -199,6 +200,25 @@ describeWith({ binaries: ['iperf3', 'pgrep'] }, 'Executor with real iperf3 on lo
     expect(c.iperf?.sentBitsPerSecond).toBeGreaterThan(0);
     expect(c.iperf?.sentBitsPerSecond).toBeLessThan(100_000_000);
     expect(c.iperf?.udp?.lossRatio).toBeGreaterThanOrEqual(0);
+    expect((await resultOf(server, 'server result')).ok).toBe(true);
+  });
+
+  it('runs the omitted seconds before its deadline: a 1 s test with 2 s omitted outlives a 1 s + 1.5 s deadline', async () => {
+    const server = side();
+    // Deadline without the omitted seconds: 1 s + 1 s connect timeout + 0.5 s margin, before iperf3's 3 s are up.
+    const client = side(null, 500);
+    const port = await freePort();
+    const spec = { ...tcp1s, omitSeconds: 2 };
+    server.ex.serve(serve('omit-2', port, { spec }));
+    await waitFor(() => server.ready.includes('omit-2'), 5000, 'onReady', 20);
+    client.ex.probe(probe('omit-2', port, { spec }));
+    const c = await resultOf(client, 'client result');
+    expect(c.error).toBeUndefined();
+    expect(c.ok).toBe(true);
+    expect(c.endedAtMs - c.startedAtMs).toBeGreaterThanOrEqual(3000);
+    // The report covers the measured second only.
+    expect(c.iperf?.durationSeconds).toBe(1);
+    expect(((c.iperf?.receivedBytes ?? 0) * 8) / (c.iperf?.receivedBitsPerSecond ?? Infinity)).toBeLessThan(1.5);
     expect((await resultOf(server, 'server result')).ok).toBe(true);
   });
 

@@ -44,6 +44,7 @@ const limits: AgentLimits = {
   portMin: PORT_MIN,
   portMax: PORT_MAX,
   allowedTargetCidrs: ['198.18.0.0/15', '127.0.0.0/8'],
+  maxOmitSeconds: 60,
 };
 const spec: TestSpec = { protocol: 'tcp', durationSeconds: 1, bitrateBitsPerSecond: 1_000_000, streams: 1, reverse: false };
 const log = pino({ level: 'silent' });
@@ -195,6 +196,12 @@ describe('probe commands outside the limits are refused before anything is sent'
     ['a duration over the limit', { spec: { ...spec, durationSeconds: 31 } }, /duration 31s exceeds the agent's limit of 30s/],
     ['a bitrate over the cap', { spec: { ...spec, bitrateBitsPerSecond: 2_000_000_000 } }, /bitrate 2000000000 bit\/s exceeds/],
     ['an unlimited bitrate under a cap', { spec: { ...spec, bitrateBitsPerSecond: 0 } }, /unlimited bitrate requested/],
+    [
+      'a duration that its omitted seconds take over the limit',
+      { spec: { ...spec, durationSeconds: 30, omitSeconds: 1 } },
+      /duration 30s plus 1s omitted exceeds the agent's limit of 30s/,
+    ],
+    ['an omit over 60 s', { spec: { ...spec, omitSeconds: 61 } }, /spec\.omitSeconds: /],
     ['streams over the limit', { spec: { ...spec, streams: 5 } }, /5 streams exceed the agent's limit of 4/],
     ['zero streams', { spec: { ...spec, streams: 0 } }, /spec\.streams: /],
     ['a fractional duration', { spec: { ...spec, durationSeconds: 1.5 } }, /spec\.durationSeconds: /],

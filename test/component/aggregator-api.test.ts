@@ -151,12 +151,27 @@ describe('POST /api/runs', () => {
     expect(all.json<{ id: string }[]>().map((r) => r.id)).toContain(run.id);
   });
 
-  it("fills a run's paths, protocols and duration from the configuration", async () => {
+  it("fills a run's paths, protocols, duration and UDP cap from the configuration, and omits 1 s", async () => {
     const res = await post({ label: 'defaults' });
     expect(res.statusCode).toBe(202);
     expect(res.json()).toMatchObject({
-      spec: { paths: ['node', 'pod', 'service'], protocols: ['tcp', 'udp'], durationSeconds: 10, repeat: 1 },
+      spec: {
+        paths: ['node', 'pod', 'service'],
+        protocols: ['tcp', 'udp'],
+        durationSeconds: 10,
+        repeat: 1,
+        udpBitrateBitsPerSecond: 1_000_000_000,
+        omitSeconds: 1,
+      },
     });
+  });
+
+  it('accepts unlimited UDP (0) and the omit asked for, 0 included', async () => {
+    for (const omitSeconds of [0, 60]) {
+      const res = await post({ label: `max-${omitSeconds}`, udpBitrateBitsPerSecond: 0, omitSeconds });
+      expect(res.statusCode, res.body).toBe(202);
+      expect(res.json()).toMatchObject({ spec: { udpBitrateBitsPerSecond: 0, omitSeconds } });
+    }
   });
 });
 

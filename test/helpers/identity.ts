@@ -18,6 +18,7 @@ export function testIdentity(o: Partial<AgentIdentity> & Pick<AgentIdentity, 'no
       portMin: 5201,
       portMax: 5299,
       allowedTargetCidrs: ['198.18.0.0/15'],
+      maxOmitSeconds: 60,
     },
     ...o,
   };

@@ -16,9 +16,10 @@ import type { AgentProcesses } from '../../lab/agents.js';
 import { labDown, labUp } from '../../lab/lab.js';
 import { planLab, uplinkName, podLinkName, type LabNode } from '../../lab/plan.js';
 import { tbfBurstBytes, rateBitsPerSecond } from '../../lab/shaping.js';
+import { DEFAULT_RUN_OMIT_SECONDS } from '../../shared/api.js';
 import type { ErrorCode } from '../../shared/errors.js';
 import type { Path, Protocol } from '../../shared/protocol.js';
-import type { TestResult } from '../../shared/result.js';
+import { receiverUdp, type TestResult } from '../../shared/result.js';
 import { exec, execChecked } from '../../sys/exec.js';
 import { parseExposition, type Sample } from '../helpers/prometheus-text.js';
 import { runOnDemand as runLabRun, startLabAgents } from '../helpers/lab-runs.js';
@@ -31,8 +32,11 @@ const READY_TIMEOUT_MS = 2000;
 // hung iperf3 is killed by its agent (iperf3-timeout) before the aggregator gives up on it.
 const RESULT_MARGIN_MS = 10_000;
 const HEARTBEAT_MS = 1000;
-/** The longest a test may take at the aggregator: ready + duration + margin + the server's late result (test-runner.ts). */
-const TEST_BOUND_MS = READY_TIMEOUT_MS + DURATION_SECONDS * 1000 + RESULT_MARGIN_MS + 5000;
+/**
+ * The longest a test may take at the aggregator: ready + omitted seconds (on-demand runs) +
+ * duration + margin + the server's late result (test-runner.ts).
+ */
+const TEST_BOUND_MS = READY_TIMEOUT_MS + (DEFAULT_RUN_OMIT_SECONDS + DURATION_SECONDS) * 1000 + RESULT_MARGIN_MS + 5000;
 
 interface Proc {
   pid: number;
@@ -331,7 +335,7 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3', 'tc', 'nft'] }
       expect(udp.filter((r) => !r.ok).map((r) => `${r.source.node}->${r.target.node}: ${r.error?.message}`)).toEqual([]);
       const loss: Record<string, number> = {};
       for (const r of udp) {
-        const ratio = r.iperf?.udp?.lossRatio;
+        const ratio = receiverUdp(r)?.lossRatio;
         const pair = `${r.path} ${r.source.node}->${r.target.node}`;
         loss[pair] = ratio ?? NaN;
         if (r.target.node === victim.name) {

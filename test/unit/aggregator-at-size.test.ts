@@ -152,6 +152,7 @@ describe('on-demand runs', () => {
     streams: 1,
     tcpBitrateBitsPerSecond: 0,
     udpBitrateBitsPerSecond: 0,
+    omitSeconds: 0,
   };
 
   it('takes, round by round, the interleaved passes a fully planned run had', () => {

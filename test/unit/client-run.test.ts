@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { resultsCsv } from '../../client/csv.js';
 import { progressLine } from '../../client/progress.js';
-import { parseRunArgs, summaryLines, toResultsFile } from '../../client/run.js';
+import { failureLines, parseRunArgs, summaryLines, toResultsFile } from '../../client/run.js';
+import { parseBitsPerSecond } from '../../shared/bitrate.js';
 import type { RunWithResults } from '../../client/api-client.js';
 import { SettingsError } from '../../shared/settings.js';
 import { ResultsFileSchema } from '../../shared/results-file.js';
@@ -21,6 +22,7 @@ const spec = {
   streams: 1,
   tcpBitrateBitsPerSecond: 0,
   udpBitrateBitsPerSecond: 1e9,
+  omitSeconds: 1,
 };
 
 function result(source: string, target: string, bps: number | null, n: number): TestResult {
@@ -92,6 +94,25 @@ describe('netmatrix run', () => {
     expect(summaryLines(toResultsFile(run, 'x'))).toEqual(['  pod     tcp      8.00 Gbit/s median of 3, 1 failed']);
   });
 
+  it('says why tests failed: one line per reason, the most frequent first, with one of its tests', () => {
+    const refused = (source: string, target: string, n: number): TestResult => ({
+      ...result(source, target, null, n),
+      error: { code: 'spec-refused', message: 'unlimited bitrate requested but the agent caps it at 1000000000 bit/s' },
+    });
+    const results = [...run.results, refused('a', 'c', 1), refused('c', 'a', 1), refused('b', 'c', 1)];
+    expect(failureLines(results)).toEqual([
+      'failed tests, by reason:',
+      '  3 x spec-refused: unlimited bitrate requested but the agent caps it at 1000000000 bit/s (throughput pod tcp a -> c and 2 more)',
+      '  1 x connection-refused: nothing listening, "quoted", here (throughput pod tcp b -> a)',
+    ]);
+    expect(failureLines(results, 1)).toEqual([
+      'failed tests, by reason:',
+      expect.stringMatching(/^ {2}3 x spec-refused: /),
+      "  and 1 more reasons (every test's is in the results file)",
+    ]);
+    expect(failureLines(run.results.filter((r) => r.ok))).toEqual([]);
+  });
+
   it('writes one CSV row per test, quoting fields with commas and quotes', () => {
     const csv = resultsCsv(run.results).trimEnd().split('\n');
     expect(csv).toHaveLength(5);
@@ -133,6 +154,53 @@ describe('netmatrix run', () => {
       /--kinds "throughput,jitter": .*"throughput"\|"latency"/,
     );
     expect(() => parseRunArgs({}, ['--label', 'x', '--out', 'x.json', '--kinds', ','])).toThrow(/--kinds ",": at least one value/);
+  });
+
+  it('takes --udp-bitrate max as unlimited (0) and a rate in bits/s, decimal units, and leaves it to the aggregator when not given', () => {
+    const args = ['--label', 'x', '--out', 'x.json'];
+    const rate = (value: string) => parseRunArgs({}, [...args, '--udp-bitrate', value]).udpBitrate;
+    expect(rate('max')).toBe(0);
+    expect(rate('MAX')).toBe(0);
+    expect(rate('2gbit')).toBe(2e9);
+    expect(rate('500m')).toBe(500e6);
+    expect(rate('1.5G')).toBe(1.5e9);
+    expect(rate('64kbit')).toBe(64e3);
+    expect(rate('100000000')).toBe(1e8);
+    expect(parseRunArgs({ NETMATRIX_RUN_UDP_BITRATE: 'max' }, args).udpBitrate).toBe(0);
+    expect(parseRunArgs({}, [...args, '--udp-bitrate=10tbit']).udpBitrate).toBe(1e13);
+    expect(parseRunArgs({}, args).udpBitrate).toBeUndefined();
+  });
+
+  it.each([
+    ['fast', /--udp-bitrate "fast": expected max \(unlimited\) or a rate up to 10tbit, such as 2gbit, 500m/],
+    ['0', /--udp-bitrate "0": a rate of 0 would be unlimited: write max for that/],
+    ['-1', /--udp-bitrate "-1": expected max/],
+    ['2gbps', /--udp-bitrate "2gbps": expected max/],
+    ['2 gbit/s', /--udp-bitrate "2 gbit\/s": expected max/],
+    ['11tbit', /--udp-bitrate "11tbit": expected max \(unlimited\) or a rate up to 10tbit/],
+    ['maximum', /--udp-bitrate "maximum": expected max/],
+  ])('refuses --udp-bitrate %j with a message that says what it takes', (value, message) => {
+    expect(() => parseRunArgs({}, ['--label', 'x', '--out', 'x.json', '--udp-bitrate', value])).toThrow(message);
+  });
+
+  it('takes --omit as whole seconds from 0 to 60, and leaves it to the aggregator when not given', () => {
+    const args = ['--label', 'x', '--out', 'x.json'];
+    expect(parseRunArgs({}, [...args, '--omit', '0']).omit).toBe(0);
+    expect(parseRunArgs({}, [...args, '--omit=60']).omit).toBe(60);
+    expect(parseRunArgs({ NETMATRIX_RUN_OMIT_SECONDS: '2' }, args).omit).toBe(2);
+    expect(parseRunArgs({}, args).omit).toBeUndefined();
+    for (const bad of ['61', '-1', '1.5', 'one', '1e1', '']) {
+      expect(() => parseRunArgs({}, [...args, `--omit=${bad}`]), bad).toThrow(`--omit "${bad}": whole seconds from 0 to 60`);
+    }
+  });
+
+  it('reads bit rates as people write them, and nothing else', () => {
+    expect(parseBitsPerSecond(' 2Gbit ')).toBe(2e9);
+    expect(parseBitsPerSecond('0.5k')).toBe(500);
+    expect(parseBitsPerSecond('1.0004bit')).toBe(1);
+    for (const bad of ['', 'g', '1e9', '0x10', '1,000', '2 g', '2gb', '1kbps', 'Infinity', `1${'0'.repeat(400)}`]) {
+      expect(parseBitsPerSecond(bad), bad).toBeUndefined();
+    }
   });
 
   it('reports every bad flag at once and needs a label and an output file', () => {
@@ -231,7 +299,7 @@ describe('netmatrix run with latency tests', () => {
 
   it('appends the latency columns after the existing ones, empty where they do not apply', () => {
     const rows = resultsCsv(tests).trimEnd().split('\n').map(csvCells);
-    for (const row of rows) expect(row).toHaveLength(33);
+    for (const row of rows) expect(row).toHaveLength(34);
     const [header, throughputRow, tcpRow, , failedRow, udpRow] = rows;
     const extra = [
       'kind',
@@ -245,7 +313,7 @@ describe('netmatrix run with latency tests', () => {
     ];
     expect(header?.slice(0, 3)).toEqual(['label', 'run_id', 'test_id']);
     expect(header?.slice(22, 25)).toEqual(['duration_seconds', 'streams', 'bitrate_bits_per_second']);
-    expect(header?.slice(25)).toEqual(extra);
+    expect(header?.slice(25, 33)).toEqual(extra);
     const latencyCells = (row: string[] | undefined) => Object.fromEntries(extra.map((c, i) => [c, row?.[25 + i]]));
     expect(latencyCells(throughputRow)).toEqual({ ...Object.fromEntries(extra.map((c) => [c, ''])), kind: 'throughput' });
     expect(latencyCells(tcpRow)).toEqual({

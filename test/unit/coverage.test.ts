@@ -126,6 +126,8 @@ describe('NodeByteBudget', () => {
     const tcp = { protocol: 'tcp' as const, durationSeconds: 10, bitrateBitsPerSecond: 0, streams: 4, reverse: false };
     expect(bytesPerNode({ kind: 'throughput', spec: tcp }, 10e9)).toBe(12.5e9);
     expect(bytesPerNode({ kind: 'throughput', spec: { ...tcp, bitrateBitsPerSecond: 1e9 } }, 10e9)).toBe(1.25e9);
+    // Omitted seconds move data too.
+    expect(bytesPerNode({ kind: 'throughput', spec: { ...tcp, bitrateBitsPerSecond: 1e9, omitSeconds: 2 } }, 10e9)).toBe(1.5e9);
     const latency = {
       kind: 'latency' as const,
       protocol: 'udp' as const,

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   iperf3ClientArgs,
+  iperf3RunSeconds,
   iperf3ServerArgs,
   parseIperf3Output,
   parseIperf3Version,
@@ -29,7 +30,9 @@ interface Sum {
   lost_percent?: number;
 }
 interface Fixture {
-  start: { test_start: { duration: number; num_streams: number } };
+  start: { test_start: { duration: number; num_streams: number; omit: number; reverse: number } };
+  /** One entry per second; `omitted` marks the seconds of -O. */
+  intervals: { sum: Sum & { omitted: boolean } }[];
   end: {
     sum: Sum;
     sum_sent: Sum;
@@ -166,6 +169,77 @@ describe('parseIperf3Output on one-off server reports', () => {
     for (const name of ['tcp.json', 'server-tcp.json', 'udp.json', 'server-udp.json', 'refused.json', 'busy.json']) {
       expect(fixture(name).extra_data, name).toBe('TESTID');
     }
+  });
+});
+
+/** Bytes (or another field) of a report's intervals, measured or omitted ones. */
+function intervalTotal(json: Fixture, omitted: boolean, field: 'bytes' | 'lost_packets' = 'bytes'): number {
+  return json.intervals.filter((i) => i.sum.omitted === omitted).reduce((a, i) => a + (i.sum[field] ?? NaN), 0);
+}
+
+describe('parseIperf3Output on -O (omit) reports', () => {
+  it.each(['tcp-omit.json', 'udp-omit.json', 'udp-reverse-omit.json'])('%s: the omitted second is in the capture', (name) => {
+    const json = fixture(name);
+    expect(json.start.test_start.omit).toBe(1);
+    expect(json.intervals.filter((i) => i.sum.omitted)).toHaveLength(1);
+    expect(intervalTotal(json, true)).toBeGreaterThan(0);
+    expect(ok(parseIperf3Output(text(name))).durationSeconds).toBe(json.start.test_start.duration);
+  });
+
+  it('TCP: the throughput leaves the omitted second out, on both sides', () => {
+    const client = ok(parseIperf3Output(text('tcp-omit.json')));
+    const server = fixture('server-tcp-omit.json');
+    // The receiver's bytes are the server's measured intervals, not the omitted one.
+    expect(client.receivedBytes).toBe(intervalTotal(server, false));
+    expect(client.receivedBytes).toBeLessThan(intervalTotal(server, false) + intervalTotal(server, true));
+    // The same bytes over the same seconds, divided on each side (they differ in the last digit).
+    expect(client.receivedBitsPerSecond / ok(parseIperf3Output(text('server-tcp-omit.json'))).receivedBitsPerSecond).toBeCloseTo(1, 12);
+    expect(client.sentBytes).toBe(intervalTotal(fixture('tcp-omit.json'), false));
+  });
+
+  it("UDP at -b 0: the headline rate is the receiver's, without the omitted second", () => {
+    const client = ok(parseIperf3Output(text('udp-omit.json')));
+    const server = ok(parseIperf3Output(text('server-udp-omit.json')));
+    expect(client.receivedBitsPerSecond).toBe(server.receivedBitsPerSecond);
+    expect(client.receivedBytes).toBe(intervalTotal(fixture('server-udp-omit.json'), false));
+    // Unlimited UDP on loopback loses most datagrams: the sender's rate is not the throughput.
+    expect(client.receivedBitsPerSecond).toBeLessThan(client.sentBitsPerSecond);
+    expect(client.sentBytes).toBe(intervalTotal(fixture('udp-omit.json'), false));
+  });
+
+  it("UDP: the receiving server's loss counts its measured seconds only", () => {
+    const json = fixture('server-udp-omit.json');
+    const r = ok(parseIperf3Output(text('server-udp-omit.json')));
+    expect(r.udp?.lostPackets).toBe(intervalTotal(json, false, 'lost_packets'));
+    expect(r.udp?.lossRatio).toBeCloseTo(json.end.sum_received.lost_percent! / 100, 12);
+    expect(r.udp?.lossRatio).toBeGreaterThan(0);
+    expect(r.udp?.lossRatio).toBeLessThan(1);
+  });
+
+  it("UDP: the forward client's loss is left out, because 3.12 counts the omitted second's losses in it", () => {
+    const json = fixture('udp-omit.json');
+    const server = fixture('server-udp-omit.json');
+    // The quirk itself: the client's lost count is the server's measured losses plus its omitted ones, over
+    // a packet count without the omitted ones.
+    expect(json.end.sum_received.lost_packets).toBe(
+      intervalTotal(server, false, 'lost_packets') + intervalTotal(server, true, 'lost_packets'),
+    );
+    expect(json.end.sum_received.lost_percent).toBeGreaterThan(server.end.sum_received.lost_percent!);
+    expect(ok(parseIperf3Output(text('udp-omit.json'))).udp).toBeUndefined();
+    // Without -O the client's loss is the server's, and is kept.
+    expect(ok(parseIperf3Output(text('udp.json'))).udp).toEqual(ok(parseIperf3Output(text('server-udp.json'))).udp);
+  });
+
+  it('UDP -R: the receiving client keeps its own loss; the sending server parses despite its wrapped packet count', () => {
+    const client = ok(parseIperf3Output(text('udp-reverse-omit.json')));
+    const recv = fixture('udp-reverse-omit.json').end.sum_received;
+    expect(client.udp?.lostPackets).toBe(intervalTotal(fixture('udp-reverse-omit.json'), false, 'lost_packets'));
+    expect(client.udp?.lossRatio).toBeCloseTo(recv.lost_percent! / 100, 12);
+    const json = fixture('server-udp-reverse-omit.json');
+    expect(json.end.sum_received.packets).toBeGreaterThan(Number.MAX_SAFE_INTEGER);
+    const server = ok(parseIperf3Output(text('server-udp-reverse-omit.json')));
+    expect(server.sentBytes).toBe(json.end.sum_sent.bytes);
+    expect(server.udp).toBeUndefined();
   });
 });
 
@@ -347,6 +421,30 @@ describe('iperf3ClientArgs', () => {
 
   it('rejects a fractional duration, which iperf3 would run forever', () => {
     expect(() => iperf3ClientArgs({ ...base, spec: { ...spec, durationSeconds: 1.5 } })).toThrow(RangeError);
+  });
+
+  it('passes -O with the omitted seconds after -t, and leaves it out at 0 or when absent', () => {
+    const argv = iperf3ClientArgs({ ...base, spec: { ...spec, omitSeconds: 2 } });
+    expect(argv.slice(argv.indexOf('-t'), argv.indexOf('-t') + 4)).toEqual(['-t', '10', '-O', '2']);
+    expect(iperf3ClientArgs({ ...base, spec: { ...spec, omitSeconds: 0 } })).toEqual(iperf3ClientArgs({ ...base, spec }));
+    expect(iperf3ClientArgs({ ...base, spec })).not.toContain('-O');
+  });
+
+  it('passes -O and -b 0 together for an unlimited UDP test with omitted seconds', () => {
+    const argv = iperf3ClientArgs({ ...base, spec: { ...spec, protocol: 'udp', bitrateBitsPerSecond: 0, omitSeconds: 1 } });
+    expect(argv).toEqual(expect.arrayContaining(['-u']));
+    expect(argv.slice(argv.indexOf('-O'), argv.indexOf('-O') + 2)).toEqual(['-O', '1']);
+    expect(argv.slice(argv.indexOf('-b'), argv.indexOf('-b') + 2)).toEqual(['-b', '0']);
+  });
+
+  it('rejects a fractional or negative omit', () => {
+    expect(() => iperf3ClientArgs({ ...base, spec: { ...spec, omitSeconds: 0.5 } })).toThrow(RangeError);
+    expect(() => iperf3ClientArgs({ ...base, spec: { ...spec, omitSeconds: -1 } })).toThrow(RangeError);
+  });
+
+  it('counts a run as its omitted seconds plus its measured ones', () => {
+    expect(iperf3RunSeconds(spec)).toBe(10);
+    expect(iperf3RunSeconds({ ...spec, omitSeconds: 3 })).toBe(13);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkPort, checkSpec, checkTarget, isValidCidr, parseCidr } from '../../shared/limits.js';
+import { checkOmit, checkPort, checkSpec, checkTarget, isValidCidr, parseCidr } from '../../shared/limits.js';
 import type { AgentLimits, TestSpec } from '../../shared/protocol.js';
 
 const limits: AgentLimits = {
@@ -9,6 +9,7 @@ const limits: AgentLimits = {
   portMin: 5201,
   portMax: 5299,
   allowedTargetCidrs: ['198.18.0.0/15', '10.0.0.0/8'],
+  maxOmitSeconds: 60,
 };
 const capped: AgentLimits = { ...limits, maxBitrateBitsPerSecond: 1_000_000_000 };
 const spec: TestSpec = { protocol: 'tcp', durationSeconds: 10, bitrateBitsPerSecond: 0, streams: 1, reverse: false };
@@ -92,6 +93,28 @@ describe('checkSpec', () => {
 
   it('lets any bitrate through when the cap is 0 (no cap)', () => {
     expect(checkSpec(limits, { ...spec, bitrateBitsPerSecond: 1e13 })).toBeUndefined();
+  });
+
+  it('counts the omitted seconds against the duration limit: they run too', () => {
+    expect(checkSpec(limits, { ...spec, durationSeconds: 59, omitSeconds: 1 })).toBeUndefined();
+    expect(checkSpec(limits, { ...spec, durationSeconds: 60, omitSeconds: 1 })).toEqual({
+      code: 'spec-refused',
+      message: "duration 60s plus 1s omitted exceeds the agent's limit of 60s",
+    });
+  });
+
+  it('refuses omitted seconds on behalf of an agent that predates them, and above its limit', () => {
+    const { maxOmitSeconds: _, ...old } = limits;
+    expect(checkOmit(old, { ...spec, omitSeconds: 0 })).toBeUndefined();
+    expect(checkOmit(old, spec)).toBeUndefined();
+    expect(checkOmit(old, { ...spec, omitSeconds: 1 })).toEqual({
+      code: 'spec-refused',
+      message: 'the agent predates iperf3 omit (-O): upgrade it, or run with omit 0',
+    });
+    expect(checkOmit({ ...limits, maxOmitSeconds: 2 }, { ...spec, omitSeconds: 2 })).toBeUndefined();
+    expect(checkSpec({ ...limits, maxOmitSeconds: 2 }, { ...spec, omitSeconds: 3 })?.message).toBe(
+      "omit 3s exceeds the agent's limit of 2s",
+    );
   });
 
   it('names every limit a spec breaks, in one failure', () => {

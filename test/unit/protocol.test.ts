@@ -276,6 +276,27 @@ describe('refusals are ProtocolErrors', () => {
     }
   });
 
+  it("takes a throughput spec with or without omitSeconds (older aggregators' frames have none), within 0-60 whole seconds", () => {
+    const withOmit = { ...aggregatorMessages.probe, spec: { ...spec, omitSeconds: 3 } };
+    expect(parseAggregatorMessage(JSON.stringify(withOmit))).toEqual(withOmit);
+    expect(parseAggregatorMessage(JSON.stringify(aggregatorMessages.probe))).not.toHaveProperty('spec.omitSeconds');
+    for (const bad of [-1, 61, 1.5, '1']) {
+      expect(aggregatorRefusal({ ...aggregatorMessages.serve, spec: { ...spec, omitSeconds: bad } }).message).toMatch(/spec\.omitSeconds/);
+    }
+  });
+
+  it('takes a hello with or without maxOmitSeconds (agents from before omit send none)', () => {
+    const { maxOmitSeconds: _, ...oldLimits } = identity.limits;
+    expect(parseAgentMessage(JSON.stringify({ ...hello, agent: { ...identity, limits: oldLimits } }))).toEqual({
+      ...hello,
+      agent: { ...identity, limits: oldLimits },
+    });
+    expect(identity.limits.maxOmitSeconds).toBe(60);
+    expect(agentRefusal({ ...hello, agent: { ...identity, limits: { ...identity.limits, maxOmitSeconds: 61 } } }).message).toMatch(
+      /agent\.limits\.maxOmitSeconds/,
+    );
+  });
+
   it('refuses an ack of more than 10,000 ids', () => {
     const ids = Array.from({ length: 10_001 }, (_, i) => `r${i}`);
     expect(aggregatorRefusal({ type: 'ack', resultIds: ids }).message).toMatch(/resultIds/);

@@ -45,6 +45,7 @@ function fakeSession(node: string, mode: NetworkMode, sockperf = true): AgentSes
       portMin: 5201,
       portMax: 5201,
       allowedTargetCidrs: ['198.18.0.0/15'],
+      maxOmitSeconds: 60,
     },
   });
   return { id: `${node}/${mode}`, identity, connectedAt: new Date(0), send: () => true, close: () => undefined };
@@ -553,6 +554,48 @@ describe('Scheduler on-demand runs, with a fake test runner', () => {
     expect(run?.summary()).toMatchObject({ status: 'done', total: 12, done: 12, failed: 5 });
     // Nothing was started against the missing agent.
     expect(h.started.filter((s) => sourceOf(s.plan) === 'node4' || targetOf(s.plan) === 'node4')).toHaveLength(1);
+  });
+});
+
+describe('Scheduler throughput specs of on-demand runs, with a fake test runner', () => {
+  it('omits 1 s in an on-demand run unless asked otherwise, and runs UDP unlimited when asked (-b 0)', async () => {
+    const h = harness({ nodes: 2, settings: { continuous: false } });
+    h.scheduler.start();
+    const run = h.scheduler.submit({ label: 'max', paths: ['pod'], protocols: ['udp'], udpBitrateBitsPerSecond: 0 });
+    expect(run.spec).toMatchObject({ udpBitrateBitsPerSecond: 0, omitSeconds: 1 });
+    await until(() => h.scheduler.run(run.id)?.status === 'done', 'the run to finish');
+    expect(h.started.map((s) => s.plan.spec)).toEqual(
+      Array(2).fill({ protocol: 'udp', durationSeconds: 10, bitrateBitsPerSecond: 0, streams: 1, reverse: false, omitSeconds: 1 }),
+    );
+  });
+
+  it('sends no omitSeconds for an omit of 0, so agents from before it can take the test', async () => {
+    const h = harness({ nodes: 2, settings: { continuous: false } });
+    h.scheduler.start();
+    const run = h.scheduler.submit({ label: 'none', paths: ['pod'], protocols: ['tcp'], omitSeconds: 0 });
+    await until(() => h.scheduler.run(run.id)?.status === 'done', 'the run to finish');
+    expect(h.scheduler.run(run.id)?.summary().spec.omitSeconds).toBe(0);
+    expect(h.started.map((s) => 'omitSeconds' in s.plan.spec)).toEqual([false, false]);
+  });
+
+  it('refuses omit for an agent that predates it (no maxOmitSeconds in its hello), naming it, and sends it nothing', async () => {
+    const h = harness({ nodes: 3, settings: { continuous: false } });
+    const old = fakeSession('node3', 'pod');
+    const { maxOmitSeconds: _, ...oldLimits } = old.identity.limits;
+    h.agents.remove('node3/pod');
+    h.agents.add({ ...old, identity: { ...old.identity, limits: oldLimits } });
+    h.scheduler.start();
+    const run = h.scheduler.submit({ label: 'omit', paths: ['pod'], protocols: ['tcp'], omitSeconds: 2 });
+    await until(() => h.scheduler.run(run.id)?.status === 'done', 'the run to finish');
+    const results = h.scheduler.run(run.id)?.results ?? [];
+    const refused = results.filter((r) => !r.ok);
+    expect(refused).toHaveLength(4);
+    expect(refused.every((r) => r.source.node === 'node3' || r.target.node === 'node3')).toBe(true);
+    expect(refused[0]?.error).toEqual({
+      code: 'spec-refused',
+      message: 'pod agent on node3: the agent predates iperf3 omit (-O): upgrade it, or run with omit 0',
+    });
+    expect(h.started.map((s) => [sourceOf(s.plan), targetOf(s.plan)].sort().join('-'))).toEqual(['node1-node2', 'node1-node2']);
   });
 });
 

@@ -19,13 +19,13 @@ function session(id: string, identity: AgentIdentity, answer: (m: AggregatorMess
   return { id, identity, connectedAt: new Date(), send: (m) => (answer(m), true), close: () => undefined };
 }
 
-/** A 1 s TCP pod-to-pod test from `client` to `server`. */
-function podPlan(client: AgentSession, server: AgentSession) {
+/** A 1 s TCP pod-to-pod test from `client` to `server` (after `omitSeconds` omitted ones). */
+function podPlan(client: AgentSession, server: AgentSession, omitSeconds = 0) {
   return {
     kind: 'throughput' as const,
     path: 'pod' as const,
     protocol: 'tcp' as const,
-    spec,
+    spec: { ...spec, omitSeconds },
     client,
     server,
     targetAddress: '198.19.1.2',
@@ -35,7 +35,7 @@ function podPlan(client: AgentSession, server: AgentSession) {
 }
 
 /** A client that reports its own deadline kill `afterMs` after the probe, and a server that is ready at once. */
-async function testWithLateClient(clientSlackMs: number | undefined, afterMs: number, marginMs: number) {
+async function testWithLateClient(clientSlackMs: number | undefined, afterMs: number, marginMs: number, omitSeconds = 0) {
   const broker = new Broker();
   const limits = { ...testIdentity({ nodeName: 'x' }).limits, ...(clientSlackMs === undefined ? {} : { deadlineSlackMs: clientSlackMs }) };
   const verdict = (testId: string, role: 'client' | 'server'): ResultMessage => ({
@@ -54,12 +54,24 @@ async function testWithLateClient(clientSlackMs: number | undefined, afterMs: nu
   const client = session('c', testIdentity({ nodeName: 'source', limits }), (m) => {
     if (m.type === 'probe') setTimeout(() => broker.result('c', verdict(m.testId, 'client')), afterMs);
   });
-  return runTest(podPlan(client, server), broker, { readyTimeoutMs: 1000, resultMarginMs: marginMs, serverAfterClientMs: 10 }, log);
+  return runTest(
+    podPlan(client, server, omitSeconds),
+    broker,
+    { readyTimeoutMs: 1000, resultMarginMs: marginMs, serverAfterClientMs: 10 },
+    log,
+  );
 }
 
 it("waits for the client agent's own deadline even when the configured margin is shorter, so its reason is recorded", async () => {
   // Margin 50 ms, but the agent may take 400 ms past the duration before it kills its client.
   const r = await testWithLateClient(400, 1000 + 300, 50);
+  expect(r.error?.code).toBe('iperf3-timeout');
+});
+
+it("waits through a test's omitted seconds too: iperf3 runs them before its duration", async () => {
+  // 3 s omitted + 1 s measured; the agent reports 300 ms into its 400 ms slack. Without the
+  // omitted seconds the aggregator would give up at 1 s + 400 ms slack + 2 s grace.
+  const r = await testWithLateClient(400, 3000 + 1000 + 300, 50, 3);
   expect(r.error?.code).toBe('iperf3-timeout');
 });
 
@@ -93,6 +105,37 @@ it("records agent-lost, not the client's iperf3-error, when the server agent van
   });
   const r = await runTest(podPlan(client, server), broker, { readyTimeoutMs: 1000, resultMarginMs: 1000, serverAfterClientMs: 500 }, log);
   expect(r.error).toEqual({ code: 'agent-lost', message: 'the server agent disconnected' });
+});
+
+it('does not wait out the server of a client that refused its command (it never dialled), and frees the server', async () => {
+  const broker = new Broker();
+  const sent: string[] = [];
+  const server = session('s', testIdentity({ nodeName: 'target' }), (m) => {
+    sent.push(m.type);
+    if (m.type === 'serve') setImmediate(() => broker.ready('s', m.testId));
+  });
+  const client = session('c', testIdentity({ nodeName: 'source' }), (m) => {
+    if (m.type !== 'probe') return;
+    const now = Date.now();
+    const error = { code: 'spec-refused' as const, message: 'unlimited bitrate requested but the agent caps it at 1000000000 bit/s' };
+    setImmediate(() =>
+      broker.result('c', {
+        type: 'result',
+        resultId: 'r-c',
+        testId: m.testId,
+        role: 'client',
+        startedAtMs: now,
+        endedAtMs: now,
+        ok: false,
+        error,
+      }),
+    );
+  });
+  const started = Date.now();
+  const r = await runTest(podPlan(client, server), broker, { readyTimeoutMs: 1000, resultMarginMs: 1000, serverAfterClientMs: 5000 }, log);
+  expect(r.error?.code).toBe('spec-refused');
+  expect(Date.now() - started).toBeLessThan(2500);
+  expect(sent).toEqual(['serve', 'cancel']);
 });
 
 it('uses the larger of the configured margin and the agent slack plus a grace', () => {
