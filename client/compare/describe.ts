@@ -62,7 +62,9 @@ export function runHeaderLines(run: RunDescription): string[] {
   const s = run.spec;
   const assumed = new Set(run.assumedSettings);
   const settings = run.settings.map(([k, v]) => `${k}=${v}${assumed.has(k) ? ASSUMED : ''}`).join(' ');
-  const throughput = s.kinds.includes('throughput') ? `${s.durationSeconds} s, ${plural(s.streams, 'stream')}, ` : '';
+  const throughput = s.kinds.includes('throughput')
+    ? `${s.durationSeconds} s${s.omitSeconds > 0 ? ` (+${s.omitSeconds} s omitted)` : ''}, ${plural(s.streams, 'stream')}, `
+    : '';
   return [
     `${run.file}, started ${run.startedAt}, ${plural(run.nodes, 'node')}`,
     `dataplane: ${run.dataplane}${settings ? `  ${settings}` : ''}`,
@@ -146,6 +148,7 @@ const ASPECTS: { name: string; of: (f: ResultsFile) => Fact | null }[] = [
   { name: 'instance type', of: (f) => nodeFact(f.environment.nodes, (n) => n.instanceType ?? 'unknown') },
   { name: 'iperf3 version', of: (f) => nodeFact(f.environment.nodes, (n) => n.iperf3Versions.join('+') || 'unknown') },
   { name: 'test duration', of: (f) => throughputFact(f, `${f.spec.durationSeconds} s`) },
+  { name: 'omitted seconds', of: (f) => throughputFact(f, `${f.spec.omitSeconds} s`) },
   { name: 'streams', of: (f) => throughputFact(f, String(f.spec.streams)) },
   { name: 'repeat', of: (f) => fact(String(f.spec.repeat)) },
   { name: 'TCP bitrate', of: (f) => throughputFact(f, bitrate(f.spec.tcpBitrateBitsPerSecond)) },

@@ -6,7 +6,7 @@
  */
 import { marginalCpu, measuredBusyCpuSeconds, type CpuReport, type MarginalCpu } from '../../shared/cpu.js';
 import type { Protocol, TestKind } from '../../shared/protocol.js';
-import { bytesMoved, type TestResult } from '../../shared/result.js';
+import { bytesMoved, receiverUdp, type TestResult } from '../../shared/result.js';
 import type { Scale } from './effect.js';
 import { formatBitrate, formatCpuCost, formatDropped, formatPercent, formatRtt } from './units.js';
 
@@ -73,7 +73,11 @@ export const FIGURES: readonly Figure[] = [
     scale: 'linear',
     margin: 0.5,
     protocols: ['udp'],
-    value: (t) => ok(t, t.iperf?.udp ? t.iperf.udp.lossRatio * 100 : null),
+    // The receiver's own report: with -O, iperf3 3.12 hands the client a loss that counts the omitted seconds.
+    value: (t) => {
+      const udp = receiverUdp(t);
+      return ok(t, udp ? udp.lossRatio * 100 : null);
+    },
     format: (v) => `${v.toFixed(2)}%`,
   },
   ...sides.flatMap(({ side, pick }): Figure[] => [

@@ -147,13 +147,14 @@ describe('differences', () => {
     expect(notes.some((n) => n.includes('kernel'))).toBe(false);
   });
 
-  it('names test spec differences: duration, streams, repeat', () => {
+  it('names test spec differences: duration, omitted seconds, streams, repeat', () => {
     const c = compareRuns([
       run({ label: 'a' }),
-      run({ label: 'b', spec: { durationSeconds: 30, streams: 4, repeat: 3, tcpBitrateBitsPerSecond: 5e9 } }),
+      run({ label: 'b', spec: { durationSeconds: 30, omitSeconds: 2, streams: 4, repeat: 3, tcpBitrateBitsPerSecond: 5e9 } }),
     ]);
     expect(c.notes).toEqual([
       'note: test duration differs - a: 10 s; b: 30 s',
+      'note: omitted seconds differs - a: 0 s; b: 2 s',
       'note: streams differs - a: 1; b: 4',
       'note: repeat differs - a: 1; b: 3',
       'note: TCP bitrate differs - a: unlimited; b: 5.00 Gbit/s',
