@@ -6,6 +6,7 @@
  * agent: each agent reads its own network namespace.
  */
 import { randomUUID } from 'node:crypto';
+import { sameProcStat } from '../shared/cpu.js';
 import type { Environment, NodeEnvironment } from '../shared/environment.js';
 import { failure } from '../shared/errors.js';
 import type { AgentRegistry } from './agents.js';
@@ -47,6 +48,7 @@ export async function captureEnvironment(
         podMtu: pod?.identity.facts.mtu ?? null,
         congestionControl: host?.identity.facts.congestionControl ?? null,
         podCongestionControl: pod?.identity.facts.congestionControl ?? null,
+        podProcStatIsNodes: host && pod ? sameProcStat(host.identity.facts.procStat, pod.identity.facts.procStat) : null,
         instanceType: topology(name)?.instanceType ?? null,
         zone: topology(name)?.zone ?? null,
         agentVersions: [...new Set(all.map((s) => s.identity.agentVersion))],

@@ -37,6 +37,12 @@ export const NodeEnvironmentSchema = z.strictObject({
    * the pod and service paths. Null without a pod agent, or from agents too old to report it.
    */
   podCongestionControl: z.string().nullable().default(null),
+  /**
+   * Whether the pod agent reads the node's own /proc/stat (sameProcStat on the two agents'
+   * hello readings): false inside LXCFS, gVisor or Kata, where pod-path CPU figures are not the
+   * node's; null when it cannot tell (an agent missing or too old, readings too far apart).
+   */
+  podProcStatIsNodes: z.boolean().nullable().default(null),
   /** Kubernetes topology labels, when known. */
   instanceType: z.string().nullable(),
   zone: z.string().nullable(),

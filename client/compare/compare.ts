@@ -143,6 +143,15 @@ export function compareRuns(loaded: readonly LoadedRun[], options: CompareOption
   const labels = uniqueLabels(loaded);
   const runs = loaded.map((r, i) => describeRun(r, labels[i] as string));
   const notes = differences(loaded, labels);
+  for (const [i, r] of loaded.entries()) {
+    const foreign = r.file.environment.nodes.filter((n) => n.podProcStatIsNodes === false).map((n) => n.name);
+    if (foreign.length > 0) {
+      notes.push(
+        `note: in ${labels[i]}, the pod agent of ${foreign.join(', ')} does not read its node's /proc/stat ` +
+          "(LXCFS, gVisor or Kata?): pod and service path CPU figures there are not the node's",
+      );
+    }
+  }
   const pairings = pairRuns(loaded);
   const sections: Section[] = [];
   for (const path of PATHS) {

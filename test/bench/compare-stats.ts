@@ -22,14 +22,24 @@ import { seededRandom } from '../../shared/random.js';
 import { parseResultsFile } from '../../shared/results-file.js';
 import { median, quantile } from '../../shared/stats.js';
 
-/** Log-scale spreads of lab TCP throughput (see BENCHMARKS.md for the files and how they were measured). */
+/** Spreads on the log scale (0.1 is about 10 %). */
 interface Shape {
+  name: string;
   pairSd: number;
   passSd: number;
   testSd: number;
 }
 
-const LAB_SHAPE: Shape = { pairSd: 0.1, passSd: 0.05, testSd: 0.1 };
+/**
+ * reference: the review's "real pair design" (pair-to-pair SD 10 %, within-pair CV 3 %), the
+ * shape the targets are stated for. lab: this project's 3-node lab, calibrated with
+ * `--calibrate` from two runs of 6 pairs x 4 repeats (BENCHMARKS.md): its nodes are one 2-core
+ * machine, so pairs and passes hardly differ while single tests scatter by ~13 %.
+ */
+const SHAPES: Shape[] = [
+  { name: 'reference', pairSd: 0.1, passSd: 0, testSd: 0.03 },
+  { name: 'lab', pairSd: 0.01, passSd: 0.01, testSd: 0.135 },
+];
 const DESIGNS: [number, number][] = [
   [3, 3],
   [6, 3],
@@ -85,7 +95,7 @@ function simulate(pairs: number, repeats: number, effect: number, trials: number
 }
 
 /** The three spreads of real results files' TCP throughput, per path, pooled over files. */
-function calibrate(files: string[]): Shape {
+function calibrate(files: string[]): Shape[] {
   const throughput = FIGURES.find((f) => f.id === 'throughput');
   if (!throughput) throw new Error('no throughput figure');
   const pairSds: number[] = [];
@@ -112,9 +122,9 @@ function calibrate(files: string[]): Shape {
       );
     }
   }
-  const shape = { pairSd: median(pairSds) ?? 0, passSd: median(passMs) ?? 0, testSd: median(testSds) ?? 0 };
+  const shape = { name: 'calibrated', pairSd: median(pairSds) ?? 0, passSd: median(passMs) ?? 0, testSd: median(testSds) ?? 0 };
   console.log(`median: pair sd ${shape.pairSd.toFixed(3)}, pass sd ${shape.passSd.toFixed(3)}, test sd ${shape.testSd.toFixed(3)}`);
-  return shape;
+  return [shape];
 }
 
 const { values, positionals } = parseArgs({
@@ -126,33 +136,38 @@ const { values, positionals } = parseArgs({
   },
   allowPositionals: true,
 });
-const shape = values.calibrate ? calibrate(positionals) : LAB_SHAPE;
+const shapes = values.calibrate ? calibrate(positionals) : SHAPES;
 const trials = values.smoke ? 20 : Number(values.trials);
 const replicates = values.smoke ? 200 : Number(values.replicates);
 if (!Number.isInteger(trials) || trials < 1 || !Number.isInteger(replicates) || replicates < 100) {
   console.error('usage: npm run bench:compare -- [--trials N>=1] [--replicates N>=100] [--smoke] [--calibrate FILE...]');
   process.exit(2);
 }
-console.log(
-  `bench:compare: ${trials} trials per cell, ${replicates} bootstrap replicates, margin +-${DEFAULT_MARGIN * 100}%; ` +
-    `spreads (log scale): pair ${shape.pairSd}, pass ${shape.passSd}, test ${shape.testSd}`,
-);
-console.log('design   effect  old rule "changed"  new changed  new equivalent  new inconclusive');
+console.log(`bench:compare: ${trials} trials per cell, ${replicates} bootstrap replicates, margin +-${DEFAULT_MARGIN * 100}%`);
 const started = Date.now();
 const verdicts: string[] = [];
-for (const [pairs, repeats] of DESIGNS) {
-  for (const effect of EFFECTS) {
-    const r = simulate(pairs, repeats, effect, trials, replicates, shape, pairs * 1000 + repeats * 100 + effect * 100);
-    console.log(
-      `${`${pairs}x${repeats}`.padEnd(7)}  ${`${(effect * 100).toFixed(0)}%`.padStart(6)}  ${r.old.padStart(18)}  ${r.changed.padStart(11)}  ${r.equivalent.padStart(14)}  ${r.inconclusive.padStart(16)}`,
-    );
-    if (effect === 0)
-      verdicts.push(
-        `${pairs}x${repeats} false "changed" at 0%: ${r.changed} (target <= 5%): ${r.counts.changed / trials <= 0.05 ? 'PASS' : 'MISS'}`,
+for (const shape of shapes) {
+  console.log(`\n${shape.name}: spreads (log scale) pair ${shape.pairSd}, pass ${shape.passSd}, test ${shape.testSd}`);
+  console.log('design   effect  old rule "changed"  new changed  new equivalent  new inconclusive');
+  for (const [pairs, repeats] of DESIGNS) {
+    for (const effect of EFFECTS) {
+      const r = simulate(pairs, repeats, effect, trials, replicates, shape, pairs * 1000 + repeats * 100 + effect * 100);
+      console.log(
+        `${`${pairs}x${repeats}`.padEnd(7)}  ${`${(effect * 100).toFixed(0)}%`.padStart(6)}  ${r.old.padStart(18)}  ${r.changed.padStart(11)}  ${r.equivalent.padStart(14)}  ${r.inconclusive.padStart(16)}`,
       );
-    if (effect === 0.1 && pairs === 6 && repeats === 3)
-      verdicts.push(`6x3 power at 10%: ${r.changed} (target >= 80%): ${r.counts.changed / trials >= 0.8 ? 'PASS' : 'MISS'}`);
+      const tag = `${shape.name} ${pairs}x${repeats}`;
+      if (effect === 0)
+        verdicts.push(
+          `${tag} false "changed" at 0%: new ${r.changed}, old ${r.old} (target <= 5%): ${r.counts.changed / trials <= 0.05 ? 'PASS' : 'MISS'}`,
+        );
+      if (effect === 0.1 && pairs === 6 && repeats === 3) {
+        verdicts.push(
+          `${tag} power at 10%: new ${r.changed}, old ${r.old} (target >= 80%): ${r.counts.changed / trials >= 0.8 ? 'PASS' : 'MISS'}`,
+        );
+      }
+    }
   }
 }
+console.log('');
 for (const v of verdicts) console.log(v);
 console.log(`took ${((Date.now() - started) / 1000).toFixed(0)} s`);

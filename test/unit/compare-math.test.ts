@@ -17,7 +17,7 @@ import { FIGURES } from '../../client/compare/figures.js';
 import type { LoadedRun } from '../../client/compare/load.js';
 import type { Path, Protocol } from '../../shared/protocol.js';
 import { quantile } from '../../shared/stats.js';
-import { EBPF, IPTABLES, resultsFile, scenarioFile, testResult } from '../fixtures/results/builder.js';
+import { EBPF, IPTABLES, node, resultsFile, scenarioFile, testResult } from '../fixtures/results/builder.js';
 
 const G = 1e9;
 
@@ -224,6 +224,20 @@ describe('compareRuns', () => {
       // 3 nodes = 6 ordered pairs, 3 repeats.
       expect(section(pair.sections, 'node', p).runs[0]?.tests).toBe(18);
     }
+  });
+});
+
+describe('a pod agent that does not see its node', () => {
+  it("says so in a note naming the run and the node, and only where the pod agent's /proc/stat is not the node's", () => {
+    const env = (podProcStatIsNodes: boolean | null) => ({
+      nodes: [node('n1', { podProcStatIsNodes }), node('n2')],
+    });
+    const a = { name: 'a.json', file: resultsFile({ label: 'a', results: [], ...env(false) }) };
+    const b = { name: 'b.json', file: resultsFile({ label: 'b', results: [], ...env(null) }) };
+    const notes = compareRuns([a, b]).notes.filter((n) => n.includes('/proc/stat'));
+    expect(notes).toEqual([
+      "note: in a, the pod agent of n1 does not read its node's /proc/stat (LXCFS, gVisor or Kata?): pod and service path CPU figures there are not the node's",
+    ]);
   });
 });
 

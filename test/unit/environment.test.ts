@@ -53,6 +53,28 @@ describe('captureEnvironment', () => {
       ['node-3', 'ens5', 1500, 1500, null, null, '6.1.0'],
     ]);
   });
+
+  it("says whether each pod agent reads its node's /proc/stat, from both agents' hello readings", async () => {
+    // A 2-core node up since btime, read by its host agent and, 1 s later, by a pod agent.
+    const host = { btime: 1_795_000_000, cores: 2, totalTicks: 2_000_000, busyTicks: 500_000, atMs: 1_000_000 };
+    const same = { ...host, totalTicks: host.totalTicks + 200, busyTicks: host.busyTicks + 50, atMs: host.atMs + 1000 };
+    // LXCFS: the node's btime, but the container's own busy time.
+    const lxcfs = { ...same, busyTicks: 1_000 };
+    const agents = new AgentRegistry();
+    agents.add(session('node-1', 'host', { procStat: host }));
+    agents.add(session('node-1', 'pod', { procStat: same }));
+    agents.add(session('node-2', 'host', { procStat: host }));
+    agents.add(session('node-2', 'pod', { procStat: lxcfs }));
+    // An agent from before the reading: nothing to tell from.
+    agents.add(session('node-3', 'host', { procStat: host }));
+    agents.add(session('node-3', 'pod', {}));
+    const env = await captureEnvironment(agents, new Broker(), noDataplane, () => null, 0);
+    expect(env.nodes.map((n) => [n.name, n.podProcStatIsNodes])).toEqual([
+      ['node-1', true],
+      ['node-2', false],
+      ['node-3', null],
+    ]);
+  });
 });
 
 describe("the agent's congestion control", () => {
