@@ -29,10 +29,11 @@ export interface Figure {
 }
 
 /**
- * A node busier than this before the test has no headroom to show what the test cost: its
- * marginal CPU would be the difference of two saturated figures, so it is left out.
+ * A node busier than this before the test has too little headroom to show what the test cost:
+ * its marginal CPU would be a small difference of two large, noisy figures (and at saturation
+ * none at all), so it is left out.
  */
-export const MAX_IDLE_BUSY_PERCENT = 80;
+export const MAX_IDLE_BUSY_PERCENT = 50;
 
 /** shared/cpu's marginal CPU (test window minus idle baseline, per mode and core), where the baseline left headroom. */
 function marginal(cpu: CpuReport | null): MarginalCpu | null {

@@ -43,11 +43,14 @@ export function formatEffect(value: number | null, linear: boolean): string {
   return `${value > 0 && Number(s) !== 0 ? '+' : ''}${shown}${linear ? ' pt' : '%'}`;
 }
 
-/** "-4.0..+0.9%" or "-0.10..+0.20 pt". */
+/** Beyond +1000 % a ratio's bound says only "no information"; it is shown as such. */
+const SHOWN_PERCENT_LIMIT = 1000;
+
+/** "-4.0..+0.9%", "-0.10..+0.20 pt", "-98.3..>+1000%". */
 export function formatInterval(e: Effect, linear: boolean): string {
   if (e.low === null || e.high === null) return NONE;
   const unit = linear ? ' pt' : '%';
-  const one = (v: number) => formatEffect(v, linear).replace(unit, '');
+  const one = (v: number) => (!linear && v > SHOWN_PERCENT_LIMIT ? `>+${SHOWN_PERCENT_LIMIT}` : formatEffect(v, linear).replace(unit, ''));
   return `${one(e.low)}..${one(e.high)}${unit}`;
 }
 
@@ -55,7 +58,7 @@ export function formatInterval(e: Effect, linear: boolean): string {
 function formatMde(e: Effect, linear: boolean): string {
   if (e.mde === null) return NONE;
   // Beyond 1000 % the design detects nothing a reader would call a change.
-  if (!linear && e.mde > 1000) return '>1000%';
+  if (!linear && e.mde > SHOWN_PERCENT_LIMIT) return `>${SHOWN_PERCENT_LIMIT}%`;
   return `${linear ? e.mde.toFixed(2) : e.mde.toFixed(1)}${linear ? ' pt' : '%'}`;
 }
 

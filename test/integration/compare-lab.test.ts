@@ -4,8 +4,10 @@
  * - the same profile measured twice is never called "changed" on TCP throughput, on any path;
  * - a 2 Gbit/s link cap against a 1.6 Gbit/s one (-20 % by construction) is called "changed",
  *   with an interval that contains -20 %;
- * - the VXLAN overlay against direct routing is called "changed" on pod-to-pod TCP throughput.
- * Each run is 6 ordered pairs x 3 repeats (5 for the overlay) of 2 s tests.
+ * - the VXLAN overlay against direct routing is called "changed" on pod-to-pod TCP throughput
+ *   (at a capped link, where its cost is its headers: see that test).
+ * Each run is 6 ordered pairs x 3 repeats of 2 s tests (1 s for the runs of one profile twice,
+ * which measure every path), after iperf3's default 1 s omitted.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,9 +22,9 @@ const RUN_TIMEOUT_MS = 10 * 60_000;
 let dir = '';
 
 /** `netmatrix run --lab` with these flags into DIR/label.json. */
-async function labRun(label: string, flags: string[], repeat = 3): Promise<string> {
+async function labRun(label: string, flags: string[], repeat = 3, duration = 2): Promise<string> {
   const out = join(dir, `${label}-${Date.now()}.json`);
-  const spec = ['--duration', '2', '--repeat', String(repeat), '--protocols', 'tcp'];
+  const spec = ['--duration', String(duration), '--repeat', String(repeat), '--protocols', 'tcp'];
   const r = await exec(['npx', 'tsx', 'cli/main.ts', 'run', '--lab', '--label', label, '--out', out, ...spec, ...flags], {
     timeoutMs: RUN_TIMEOUT_MS,
   });
@@ -30,9 +32,9 @@ async function labRun(label: string, flags: string[], repeat = 3): Promise<strin
   return out;
 }
 
-async function compareJson(files: string[]): Promise<ComparisonJson> {
+async function compareJson(files: string[], flags: string[] = []): Promise<ComparisonJson> {
   const json = join(dir, `compare-${files.length}-${Date.now()}.json`);
-  const r = await captureCompare([...files, '--json', json]);
+  const r = await captureCompare([...files, '--json', json, ...flags]);
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(await readFile(json, 'utf8')) as ComparisonJson;
 }
@@ -55,8 +57,8 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3', 'tc', 'bridge'
   it(
     'never calls the same profile measured twice "changed" on TCP throughput, on any path',
     async () => {
-      const first = await labRun('direct', []);
-      const second = await labRun('direct', []);
+      const first = await labRun('direct', [], 3, 1);
+      const second = await labRun('direct', [], 3, 1);
       const c = await compareJson([first, second]);
       for (const path of ['node', 'pod', 'service']) {
         const e = throughput(c, path).comparisons[0];
@@ -83,15 +85,20 @@ describeWith({ root: true, binaries: ['ip', 'iptables', 'iperf3', 'tc', 'bridge'
   );
 
   it(
-    'calls the VXLAN overlay against direct routing "changed" on pod-to-pod TCP throughput',
+    'calls the VXLAN overlay against direct routing "changed" on pod-to-pod TCP throughput, at a 2 Gbit/s link',
     async () => {
-      // Adjacent in time and 5 passes each: the overlay costs 5-15 % here (LIBRARIES.md), so
-      // the design must detect well under that (its pass-to-pass spread is known to 4 df).
-      const direct = await labRun('direct', ['--paths', 'pod'], 5);
-      const vxlan = await labRun('vxlan', ['--paths', 'pod', '--pod-network', 'vxlan'], 5);
-      const e = throughput(await compareJson([direct, vxlan]), 'pod').comparisons[0];
+      // Uncapped, this lab's pods are CPU-bound on two shared cores and single tests scatter by
+      // ~10-15 %, so the overlay's 5-15 % cost needs more tests than CI can afford to be found
+      // every time. At a capped link the scatter goes and what is left is the overlay's own cost:
+      // 50 bytes of headers in every 1514-byte frame (MSS 1398 instead of 1448), -3.5 %. A 1 %
+      // margin is the reader saying a 3.5 % change matters.
+      const flags = ['--paths', 'pod', '--link-rate', '2gbit'];
+      const direct = await labRun('direct', flags);
+      const vxlan = await labRun('vxlan', [...flags, '--pod-network', 'vxlan']);
+      const e = throughput(await compareJson([direct, vxlan], ['--margin', '1']), 'pod').comparisons[0];
       expect(e?.verdict, JSON.stringify(e)).toBe('changed');
-      expect(e?.estimate).toBeLessThan(0);
+      expect(e?.estimate).toBeLessThan(-1);
+      expect(e?.estimate).toBeGreaterThan(-10);
     },
     2 * RUN_TIMEOUT_MS,
   );

@@ -136,6 +136,8 @@ describe('units', () => {
     expect(formatInterval(e(14.06, 23.1), false)).toBe('+14.1..+23.1%');
     expect(formatInterval(e(-0.1, 0.2), true)).toBe('-0.10..+0.20 pt');
     expect(formatInterval(e(null, null), false)).toBe('-');
+    // A bound past +1000 % carries no information beyond that.
+    expect(formatInterval(e(-98.3, 11424.4), false)).toBe('-98.3..>+1000%');
   });
 
   it('names the design: paired pairs x repeats, or unpaired pairs of each run', () => {
