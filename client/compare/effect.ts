@@ -9,11 +9,11 @@
  *   per pair, d = median(B) - median(A); the effect is the Hodges-Lehmann estimate over pairs
  *   (the median of all pairwise averages of the d's; their median beyond HL_MAX_PAIRS pairs);
  * - the interval is a parametric bootstrap of the whole design: every repetition of every pair
- *   is drawn again around its pair's median with that run's test-to-test noise (the pooled
- *   standard deviation of repetitions around their pair's mean), the noise itself drawn from
- *   its sampling distribution (scaled chi-square with the pooled degrees of freedom) so a
- *   small design pays for its uncertain noise as a t interval does; the estimator is applied
- *   to each replicate and the basic (pivotal) 95 % interval taken.
+ *   is drawn again around its pair's median with the cluster's test-to-test noise and a shift
+ *   per pass (noiseModel, estimated from both runs together), the noise itself drawn from its
+ *   sampling distribution (scaled chi-square with its degrees of freedom) so a small design
+ *   pays for its uncertain noise as a t interval does; the estimator is applied to each
+ *   replicate and the basic (pivotal) 95 % interval taken.
  * - The interval is conditional on the measured pairs: it covers the change on these pairs of
  *   this cluster, not on nodes that were not measured. That is also why pairs sharing a node
  *   need no correction: what is resampled is the noise of single tests, and the scheduler runs
@@ -185,12 +185,16 @@ function paired(
         `(${common.length} pair${common.length === 1 ? '' : 's'}; needs --repeat 4 with one pair, 3 with two, 2 with three or more)`,
     };
   }
+  // One cluster measured twice: its test and pass noise are estimated from both runs together
+  // (as a pooled t test pools its variances), which doubles their degrees of freedom.
+  const noise = poolNoise(noiseA, noiseB);
   const rng = seededRandom(options.seed);
   const replicate = new Float64Array(options.replicates);
   const dStar = new Array<number>(d.length);
   for (let r = 0; r < options.replicates; r++) {
-    const worldA = drawWorld(rng, noiseA);
-    const worldB = drawWorld(rng, noiseB);
+    const variances = drawVariances(rng, noise);
+    const worldA = drawWorld(rng, variances, noiseA.passes);
+    const worldB = drawWorld(rng, variances, noiseB.passes);
     for (let i = 0; i < d.length; i++) {
       const a = redrawMedian(rng, medA[i] as number, xsA[i] as Passes, worldA);
       const b = redrawMedian(rng, medB[i] as number, xsB[i] as Passes, worldB);
@@ -397,16 +401,34 @@ interface World {
  * Draw the run's noise from its sampling distribution (so a small design pays for its
  * uncertain noise, as a t interval does), then each pass's shift.
  */
-function drawWorld(rng: () => number, m: NoiseModel): World {
+function drawVariances(rng: () => number, m: NoiseModel): { testVar: number; passVar: number } {
   const testVar = m.testDf > 0 ? (m.testSd ** 2 * m.testDf) / chiSquare(rng, m.testDf) : 0;
-  const passShift = new Float64Array(m.passes);
-  if (m.passDf > 0) {
-    const passMeanSquare = (m.passMeanSquare * m.passDf) / chiSquare(rng, m.passDf);
-    const passVar = Math.max(0, (passMeanSquare - testVar) / m.pairsPerPass);
-    const sd = Math.sqrt(passVar);
-    for (let r = 0; r < m.passes; r++) passShift[r] = sd * normal(rng);
-  }
-  return { testSd: Math.sqrt(testVar), passShift };
+  if (m.passDf === 0) return { testVar, passVar: 0 };
+  const passMeanSquare = (m.passMeanSquare * m.passDf) / chiSquare(rng, m.passDf);
+  return { testVar, passVar: Math.max(0, (passMeanSquare - testVar) / m.pairsPerPass) };
+}
+
+/** A run's world from drawn variances: its test noise, and a shift for each of its `passes`. */
+function drawWorld(rng: () => number, v: { testVar: number; passVar: number }, passes: number): World {
+  const passShift = new Float64Array(passes);
+  const sd = Math.sqrt(v.passVar);
+  if (sd > 0) for (let r = 0; r < passes; r++) passShift[r] = sd * normal(rng);
+  return { testSd: Math.sqrt(v.testVar), passShift };
+}
+
+/** Two runs' noise models as one: sums of squares and degrees of freedom added. */
+export function poolNoise(a: NoiseModel, b: NoiseModel): NoiseModel {
+  const testDf = a.testDf + b.testDf;
+  const passDf = a.passDf + b.passDf;
+  return {
+    testSd: testDf > 0 ? Math.sqrt((a.testSd ** 2 * a.testDf + b.testSd ** 2 * b.testDf) / testDf) : 0,
+    testDf,
+    passMeanSquare: passDf > 0 ? (a.passMeanSquare * a.passDf + b.passMeanSquare * b.passDf) / passDf : 0,
+    passDf,
+    pairsPerPass: passDf > 0 ? (a.pairsPerPass * a.passDf + b.pairsPerPass * b.passDf) / passDf : 1,
+    pooledDf: a.pooledDf + b.pooledDf,
+    passes: Math.max(a.passes, b.passes),
+  };
 }
 
 /** Redraw a pair's median: its measured passes again, around `center`, in world `w`. */
