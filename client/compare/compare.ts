@@ -144,6 +144,14 @@ export function compareRuns(loaded: readonly LoadedRun[], options: CompareOption
   const runs = loaded.map((r, i) => describeRun(r, labels[i] as string));
   const notes = differences(loaded, labels);
   for (const [i, r] of loaded.entries()) {
+    // Every file written since the read/assumed marks exist has them (lab and cluster alike).
+    if (r.file.environment.dataplane.provenance === null) {
+      notes.push(
+        `note: ${labels[i]} was written by an older netmatrix: its dataplane settings carry no read/assumed marks, ` +
+          'and what it did not record (pod MTU, congestion control, per-core and measured CPU windows, omitted seconds) ' +
+          'reads as missing (-) or its default',
+      );
+    }
     const foreign = r.file.environment.nodes.filter((n) => n.podProcStatIsNodes === false).map((n) => n.name);
     if (foreign.length > 0) {
       notes.push(

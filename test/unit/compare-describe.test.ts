@@ -32,7 +32,12 @@ describe('differences', () => {
       run({
         label: 'calico',
         lab: null,
-        dataplane: { kind: 'calico', settings: { bpfEnabled: 'true' }, source: 'FelixConfiguration default' },
+        dataplane: {
+          kind: 'calico',
+          settings: { bpfEnabled: 'true' },
+          provenance: { bpfEnabled: { mark: 'read', from: 'FelixConfiguration default' } },
+          source: 'FelixConfiguration default',
+        },
       }),
     ]);
     expect(c.notes).toEqual([
@@ -139,7 +144,11 @@ describe('differences', () => {
         source: 'test',
       },
     });
-    expect(compareRuns([old, now]).notes).toEqual(['note: dataplane kubeProxyMode differs - old: iptables; now: nftables']);
+    expect(compareRuns([old, now]).notes).toEqual([
+      'note: dataplane kubeProxyMode differs - old: iptables; now: nftables',
+      'note: old was written by an older netmatrix: its dataplane settings carry no read/assumed marks, and what it did ' +
+        'not record (pod MTU, congestion control, per-core and measured CPU windows, omitted seconds) reads as missing (-) or its default',
+    ]);
   });
 
   it('does not call a bigger cluster of the same nodes a kernel difference', () => {

@@ -131,6 +131,11 @@ describe('results files from before latency tests', () => {
       'note: no throughput tests in loopback-latency; throughput is shown for loopback-v1 only',
       'note: no latency tests in loopback-v1; latency is shown for loopback-latency only',
     ]);
+    // Both captures predate the read/assumed marks: each gets one note saying it is older.
+    expect(c.notes.filter((n) => n.includes('was written by an older netmatrix')).map((n) => n.split(' ')[1])).toEqual([
+      'loopback-v1',
+      'loopback-latency',
+    ]);
     const tcp = latencyOf(c.sections, 'node', 'tcp');
     expect(tcp.runs[0]).toMatchObject({ tests: 0, rttP50: null });
     expect(tcp.runs[1]?.rttP50?.samples).toBe(2);
