@@ -225,11 +225,16 @@ export function cpuInterval(a: ProcStatSnapshot, b: ProcStatSnapshot): CpuInterv
  */
 const EDGE_TOLERANCE_MS = 50;
 
+/** An aligned window must span this long, or half the measured interval if that is shorter (see alignedSpan). */
+const MIN_ALIGNED_SPAN_MS = 500;
+
 /**
  * The indices of the snapshots (oldest first) that bound `measured` most closely: the first and
  * last inside it, so the window holds no connection setup, --omit seconds or teardown; when
- * fewer than two lie inside (an interval shorter than the sampling), the nearest to each edge.
- * undefined when `measured` is not within the snapshots' span (then it cannot be trusted).
+ * fewer than two lie inside (an interval shorter than the sampling), or the two inside span less
+ * than MIN_ALIGNED_SPAN_MS (half the interval for a shorter one), the nearest to each edge.
+ * undefined when `measured` is not within the snapshots' span (then it cannot be trusted) or no
+ * pair of snapshots spans that much.
  */
 function alignedSpan(during: readonly ProcStatSnapshot[], measured: MeasuredInterval): [number, number] | undefined {
   const times = during.map((s) => s.atMs);
@@ -237,12 +242,16 @@ function alignedSpan(during: readonly ProcStatSnapshot[], measured: MeasuredInte
   const last = times[times.length - 1] ?? 0;
   if (measured.endMs <= measured.startMs) return undefined;
   if (measured.startMs < first - EDGE_TOLERANCE_MS || measured.endMs > last + EDGE_TOLERANCE_MS) return undefined;
+  // A span much shorter than the interval is no measure of it: the sampler's stop snapshot can
+  // come a few ms after a periodic one, and a window of a few ms holds no tick (0 % busy).
+  const covers = ([a, b]: [number, number]) =>
+    b > a && (times[b] as number) - (times[a] as number) >= Math.min((measured.endMs - measured.startMs) / 2, MIN_ALIGNED_SPAN_MS);
   const from = times.findIndex((t) => t >= measured.startMs - EDGE_TOLERANCE_MS);
   const to = times.findLastIndex((t) => t <= measured.endMs + EDGE_TOLERANCE_MS);
-  if (from >= 0 && to > from) return [from, to];
+  if (from >= 0 && covers([from, to])) return [from, to];
   const nearest = (at: number) => times.reduce((best, t, i) => (Math.abs(t - at) < Math.abs((times[best] ?? 0) - at) ? i : best), 0);
-  const [a, b] = [nearest(measured.startMs), nearest(measured.endMs)];
-  return b > a ? [a, b] : undefined;
+  const span: [number, number] = [nearest(measured.startMs), nearest(measured.endMs)];
+  return covers(span) ? span : undefined;
 }
 
 /**

@@ -378,6 +378,15 @@ describe('cpuReport aligned to the interval the tool measured', () => {
     expect(r.measured).toEqual({ startMs: 2_300, endMs: 2_900 });
   });
 
+  it('never takes a window of a few ms between a periodic snapshot and the stop snapshot just after it', () => {
+    // 1 s steps, then the sampler's stop snapshot 5 ms after the last periodic one (no tick between).
+    const s = series([80, 80, 80]);
+    const stopped = [...s, { ...(s[3] as ProcStatSnapshot), atMs: 3_005 }];
+    const r = cpuReport(stopped, undefined, { startMs: 2_100, endMs: 3_004 });
+    expect(r.test).toMatchObject({ startMs: 2_000, endMs: 3_005, busyPercent: 80 });
+    expect(r.measured).toEqual({ startMs: 2_100, endMs: 3_004 });
+  });
+
   it('keeps the whole run, with no measured interval, when the interval is not within the snapshots or is empty', () => {
     for (const m of [
       { startMs: -900, endMs: 3_000 },
