@@ -4,7 +4,7 @@
  * difference (linear, in its own unit). The text tables, the HTML report and --json all
  * iterate this list, so a figure added here appears in all three.
  */
-import { marginalCpu, measuredBusyCpuSeconds, type CpuReport, type MarginalCpu } from '../../shared/cpu.js';
+import { cpuSecondsPerGigabyte, marginalCpu, type CpuReport, type MarginalCpu } from '../../shared/cpu.js';
 import type { Protocol, TestKind } from '../../shared/protocol.js';
 import { bytesMoved, receiverUdp, type TestResult } from '../../shared/result.js';
 import type { Scale } from './effect.js';
@@ -42,8 +42,7 @@ function marginal(cpu: CpuReport | null): MarginalCpu | null {
 
 /** CPU-seconds per 10^9 bytes of the test's CPU-seconds; null without bytes. */
 function perGigabyte(cpuSeconds: number | null | undefined, t: TestResult): number | null {
-  const bytes = bytesMoved(t.iperf);
-  return typeof cpuSeconds === 'number' && bytes > 0 ? cpuSeconds / (bytes / 1e9) : null;
+  return typeof cpuSeconds === 'number' ? cpuSecondsPerGigabyte(cpuSeconds, bytesMoved(t.iperf)) : null;
 }
 
 const ok = (t: TestResult, v: number | null | undefined): number | null => (t.ok && typeof v === 'number' && Number.isFinite(v) ? v : null);
@@ -106,10 +105,8 @@ export const FIGURES: readonly Figure[] = [
       title: `${side} CPU-s/GB, total`,
       unit: 'CPU-seconds per 10^9 bytes',
       scale: 'log',
-      value: (t) => {
-        const cpu = pick(t).cpu;
-        return ok(t, perGigabyte(cpu ? measuredBusyCpuSeconds(cpu) : null, t));
-      },
+      // As the aggregator recorded it (shared/result.ts sideCost): not computed a second time.
+      value: (t) => ok(t, pick(t).cpuSecondsPerGigabyte),
       format: cpuCost,
     },
     {
