@@ -56,7 +56,11 @@ export class Executor {
     const runner = this.runnerOf(cmd.spec);
     if (!runner.run) return this.start(cmd.testId, 'server', runner.refused);
     const { run } = runner;
-    this.start(cmd.testId, 'server', this.refusal(cmd.spec, cmd.port) ?? ((signal) => run.serve(cmd, signal, () => this.d.onReady(cmd.testId))));
+    this.start(
+      cmd.testId,
+      'server',
+      this.refusal(cmd.spec, cmd.port) ?? ((signal) => run.serve(cmd, signal, () => this.d.onReady(cmd.testId))),
+    );
   }
 
   /** Run the client of `cmd.spec`'s kind against `cmd.target`; a result of role client. */
@@ -70,7 +74,7 @@ export class Executor {
 
   /** The runner of a spec's kind (the registry holds each kind's runner under its own kind), or why there is none. */
   private runnerOf(spec: TestSpec): { run: Runner; refused?: undefined } | { run?: undefined; refused: Failure } {
-    const run = this.d.runners[spec.kind] as Runner | null | undefined;
+    const run = this.d.runners[spec.kind];
     if (run) return { run };
     return { refused: failure('spec-refused', `this agent has no ${kindOf(spec).tool}: it takes no ${spec.kind} tests`) };
   }

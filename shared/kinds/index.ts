@@ -29,12 +29,11 @@ export function kindModule<K extends TestKind>(kind: K): TestKindModule<SpecOf<K
 }
 
 /**
- * The traits of `spec`'s kind, bound to `spec` so they need no cast at the call site: the one
- * place a spec's type meets its kind's module.
+ * The traits of `spec`'s kind. Call them with this same `spec`: each module takes its own
+ * kind's spec (TypeScript's method bivariance lets the union through; the discriminant keeps it sound).
  */
 export function kindOf(spec: TestSpec): TestKindModule<TestSpec> {
-  // Sound: KINDS[k] takes exactly SpecOf<k>, and spec.kind is k.
-  return KINDS[spec.kind] as unknown as TestKindModule<TestSpec>;
+  return KINDS[spec.kind];
 }
 
 /** Longest test of any kind, s: the bound of the agent's own duration limit. */

@@ -20,6 +20,8 @@ import { processesOn } from '../helpers/processes.js';
 
 const runner = new SockperfRunner({ binary: 'sockperf', connectTimeoutMs: 1000, deadlineMarginMs: 1000 });
 const spec = (o: Partial<LatencyRunSpec> = {}): LatencyRunSpec => ({
+  kind: 'latency',
+  connectSamples: 0,
   protocol: 'tcp',
   durationSeconds: 1,
   messageSizeBytes: 64,
