@@ -69,7 +69,7 @@ describeWith({ binaries: ['iperf3'] }, 'agent link across aggregator restarts', 
         frames.push(m);
         if (m.type === 'hello') {
           ws.send(JSON.stringify({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, sessionId: 'scripted' }));
-          const spec = { protocol: 'tcp', durationSeconds: 1, bitrateBitsPerSecond: 0, streams: 1, reverse: false };
+          const spec = { kind: 'throughput', protocol: 'tcp', durationSeconds: 1, bitrateBitsPerSecond: 0, streams: 1, reverse: false };
           ws.send(JSON.stringify({ type: 'probe', testId: 'lost-ack', target: '127.0.0.1', port: DEAD_PORT, spec }));
         }
       });
