@@ -13,6 +13,7 @@ import { Executor } from './executor.js';
 import { NicSampler, nicToSample } from './nic-sampler.js';
 import { readNodeFacts } from './facts.js';
 import { Iperf3Runner } from './iperf3-runner.js';
+import { agentSlackMs, DEFAULT_AGENT_CONNECT_TIMEOUT_MS } from '../shared/deadlines.js';
 import { SockperfRunner } from './sockperf-runner.js';
 import { AggregatorLink } from './link.js';
 import { Outbox } from './outbox.js';
@@ -73,8 +74,11 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
       portMin: config.portMin,
       portMax: config.portMax,
       allowedTargetCidrs: [...config.allowedTargets],
-      // No deadlineSlackMs: the aggregator derives the client's deadline from the spec
-      // (shared/deadlines.ts). Protocol-1 agents sent it, and the aggregator still honours it.
+      // No deadlineSlackMs at the default connect timeout: both ends derive the client's
+      // deadline from the spec (shared/deadlines.ts), and it fits in the aggregator's margin.
+      // Announced only when configured otherwise, which the aggregator cannot know (protocol-1
+      // agents always sent it; the aggregator still honours it).
+      ...(config.connectTimeoutMs === DEFAULT_AGENT_CONNECT_TIMEOUT_MS ? {} : { deadlineSlackMs: agentSlackMs(config) }),
       // Announced so the aggregator knows this agent understands omitSeconds; the duration
       // limit bounds how long a test runs, omitted seconds included.
       maxOmitSeconds: MAX_OMIT_SECONDS,
