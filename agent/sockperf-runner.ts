@@ -1,5 +1,5 @@
 /**
- * The one place the agent runs sockperf, for latency tests: argv arrays via sys/exec (never a
+ * The latency kind's runner (agent/kind-runner.ts): the one place the agent runs sockperf: argv arrays via sys/exec (never a
  * shell), started so that it dies with the agent as iperf3 is (tool-process.ts), its own
  * wall-clock deadline, and success decided from the parsed report, never from the exit code
  * (3.7 exits 0 on errors).
@@ -24,9 +24,6 @@ import {
 } from '../shared/sockperf.js';
 import { ToolProcess } from './tool-process.js';
 import { runServer, spawnFailure, type KindRunner, type ProbeRun, type RunOutcome, type ServeRun } from './kind-runner.js';
-
-// The reader of /proc/net/udp is agent/listening.ts; re-exported for the runner's tests.
-export { isUdpListening } from './listening.js';
 
 /** What one side of a latency test came to; a client's has `latency` exactly when it has no `failure`. */
 export type LatencyOutcome = RunOutcome;
