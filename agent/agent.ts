@@ -12,7 +12,8 @@ import { CpuSampler } from './cpu-sampler.js';
 import { Executor } from './executor.js';
 import { NicSampler, nicToSample } from './nic-sampler.js';
 import { readNodeFacts } from './facts.js';
-import { DEADLINE_MARGIN_MS, Iperf3Runner } from './iperf3-runner.js';
+import { Iperf3Runner } from './iperf3-runner.js';
+import { agentSlackMs, DEFAULT_AGENT_CONNECT_TIMEOUT_MS } from '../shared/deadlines.js';
 import { SockperfRunner } from './sockperf-runner.js';
 import { AggregatorLink } from './link.js';
 import { Outbox } from './outbox.js';
@@ -36,16 +37,8 @@ function withProcStat(identity: AgentIdentity, reading: ProcStatSnapshot | undef
 
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
   log.info({ config: redacted(AGENT_SETTINGS, config) }, 'agent starting');
-  const runner = new Iperf3Runner({
-    binary: config.iperf3Binary,
-    connectTimeoutMs: config.connectTimeoutMs,
-    deadlineMarginMs: DEADLINE_MARGIN_MS,
-  });
-  const sockperf = new SockperfRunner({
-    binary: config.sockperfBinary,
-    connectTimeoutMs: config.connectTimeoutMs,
-    deadlineMarginMs: DEADLINE_MARGIN_MS,
-  });
+  const runner = new Iperf3Runner({ binary: config.iperf3Binary, connectTimeoutMs: config.connectTimeoutMs });
+  const sockperf = new SockperfRunner({ binary: config.sockperfBinary, connectTimeoutMs: config.connectTimeoutMs });
   const [iperf3Version, sockperfVersion, { facts, address }] = await Promise.all([
     runner.version(),
     // Latency tests are optional: an agent without sockperf still measures throughput.
@@ -81,7 +74,11 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
       portMin: config.portMin,
       portMax: config.portMax,
       allowedTargetCidrs: [...config.allowedTargets],
-      deadlineSlackMs: config.connectTimeoutMs + DEADLINE_MARGIN_MS,
+      // No deadlineSlackMs at the default connect timeout: both ends derive the client's
+      // deadline from the spec (shared/deadlines.ts), and it fits in the aggregator's margin.
+      // Announced only when configured otherwise, which the aggregator cannot know (protocol-1
+      // agents always sent it; the aggregator still honours it).
+      ...(config.connectTimeoutMs === DEFAULT_AGENT_CONNECT_TIMEOUT_MS ? {} : { deadlineSlackMs: agentSlackMs(config) }),
       // Announced so the aggregator knows this agent understands omitSeconds; the duration
       // limit bounds how long a test runs, omitted seconds included.
       maxOmitSeconds: MAX_OMIT_SECONDS,
@@ -100,8 +97,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     limits: identity.limits,
     sampler,
     nic,
-    runner,
-    latencyRunner: sockperfVersion === null ? null : sockperf,
+    runners: { throughput: runner, latency: sockperfVersion === null ? null : sockperf },
     log,
     onReady: (testId) => link.send({ type: 'ready', testId }),
     onResult: (r) => {
@@ -115,10 +111,6 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
         return executor.serve(m);
       case 'probe':
         return executor.probe(m);
-      case 'serve-latency':
-        return executor.serveLatency(m);
-      case 'probe-latency':
-        return executor.probeLatency(m);
       case 'cancel':
         return executor.cancel(m.testId, m.reason);
       case 'ack':

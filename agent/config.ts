@@ -4,6 +4,9 @@
  */
 import { z } from 'zod';
 import { isValidCidr } from '../shared/limits.js';
+import { DEFAULT_AGENT_CONNECT_TIMEOUT_MS } from '../shared/deadlines.js';
+import { MAX_DURATION_SECONDS } from '../shared/kinds/index.js';
+import { MAX_STREAMS } from '../shared/kinds/throughput.js';
 import { LOG_SETTINGS, loadSettings, setting, type SettingsOf } from '../shared/settings.js';
 
 const ip = z.ipv4().optional();
@@ -42,7 +45,7 @@ export const AGENT_SETTINGS = {
   maxDurationSeconds: {
     env: 'NETMATRIX_MAX_TEST_DURATION_SECONDS',
     flag: 'max-test-duration-seconds',
-    schema: setting.int(120, 1, 3600),
+    schema: setting.int(120, 1, MAX_DURATION_SECONDS),
     help: 'refuse longer tests (omitted seconds count)',
   },
   maxBitrate: {
@@ -54,7 +57,7 @@ export const AGENT_SETTINGS = {
   maxStreams: {
     env: 'NETMATRIX_MAX_STREAMS',
     flag: 'max-streams',
-    schema: setting.int(16, 1, 128),
+    schema: setting.int(16, 1, MAX_STREAMS),
     help: 'refuse tests with more parallel streams',
   },
   portMin: {
@@ -80,7 +83,7 @@ export const AGENT_SETTINGS = {
   connectTimeoutMs: {
     env: 'NETMATRIX_CONNECT_TIMEOUT_MS',
     flag: 'connect-timeout-ms',
-    schema: setting.int(3000, 100, 60000),
+    schema: setting.int(DEFAULT_AGENT_CONNECT_TIMEOUT_MS, 100, 60000),
     help: 'iperf3 --connect-timeout',
   },
   nic: {

@@ -1,39 +1,29 @@
 /**
- * Runs the aggregator's commands, one test at a time. Owns the single running test (its
- * abort controller and CPU window); checks every command against the agent's own limits
- * before anything is spawned.
+ * Runs the aggregator's commands, one test at a time, with the runner of each command's kind.
+ * Owns the single running test (its abort controller and CPU window); checks every command
+ * against the agent's own limits (shared/limits.ts, the kind's policy) before anything is spawned.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { failure, type Failure } from '../shared/errors.js';
-import { checkLatencySpec, checkPort, checkSpec, checkTarget } from '../shared/limits.js';
-import {
-  ProbeLatencySchema,
-  ProbeSchema,
-  ServeLatencySchema,
-  ServeSchema,
-  type AgentLimits,
-  type ProbeCommand,
-  type ProbeLatencyCommand,
-  type ResultMessage,
-  type ServeCommand,
-  type ServeLatencyCommand,
-} from '../shared/protocol.js';
+import { checkPort, checkTarget } from '../shared/limits.js';
+import { kindOf, type SpecOf, type TestKind, type TestSpec } from '../shared/kinds/index.js';
+import type { AgentLimits, ProbeCommand, ResultMessage, ServeCommand } from '../shared/protocol.js';
 import type { CpuReport } from '../shared/cpu.js';
 import type { NicReport } from '../shared/nic.js';
 import type { CpuSampler } from './cpu-sampler.js';
 import type { NicSampler } from './nic-sampler.js';
-import type { Iperf3Runner, RunOutcome } from './iperf3-runner.js';
-import type { SockperfRunner } from './sockperf-runner.js';
+import type { KindRunner, RunOutcome } from './kind-runner.js';
+
+/** The runner of each kind this agent can run; a kind left out (no sockperf here) is refused. */
+export type KindRunners = { readonly [K in TestKind]?: Pick<KindRunner<SpecOf<K>>, 'serve' | 'probe'> | null };
 
 export interface ExecutorDeps {
   limits: AgentLimits;
   sampler: Pick<CpuSampler, 'begin'>;
   /** The node NIC's traffic around each test; null when this agent measures no NIC (pod agents). */
   nic: Pick<NicSampler, 'begin'> | null;
-  runner: Pick<Iperf3Runner, 'client' | 'server'>;
-  /** Runs latency tests; null when this node has no sockperf (every latency command is then refused). */
-  latencyRunner: Pick<SockperfRunner, 'probe' | 'serve'> | null;
+  runners: KindRunners;
   /** A finished result (kept until acknowledged by the caller's outbox). */
   onResult: (r: ResultMessage) => void;
   /** The server of `testId` listens. */
@@ -41,16 +31,9 @@ export interface ExecutorDeps {
   log: Logger;
 }
 
-/**
- * Commands normally arrive parsed (shared/protocol.ts), but the executor is the last line
- * before a process starts, so it checks the shape again: a NaN port or a zero stream count
- * would pass the limit comparisons and then throw inside the runner, after the test started.
- */
-function malformed(parsed: { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } }): Failure | undefined {
-  if (parsed.success) return undefined;
-  const first = parsed.error?.issues[0];
-  return failure('spec-refused', `malformed command: ${first ? `${first.path.map(String).join('.')}: ${first.message}` : 'invalid'}`);
-}
+type Runner = Pick<KindRunner<TestSpec>, 'serve' | 'probe'>;
+/** What a command comes to: why it is refused, or the run of its process. */
+type Job = Failure | ((signal: AbortSignal) => Promise<RunOutcome>);
 
 interface Running {
   testId: string;
@@ -68,43 +51,37 @@ export class Executor {
     return this.running?.testId;
   }
 
+  /** Start the server of `cmd.spec`'s kind; `ready` once it listens, then a result if the kind owes one. */
   serve(cmd: ServeCommand): void {
-    const refused = malformed(ServeSchema.safeParse(cmd)) ?? checkPort(this.d.limits, cmd.port) ?? checkSpec(this.d.limits, cmd.spec);
-    this.start(cmd.testId, 'server', refused, (signal) => this.d.runner.server(cmd, signal, () => this.d.onReady(cmd.testId)));
-  }
-
-  probe(cmd: ProbeCommand): void {
-    const refused =
-      malformed(ProbeSchema.safeParse(cmd)) ??
-      checkPort(this.d.limits, cmd.port) ??
-      checkSpec(this.d.limits, cmd.spec) ??
-      checkTarget(this.d.limits, cmd.target);
-    this.start(cmd.testId, 'client', refused, (signal) => this.d.runner.client(cmd, signal));
-  }
-
-  serveLatency(cmd: ServeLatencyCommand): void {
-    const refused =
-      malformed(ServeLatencySchema.safeParse(cmd)) ??
-      this.noSockperf() ??
-      checkPort(this.d.limits, cmd.port) ??
-      checkLatencySpec(this.d.limits, cmd.spec);
-    this.start(cmd.testId, 'server', refused, (signal) =>
-      (this.d.latencyRunner as SockperfRunner).serve(cmd, signal, () => this.d.onReady(cmd.testId)),
+    const runner = this.runnerOf(cmd.spec);
+    if (!runner.run) return this.start(cmd.testId, 'server', runner.refused);
+    const { run } = runner;
+    this.start(
+      cmd.testId,
+      'server',
+      this.refusal(cmd.spec, cmd.port) ?? ((signal) => run.serve(cmd, signal, () => this.d.onReady(cmd.testId))),
     );
   }
 
-  probeLatency(cmd: ProbeLatencyCommand): void {
-    const refused =
-      malformed(ProbeLatencySchema.safeParse(cmd)) ??
-      this.noSockperf() ??
-      checkPort(this.d.limits, cmd.port) ??
-      checkLatencySpec(this.d.limits, cmd.spec) ??
-      checkTarget(this.d.limits, cmd.target);
-    this.start(cmd.testId, 'client', refused, (signal) => (this.d.latencyRunner as SockperfRunner).probe(cmd, signal));
+  /** Run the client of `cmd.spec`'s kind against `cmd.target`; a result of role client. */
+  probe(cmd: ProbeCommand): void {
+    const runner = this.runnerOf(cmd.spec);
+    if (!runner.run) return this.start(cmd.testId, 'client', runner.refused);
+    const { run } = runner;
+    const refused = this.refusal(cmd.spec, cmd.port) ?? checkTarget(this.d.limits, cmd.target);
+    this.start(cmd.testId, 'client', refused ?? ((signal) => run.probe(cmd, signal)));
   }
 
-  private noSockperf(): Failure | undefined {
-    return this.d.latencyRunner ? undefined : failure('spec-refused', 'this agent has no sockperf: it takes no latency tests');
+  /** The runner of a spec's kind (the registry holds each kind's runner under its own kind), or why there is none. */
+  private runnerOf(spec: TestSpec): { run: Runner; refused?: undefined } | { run?: undefined; refused: Failure } {
+    const run = this.d.runners[spec.kind];
+    if (run) return { run };
+    return { refused: failure('spec-refused', `this agent has no ${kindOf(spec).tool}: it takes no ${spec.kind} tests`) };
+  }
+
+  /** The agent's limits policy on a command: its port, then its kind's limits on the spec. */
+  private refusal(spec: TestSpec, port: number): Failure | undefined {
+    return checkPort(this.d.limits, port) ?? kindOf(spec).checkLimits(this.d.limits, spec);
   }
 
   /** Kill the running test if it is `testId` (or any, when testId is undefined). No result is sent. */
@@ -114,25 +91,20 @@ export class Executor {
     }
   }
 
-  private start(
-    testId: string,
-    role: 'client' | 'server',
-    refused: Failure | undefined,
-    run: (signal: AbortSignal) => Promise<RunOutcome>,
-  ): void {
+  private start(testId: string, role: 'client' | 'server', job: Job): void {
     const now = Date.now();
     const fail = (f: Failure) =>
       this.d.onResult({ type: 'result', resultId: randomUUID(), testId, role, startedAtMs: now, endedAtMs: now, ok: false, error: f });
-    if (refused) {
-      this.d.log.warn({ testId, role, reason: refused.message }, 'command refused');
-      return fail(refused);
+    if (typeof job !== 'function') {
+      this.d.log.warn({ testId, role, reason: job.message }, 'command refused');
+      return fail(job);
     }
     if (this.running) {
       // A cancelled test is already on its way out (its process being killed): the next command
       // waits for it rather than failing. The aggregator cancels a latency server as soon as its
       // client reports and may send this node its next test at once.
       if (this.running.controller.signal.aborted) {
-        void this.running.done.then(() => this.start(testId, role, refused, run));
+        void this.running.done.then(() => this.start(testId, role, job));
         return;
       }
       return fail(failure('agent-busy', `agent is busy with test ${this.running.testId}`));
@@ -140,7 +112,7 @@ export class Executor {
     const controller = new AbortController();
     const log = this.d.log.child({ testId, role });
     log.debug('test started');
-    this.running = { testId, controller, done: this.execute(testId, role, controller, run, log) };
+    this.running = { testId, controller, done: this.execute(testId, role, controller, job, log) };
   }
 
   private async execute(

@@ -3,7 +3,7 @@
  * table of active tests: which session serves and which probes each test id. A frame for a
  * test the agent was not given is reported as unknown (the caller logs and counts it).
  */
-import { failure, type Failure } from '../shared/errors.js';
+import { failure, type ErrorCode, type Failure } from '../shared/errors.js';
 import type { CpuWindow } from '../shared/cpu.js';
 import type { CpuSampleMessage, ResultMessage } from '../shared/protocol.js';
 
@@ -25,6 +25,8 @@ export interface ActiveTest {
   testId: string;
   serverSessionId: string;
   clientSessionId: string;
+  /** The code of the test kind's tool for a failed side that sent no error of its own. */
+  errorCode: ErrorCode;
   ready: Slot<true>;
   serverResult: Slot<ResultMessage>;
   clientResult: Slot<ResultMessage>;
@@ -52,11 +54,13 @@ export class Broker {
     return 'delivered';
   }
 
-  open(testId: string, serverSessionId: string, clientSessionId: string): ActiveTest {
+  /** Route frames of `testId`; `errorCode` is its kind's (shared/kinds), so a latency test never fails with iperf3's. */
+  open(testId: string, serverSessionId: string, clientSessionId: string, errorCode: ErrorCode = 'iperf3-error'): ActiveTest {
     const t: ActiveTest = {
       testId,
       serverSessionId,
       clientSessionId,
+      errorCode,
       ready: new Slot(),
       serverResult: new Slot(),
       clientResult: new Slot(),
@@ -87,7 +91,7 @@ export class Broker {
     if (r.role === 'server') {
       if (t.serverSessionId !== sessionId) return 'wrong-agent';
       // A server that failed before listening (port taken, refused spec) also ends the wait for ready.
-      t.ready.resolve(r.ok ? { ok: true, value: true } : { ok: false, failure: r.error ?? failure('iperf3-error') });
+      t.ready.resolve(r.ok ? { ok: true, value: true } : { ok: false, failure: r.error ?? failure(t.errorCode) });
       t.serverResult.resolve({ ok: true, value: r });
     } else {
       if (t.clientSessionId !== sessionId) return 'wrong-agent';

@@ -5,6 +5,14 @@
 import { z } from 'zod';
 import { LAB_STATE_FILE } from '../shared/lab-profile.js';
 import { PathSchema, ProtocolSchema } from '../shared/protocol.js';
+import { SOCKPERF_MIN_MESSAGE_BYTES } from '../shared/sockperf.js';
+import { MAX_STREAMS, throughputKind } from '../shared/kinds/throughput.js';
+import {
+  latencyKind,
+  MAX_LATENCY_CONNECT_SAMPLES,
+  MAX_LATENCY_MESSAGE_BYTES,
+  MAX_LATENCY_MESSAGES_PER_SECOND,
+} from '../shared/kinds/latency.js';
 import { LOG_SETTINGS, loadSettings, setting, type SettingsOf } from '../shared/settings.js';
 import { parseQuietHours, type QuietHours } from './coverage/pacing.js';
 
@@ -96,7 +104,7 @@ export const AGGREGATOR_SETTINGS = {
   durationSeconds: {
     env: 'NETMATRIX_TEST_DURATION_SECONDS',
     flag: 'test-duration-seconds',
-    schema: setting.int(10, 1, 3600),
+    schema: setting.int(throughputKind.defaults.durationSeconds, 1, throughputKind.maxDurationSeconds),
     help: 'length of one test',
   },
   tcpBitrate: {
@@ -111,7 +119,7 @@ export const AGGREGATOR_SETTINGS = {
     schema: setting.int(1_000_000_000, 1, 1e13),
     help: "UDP send rate per test (UDP has no congestion control: the sweep's is always capped); also on-demand runs' unless they ask for another",
   },
-  streams: { env: 'NETMATRIX_STREAMS', flag: 'streams', schema: setting.int(1, 1, 128), help: 'parallel streams per test' },
+  streams: { env: 'NETMATRIX_STREAMS', flag: 'streams', schema: setting.int(1, 1, MAX_STREAMS), help: 'parallel streams per test' },
   concurrency: {
     env: 'NETMATRIX_CONCURRENCY',
     flag: 'concurrency',
@@ -133,25 +141,25 @@ export const AGGREGATOR_SETTINGS = {
   latencyDurationSeconds: {
     env: 'NETMATRIX_LATENCY_DURATION_SECONDS',
     flag: 'latency-duration-seconds',
-    schema: setting.int(2, 1, 600),
+    schema: setting.int(latencyKind.defaults.durationSeconds, 1, latencyKind.maxDurationSeconds),
     help: 'length of one latency test (sockperf adds about 2 s of warm-up)',
   },
   latencyMessageSizeBytes: {
     env: 'NETMATRIX_LATENCY_MESSAGE_SIZE_BYTES',
     flag: 'latency-message-size-bytes',
-    schema: setting.int(64, 14, 65000),
+    schema: setting.int(64, SOCKPERF_MIN_MESSAGE_BYTES, MAX_LATENCY_MESSAGE_BYTES),
     help: 'payload of each latency request and reply',
   },
   latencyMessagesPerSecond: {
     env: 'NETMATRIX_LATENCY_MESSAGES_PER_SECOND',
     flag: 'latency-messages-per-second',
-    schema: setting.int(1000, 1, 100000),
+    schema: setting.int(1000, 1, MAX_LATENCY_MESSAGES_PER_SECOND),
     help: 'request/response exchanges per second in a latency test (64 B at 1000/s is 0.5 Mbit/s each way)',
   },
   latencyConnectSamples: {
     env: 'NETMATRIX_LATENCY_CONNECT_SAMPLES',
     flag: 'latency-connect-samples',
-    schema: setting.int(20, 0, 1000),
+    schema: setting.int(20, 0, MAX_LATENCY_CONNECT_SAMPLES),
     help: 'TCP latency tests: connections opened one after another first, to time connection setup (0 = none)',
   },
   coverage: {

@@ -18,7 +18,7 @@
 import type { Logger } from 'pino';
 import { failure, type Failure } from '../shared/errors.js';
 import { DEFAULT_RUN_OMIT_SECONDS, type RunRequest, type RunSummary } from '../shared/api.js';
-import type { LatencySpec, NetworkMode, Path, Protocol, TestKind, TestSpec } from '../shared/protocol.js';
+import type { LatencySpec, NetworkMode, Path, Protocol, TestKind, TestSpec, ThroughputSpec } from '../shared/protocol.js';
 import { bytesMoved, type TestResult, type Topology } from '../shared/result.js';
 import { checkOmit } from '../shared/limits.js';
 import type { AgentRegistry, AgentSession } from './agents.js';
@@ -29,7 +29,7 @@ import { jittered, quietMsLeft, type QuietHours } from './coverage/pacing.js';
 import type { StalenessFigures } from './coverage/staleness.js';
 import { Run, type PlannedRound } from './runs.js';
 import { RoundRobin, type Pair } from './sweep.js';
-import type { KindAndSpec, TestPlan } from './test-runner.js';
+import type { TestPlan } from './test-runner.js';
 
 /** full: every ordered pair; budget: zones, reference peers and a cross-zone sample; auto: full up to `coverageFullMaxNodes`. */
 export type CoverageMode = 'full' | 'budget' | 'auto';
@@ -97,7 +97,7 @@ export interface SchedulerDeps {
   runTest: (plan: TestPlan) => Promise<TestResult>;
   /** A result for a test that could not even start (an agent gone, no address). */
   unrunnable: (
-    t: KindAndSpec & { path: Path; protocol: Protocol; source: string; target: string; runId: string | null; label: string | null },
+    t: { spec: TestSpec; path: Path; protocol: Protocol; source: string; target: string; runId: string | null; label: string | null },
     f: Failure,
   ) => TestResult;
   onResult: (r: TestResult, durationSeconds: number) => void;
@@ -401,7 +401,7 @@ export class Scheduler {
     }
   }
 
-  private spec(kind: TestKind, protocol: Protocol, run?: Run): KindAndSpec {
+  private spec(kind: TestKind, protocol: Protocol, run?: Run): { spec: TestSpec } {
     const s = this.d.settings;
     if (kind === 'latency') {
       const spec: LatencySpec = {
@@ -412,17 +412,18 @@ export class Scheduler {
         messagesPerSecond: s.latencyMessagesPerSecond,
         connectSamples: protocol === 'tcp' ? s.latencyConnectSamples : 0,
       };
-      return { kind, spec };
+      return { spec };
     }
-    return { kind, spec: this.throughputSpec(protocol, run) };
+    return { spec: this.throughputSpec(protocol, run) };
   }
 
   /** The background sweep's spec, or an on-demand run's. The sweep omits no seconds (see DEFAULT_RUN_OMIT_SECONDS). */
-  private throughputSpec(protocol: Protocol, run?: Run): TestSpec {
+  private throughputSpec(protocol: Protocol, run?: Run): ThroughputSpec {
     const s = this.d.settings;
     const r = run?.spec;
     const omitSeconds = r?.omitSeconds ?? 0;
     return {
+      kind: 'throughput',
       protocol,
       durationSeconds: r?.durationSeconds ?? s.durationSeconds,
       bitrateBitsPerSecond:
@@ -473,7 +474,7 @@ export class Scheduler {
       result = this.d.unrunnable(ctx, failure('agent-lost', `no ${mode} agent on ${client ? pair.target : pair.source}`));
     } else {
       const address = targetAddress(path, server, this.d.serviceAddress);
-      const refused = planned.kind === 'throughput' ? omitRefused(planned.spec, [client, server]) : undefined;
+      const refused = planned.spec.kind === 'throughput' ? omitRefused(planned.spec, [client, server]) : undefined;
       if (!address) {
         result = this.d.unrunnable(ctx, failure('no-target-address', `no service address for ${pair.target}`));
       } else if (refused) {
@@ -529,7 +530,7 @@ function busyWith(
  * A refusal on behalf of an agent that predates omitSeconds: sent a spec with it, that agent
  * would drop its connection (its TestSpec is strict) instead of refusing the test.
  */
-function omitRefused(spec: TestSpec, agents: readonly AgentSession[]): Failure | undefined {
+function omitRefused(spec: ThroughputSpec, agents: readonly AgentSession[]): Failure | undefined {
   for (const a of agents) {
     const f = checkOmit(a.identity.limits, spec);
     if (f) return failure(f.code, `${a.identity.mode} agent on ${a.identity.nodeName}: ${f.message}`);

@@ -1,24 +1,24 @@
 /**
- * Runs one test between two agents, step by step (DESIGN.md "One test"): the target serves,
- * says ready, the source probes, both report; any step that does not happen in time fails the
- * test with a reason, and both agents are told to stop. A latency test goes the same way with
- * sockperf, except that its server never ends by itself: it is cancelled once the client has
- * reported, and owes no result.
+ * Runs one test between two agents, step by step (ARCHITECTURE.md "One test"): the target
+ * serves, says ready, the source probes, both report; any step that does not happen in time
+ * fails the test with a reason, and both agents are told to stop. Every kind goes the same way;
+ * where kinds differ (a server that ends by itself, or one that is cancelled once the client
+ * has reported and owes no result; the tool's failure codes; how long the client runs) it reads
+ * the kind's traits (shared/kinds).
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { failure, type Failure } from '../shared/errors.js';
-import type { AgentIdentity, LatencySpec, Path, Protocol, ResultMessage, TestSpec } from '../shared/protocol.js';
-import { sideCost, type TestResult } from '../shared/result.js';
-import { SOCKPERF_CLIENT_OVERHEAD_MS } from '../shared/sockperf.js';
-import { iperf3RunSeconds } from '../shared/iperf3.js';
+import type { AgentIdentity, Path, Protocol, ResultMessage } from '../shared/protocol.js';
+import { kindOf, type TestSpec } from '../shared/kinds/index.js';
+import { clientResultWaitMs, resultMarginMs as marginFor } from '../shared/deadlines.js';
+import { recordedSpec, sideCost, type TestResult } from '../shared/result.js';
 import type { AgentSession } from './agents.js';
 import { within, type Broker } from './broker.js';
 
-/** What kind of test, with its spec. */
-export type KindAndSpec = { kind: 'throughput'; spec: TestSpec } | { kind: 'latency'; spec: LatencySpec };
-
-export type TestPlan = KindAndSpec & {
+export interface TestPlan {
+  /** What the client runs; its kind says which tool. */
+  spec: TestSpec;
   path: Path;
   protocol: Protocol;
   /** The client side (iperf3 -c, sockperf ping-pong). */
@@ -29,7 +29,7 @@ export type TestPlan = KindAndSpec & {
   targetAddress: string;
   runId: string | null;
   label: string | null;
-};
+}
 
 export interface RunnerTimeouts {
   readyTimeoutMs: number;
@@ -42,9 +42,10 @@ export interface RunnerTimeouts {
 export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts, log: Logger): Promise<TestResult> {
   const testId = randomUUID();
   const startedAt = new Date();
-  const { server, client } = plan;
+  const { server, client, spec } = plan;
+  const kind = kindOf(spec);
   const port = server.identity.iperf3Port;
-  const active = broker.open(testId, server.id, client.id);
+  const active = broker.open(testId, server.id, client.id, kind.codes.error);
   const tlog = log.child({
     testId,
     path: plan.path,
@@ -59,11 +60,7 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
     // The idle timeout bounds a server whose client never comes (e.g. the probe was lost).
     const idleTimeoutSeconds = Math.ceil((t.readyTimeoutMs + resultMarginMs(t, client.identity)) / 1000);
     const bindAddress = plan.path === 'node' ? server.identity.hostIp : server.identity.podIp;
-    server.send(
-      plan.kind === 'latency'
-        ? { type: 'serve-latency', testId, bindAddress, port, spec: plan.spec, idleTimeoutSeconds }
-        : { type: 'serve', testId, bindAddress, port, spec: plan.spec, idleTimeoutSeconds },
-    );
+    server.send({ type: 'serve', testId, bindAddress, port, spec, idleTimeoutSeconds });
     const ready = await within(
       active.ready.promise,
       t.readyTimeoutMs,
@@ -72,22 +69,14 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
     if (!ready.ok) {
       fail = ready.failure;
     } else {
-      const target = plan.targetAddress;
-      client.send(
-        plan.kind === 'latency'
-          ? { type: 'probe-latency', testId, target, port, spec: plan.spec }
-          : { type: 'probe', testId, target, port, spec: plan.spec },
-      );
-      // sockperf spends a fixed warm-up and drain beyond its -t; iperf3 runs its omitted seconds first.
-      const runMs =
-        plan.kind === 'latency' ? plan.spec.durationSeconds * 1000 + SOCKPERF_CLIENT_OVERHEAD_MS : iperf3RunSeconds(plan.spec) * 1000;
-      const limit = runMs + resultMarginMs(t, client.identity);
+      client.send({ type: 'probe', testId, target: plan.targetAddress, port, spec });
+      const limit = clientResultWaitMs(spec, t.resultMarginMs, client.identity.limits.deadlineSlackMs);
       const c = await within(active.clientResult.promise, limit, failure('test-timeout', `no client result within ${limit} ms`));
       if (c.ok) clientMsg = c.value;
       else fail = c.failure;
     }
-    if (plan.kind === 'latency') {
-      // The sockperf server runs until told: done with it. It reports only a failure to start.
+    if (!kind.serverExits) {
+      // The server runs until told (sockperf): done with it. It reports only a failure to start.
       if (!fail) server.send({ type: 'cancel', testId, reason: 'done' });
     } else {
       // A client that refused its command never dialled: its server would wait for a client
@@ -106,8 +95,9 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
   } finally {
     broker.close(testId);
   }
-  if (!fail && clientMsg && !clientMsg.ok) fail = clientMsg.error ?? failure('iperf3-error');
-  if (!fail && serverMsg && !serverMsg.ok && !clientMsg?.iperf) fail = serverMsg.error ?? failure('iperf3-error');
+  if (!fail && clientMsg && !clientMsg.ok) fail = clientMsg.error ?? failure(kind.codes.error);
+  // A server's failure counts only when the client has no report of its own.
+  if (!fail && serverMsg && !serverMsg.ok && !(clientMsg && kind.hasReport(clientMsg))) fail = serverMsg.error ?? failure(kind.codes.error);
   if (fail) {
     // Free both agents: a stalled server or client must not hold the node.
     server.send({ type: 'cancel', testId, reason: fail.code });
@@ -116,24 +106,26 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
   }
   const iperf = clientMsg?.iperf ?? null;
   const serverIperf = serverMsg?.iperf ?? null;
-  const latency = plan.kind === 'latency' ? (clientMsg?.latency ?? null) : null;
-  const ok = !fail && (plan.kind === 'latency' ? latency !== null : iperf !== null);
+  const latency = clientMsg?.latency ?? null;
+  const ok = !fail && clientMsg !== undefined && kind.hasReport(clientMsg);
   const clientCpu = clientMsg?.cpu ?? null;
   const serverCpu = serverMsg?.cpu ?? null;
+  // CPU per byte of a kind that moves next to nothing would be noise: none.
+  const cost = (cpu: typeof clientCpu) => (kind.cpuMeaningful ? sideCost(cpu, iperf) : sideCost(cpu, null));
   return {
     id: testId,
     runId: plan.runId,
     label: plan.label,
-    kind: plan.kind,
+    kind: spec.kind,
     path: plan.path,
     protocol: plan.protocol,
-    spec: plan.spec,
+    spec: recordedSpec(spec),
     source: {
       node: client.identity.nodeName,
       pod: client.identity.podName,
       topology: null,
       cpu: clientCpu,
-      cpuSecondsPerGigabyte: sideCost(clientCpu, iperf),
+      cpuSecondsPerGigabyte: cost(clientCpu),
       nic: clientMsg?.nic ?? null,
     },
     target: {
@@ -143,18 +135,13 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
       address: plan.targetAddress,
       port,
       cpu: serverCpu,
-      cpuSecondsPerGigabyte: sideCost(serverCpu, iperf),
+      cpuSecondsPerGigabyte: cost(serverCpu),
       nic: serverMsg?.nic ?? null,
     },
     startedAt: new Date(clientMsg?.startedAtMs ?? startedAt.getTime()).toISOString(),
     endedAt: new Date(clientMsg?.endedAtMs ?? Date.now()).toISOString(),
     ok,
-    error: ok
-      ? null
-      : (fail ??
-        (plan.kind === 'latency'
-          ? failure('sockperf-bad-output', 'no sockperf report')
-          : failure('iperf3-bad-output', 'no iperf3 report'))),
+    error: ok ? null : (fail ?? failure(kind.codes.badOutput, `no ${kind.tool} report`)),
     throughputBitsPerSecond: ok && iperf ? iperf.receivedBitsPerSecond : null,
     iperf,
     serverIperf,
@@ -162,23 +149,17 @@ export async function runTest(plan: TestPlan, broker: Broker, t: RunnerTimeouts,
   };
 }
 
-/** Time the agent gets to report after the end of its own deadline (the frame in flight), ms. */
-const AGENT_VERDICT_GRACE_MS = 2000;
-
 /**
- * How long past the test's run (its duration, plus an iperf3 test's omitted seconds) the
- * aggregator waits for the client's result: the configured
- * margin, but never less than the client agent's own deadline slack plus a grace, so the
- * agent's verdict (iperf3-timeout, connect-timeout) is what gets recorded, not test-timeout.
+ * How long past the client's run the aggregator waits for its result: the configured margin,
+ * or the client agent's announced slack plus a grace when that is longer (shared/deadlines.ts).
  */
 export function resultMarginMs(t: Pick<RunnerTimeouts, 'resultMarginMs'>, client: AgentIdentity): number {
-  const slack = client.limits.deadlineSlackMs;
-  return slack === undefined ? t.resultMarginMs : Math.max(t.resultMarginMs, slack + AGENT_VERDICT_GRACE_MS);
+  return marginFor(t.resultMarginMs, client.limits.deadlineSlackMs);
 }
 
 /** The recorded result of a test that could not start (an agent gone, no target address). */
 export function unrunnableResult(
-  t: KindAndSpec & { path: Path; protocol: Protocol; source: string; target: string; runId: string | null; label: string | null },
+  t: { spec: TestSpec; path: Path; protocol: Protocol; source: string; target: string; runId: string | null; label: string | null },
   f: Failure,
   now = new Date(),
 ): TestResult {
@@ -187,10 +168,10 @@ export function unrunnableResult(
     id: randomUUID(),
     runId: t.runId,
     label: t.label,
-    kind: t.kind,
+    kind: t.spec.kind,
     path: t.path,
     protocol: t.protocol,
-    spec: t.spec,
+    spec: recordedSpec(t.spec),
     source: side(t.source),
     target: { ...side(t.target), address: '', port: 0 },
     startedAt: now.toISOString(),

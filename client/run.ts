@@ -17,6 +17,7 @@ import {
   type RunSpec,
 } from '../shared/results-file.js';
 import { receiverUdp, type TestResult } from '../shared/result.js';
+import { MAX_STREAMS, MAX_THROUGHPUT_DURATION_SECONDS } from '../shared/kinds/throughput.js';
 import { median } from '../shared/stats.js';
 import { loadSettings, setting, type SettingsOf } from '../shared/settings.js';
 import { AggregatorClient, type RunWithResults } from './api-client.js';
@@ -96,7 +97,7 @@ export const RUN_SETTINGS = {
   duration: {
     env: 'NETMATRIX_RUN_DURATION_SECONDS',
     flag: 'duration',
-    schema: z.coerce.number().int().min(1).max(3600).optional(),
+    schema: z.coerce.number().int().min(1).max(MAX_THROUGHPUT_DURATION_SECONDS).optional(),
     help: "seconds per throughput test (latency tests take the aggregator's)",
   },
   repeat: {
@@ -108,7 +109,7 @@ export const RUN_SETTINGS = {
   streams: {
     env: 'NETMATRIX_RUN_STREAMS',
     flag: 'streams',
-    schema: z.coerce.number().int().min(1).max(128).optional(),
+    schema: z.coerce.number().int().min(1).max(MAX_STREAMS).optional(),
     help: 'parallel streams per test',
   },
   udpBitrate: {

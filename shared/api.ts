@@ -3,7 +3,8 @@
  */
 import { z } from 'zod';
 import type { Environment } from './environment.js';
-import { PathSchema, ProtocolSchema, TestKindSchema, TestSpecSchema } from './protocol.js';
+import { PathSchema, ProtocolSchema, TestKindSchema } from './protocol.js';
+import { MAX_STREAMS, MAX_THROUGHPUT_DURATION_SECONDS, ThroughputSpecSchema } from './kinds/throughput.js';
 import type { RunSpec } from './results-file.js';
 
 /**
@@ -25,8 +26,9 @@ export const RunRequestSchema = z.strictObject({
   kinds: z.array(TestKindSchema).min(1).max(2).optional(),
   paths: z.array(PathSchema).min(1).max(3).optional(),
   protocols: z.array(ProtocolSchema).min(1).max(2).optional(),
-  durationSeconds: z.number().int().min(1).max(3600).optional(),
-  streams: z.number().int().min(1).max(128).optional(),
+  /** Of the throughput tests (latency tests take the aggregator's). */
+  durationSeconds: z.number().int().min(1).max(MAX_THROUGHPUT_DURATION_SECONDS).optional(),
+  streams: z.number().int().min(1).max(MAX_STREAMS).optional(),
   /** Measure each pair this many times (passes over the whole matrix, so drift spreads evenly). */
   repeat: z.number().int().min(1).max(100).optional(),
   /** Total over the streams, bits/s; 0 = unlimited. Default: the aggregator's. */
@@ -37,7 +39,7 @@ export const RunRequestSchema = z.strictObject({
    */
   udpBitrateBitsPerSecond: z.number().int().min(0).optional(),
   /** iperf3 `-O`: seconds each throughput test runs first and leaves out of its figures; default DEFAULT_RUN_OMIT_SECONDS. */
-  omitSeconds: TestSpecSchema.shape.omitSeconds,
+  omitSeconds: ThroughputSpecSchema.shape.omitSeconds,
 });
 export type RunRequest = z.infer<typeof RunRequestSchema>;
 

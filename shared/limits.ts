@@ -2,9 +2,12 @@
  * The agent's own limits on what it will run, whatever the aggregator says. Pure checks,
  * used by the agent before it spawns anything.
  */
-import { latencyBitsPerSecond, type AgentLimits, type LatencySpec, type TestSpec } from './protocol.js';
+import type { AgentLimits } from './protocol.js';
+import type { LatencySpec } from './kinds/latency.js';
+import type { ThroughputSpec } from './kinds/throughput.js';
 import { failure, type Failure } from './errors.js';
 import { iperf3RunSeconds } from './iperf3.js';
+import { latencyBitsPerSecond } from './sockperf.js';
 
 function ipv4ToInt(ip: string): number | undefined {
   const parts = ip.split('.');
@@ -49,7 +52,7 @@ export function isValidCidr(cidr: string): boolean {
  * Why `spec` exceeds `limits`, or undefined when it is within them. The duration limit bounds
  * how long iperf3 runs: the measured seconds plus the omitted ones.
  */
-export function checkSpec(limits: AgentLimits, spec: TestSpec): Failure | undefined {
+export function checkSpec(limits: AgentLimits, spec: ThroughputSpec): Failure | undefined {
   const problems: string[] = [];
   const omitSeconds = spec.omitSeconds ?? 0;
   if (iperf3RunSeconds(spec) > limits.maxDurationSeconds) {
@@ -76,7 +79,7 @@ export function checkSpec(limits: AgentLimits, spec: TestSpec): Failure | undefi
  * hello has no maxOmitSeconds predates them: it would drop its connection on a spec that has
  * omitSeconds, so the aggregator checks this before it sends one.
  */
-export function checkOmit(limits: AgentLimits, spec: TestSpec): Failure | undefined {
+export function checkOmit(limits: AgentLimits, spec: ThroughputSpec): Failure | undefined {
   const omitSeconds = spec.omitSeconds ?? 0;
   if (omitSeconds === 0) return undefined;
   if (limits.maxOmitSeconds === undefined) {

@@ -13,9 +13,23 @@ import { CpuReportSchema, CpuWindowSchema, ProcStatIdentitySchema } from './cpu.
 import { ErrorCodeSchema } from './errors.js';
 import { NicReportSchema } from './nic.js';
 import { LatencyResultSchema } from './sockperf.js';
+import { ProtocolSchema, type Protocol } from './kinds/common.js';
+import { TestSpecSchema } from './kinds/index.js';
+import { MAX_OMIT_SECONDS } from './kinds/throughput.js';
 
-/** Version carried in `hello`; bump on any non-additive change. */
-export const PROTOCOL_VERSION = 1;
+// The specs live with their kinds (shared/kinds); re-exported here, where the messages that carry them are.
+export { ProtocolSchema, type Protocol } from './kinds/common.js';
+export { TestKindSchema, TestSpecSchema, TEST_KINDS, type TestKind, type TestSpec } from './kinds/index.js';
+export { MAX_OMIT_SECONDS, ThroughputSpecSchema, type ThroughputSpec } from './kinds/throughput.js';
+export { LatencySpecSchema, type LatencySpec } from './kinds/latency.js';
+export { latencyBitsPerSecond } from './sockperf.js';
+
+/**
+ * Version carried in `hello`; bump on any non-additive change. 2: one `serve`/`probe` pair
+ * whose spec says its kind (`serve-latency`/`probe-latency` are gone, a throughput spec has
+ * `kind: 'throughput'`).
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** Largest frame either side accepts, in bytes. A result with 1 s CPU samples of a 60 s test is ~30 KiB. */
 export const MAX_FRAME_BYTES = 1024 * 1024;
@@ -42,8 +56,6 @@ export const PathSchema = z.enum(['node', 'pod', 'service']);
 export type Path = z.infer<typeof PathSchema>;
 export const PATHS: readonly Path[] = PathSchema.options;
 
-export const ProtocolSchema = z.enum(['tcp', 'udp']);
-export type Protocol = z.infer<typeof ProtocolSchema>;
 export const PROTOCOLS: readonly Protocol[] = ProtocolSchema.options;
 
 const ipv4 = z.ipv4();
@@ -84,9 +96,6 @@ export const NodeFactsSchema = z.strictObject({
 });
 export type NodeFacts = z.infer<typeof NodeFactsSchema>;
 
-/** Most seconds a throughput test may omit (iperf3 `-O`): warm-up, not a second test. */
-export const MAX_OMIT_SECONDS = 60;
-
 /** Limits the agent enforces on every command, whatever the aggregator asks. */
 export const AgentLimitsSchema = z.strictObject({
   maxDurationSeconds: z.number().int().min(1),
@@ -98,9 +107,11 @@ export const AgentLimitsSchema = z.strictObject({
   /** IPv4 CIDRs the agent may send test traffic to. */
   allowedTargetCidrs: z.array(z.string().max(64)).max(64),
   /**
-   * How long past a test's duration the agent lets its client run before killing it, ms (its
-   * connect timeout plus a margin). The aggregator waits at least this long for the agent's own
-   * verdict, whatever its configured margin. Optional: agents before it did not send it.
+   * How long past a test's run the agent lets its client run before killing it, ms (its connect
+   * timeout plus a margin). The aggregator waits at least this long (plus a grace) for the agent's
+   * own verdict, whatever its configured margin. Optional: agents of protocol 1 send it; agents
+   * of protocol 2 do not, because both ends derive the deadlines from the spec
+   * (shared/deadlines.ts) and the default agent deadline fits in the aggregator's margin.
    */
   deadlineSlackMs: z.number().int().min(0).max(600_000).optional(),
   /**
@@ -132,53 +143,6 @@ export const AgentIdentitySchema = z.strictObject({
 });
 export type AgentIdentity = z.infer<typeof AgentIdentitySchema>;
 
-/** What the client side of a test runs: the knobs of `iperf3 -c`. */
-export const TestSpecSchema = z.strictObject({
-  protocol: ProtocolSchema,
-  /** iperf3 `-t`: whole seconds (a fraction or 0 would make iperf3 run forever). */
-  durationSeconds: z.number().int().min(1).max(3600),
-  /** Total target bitrate over all streams; 0 = unlimited (iperf3 `-b 0`). */
-  bitrateBitsPerSecond: z.number().int().min(0),
-  streams: z.number().int().min(1).max(128),
-  /** iperf3 `-R`: the server sends, the client receives. */
-  reverse: z.boolean(),
-  /**
-   * iperf3 `-O`: seconds run before `durationSeconds` and left out of the report (TCP slow
-   * start, queues filling), so the test runs for both. Optional: absent (specs from before it,
-   * and the aggregator's for 0) means 0.
-   */
-  omitSeconds: z.number().int().min(0).max(MAX_OMIT_SECONDS).optional(),
-});
-export type TestSpec = z.infer<typeof TestSpecSchema>;
-
-/** What a test measures: bulk throughput (iperf3) or request/response latency (sockperf). */
-export const TestKindSchema = z.enum(['throughput', 'latency']);
-export type TestKind = z.infer<typeof TestKindSchema>;
-export const TEST_KINDS: readonly TestKind[] = TestKindSchema.options;
-
-/**
- * What the client side of a latency test runs: the knobs of `sockperf ping-pong`. The load is
- * messageSizeBytes * messagesPerSecond each way (64 B at 1000/s is 0.5 Mbit/s).
- */
-export const LatencySpecSchema = z.strictObject({
-  kind: z.literal('latency'),
-  protocol: ProtocolSchema,
-  /** sockperf `-t`: whole seconds of measurement (sockperf adds its warm-up before). */
-  durationSeconds: z.number().int().min(1).max(600),
-  /** sockperf `-m`: payload bytes per message; sockperf's minimum is 14. */
-  messageSizeBytes: z.number().int().min(14).max(65_000),
-  /** sockperf `--mps`: request/response exchanges per second. */
-  messagesPerSecond: z.number().int().min(1).max(100_000),
-  /** TCP only: connections opened and closed one after another first, to time connection setup; 0 = none. */
-  connectSamples: z.number().int().min(0).max(1000),
-});
-export type LatencySpec = z.infer<typeof LatencySpecSchema>;
-
-/** Bits per second a latency test sends each way, for the agent's bitrate cap. */
-export function latencyBitsPerSecond(spec: LatencySpec): number {
-  return spec.messageSizeBytes * 8 * spec.messagesPerSecond;
-}
-
 // ---------------------------------------------------------------- aggregator -> agent
 
 /** First message after a hello is accepted. */
@@ -195,51 +159,29 @@ export const WelcomeSchema = z.strictObject({
 });
 
 /**
- * Start a one-off iperf3 server (`iperf3 -s -1`) on `bindAddress:port`. The agent answers
- * `ready` once the port listens, then a `result` with role `server` when the server exits.
+ * Start the server of one test on `bindAddress:port`, with the tool of `spec.kind`. The agent
+ * answers `ready` once the port listens. A kind whose server exits after its test (iperf3
+ * `-s -1`) then sends a `result` with role `server`; one whose server runs until cancelled
+ * (sockperf) sends one only if it fails.
  */
 export const ServeSchema = z.strictObject({
   type: z.literal('serve'),
   testId: id,
   bindAddress: ipv4,
   port,
-  /** The client's spec, so the server can bound its own lifetime. */
+  /** The client's spec: it says the kind, and lets the server bound its own lifetime. */
   spec: TestSpecSchema,
   /** Exit if no client connects within this many seconds. */
   idleTimeoutSeconds: z.number().int().min(1).max(600),
 });
 
-/** Run `iperf3 -c target -p port -J` with `spec`; answer with a `result` of role `client`. */
+/** Run the client of one test (`iperf3 -c`, `sockperf ping-pong`) against `target:port` with `spec`; answer with a `result` of role `client`. */
 export const ProbeSchema = z.strictObject({
   type: z.literal('probe'),
   testId: id,
   target: ipv4,
   port,
   spec: TestSpecSchema,
-});
-
-/**
- * Start a sockperf server (`sockperf server`) on `bindAddress:port` for a latency test. The
- * agent answers `ready` once it listens. sockperf has no one-shot mode: the server runs until
- * the aggregator cancels it (after the client's result) or `idleTimeoutSeconds` plus the
- * duration pass; no result is owed for it unless it fails.
- */
-export const ServeLatencySchema = z.strictObject({
-  type: z.literal('serve-latency'),
-  testId: id,
-  bindAddress: ipv4,
-  port,
-  spec: LatencySpecSchema,
-  idleTimeoutSeconds: z.number().int().min(1).max(600),
-});
-
-/** Run `sockperf ping-pong` against `target:port` with `spec`; answer with a `result` of role `client` carrying `latency`. */
-export const ProbeLatencySchema = z.strictObject({
-  type: z.literal('probe-latency'),
-  testId: id,
-  target: ipv4,
-  port,
-  spec: LatencySpecSchema,
 });
 
 /** Stop the process of this test, if any. No result is owed for a cancelled test. */
@@ -266,8 +208,6 @@ export const AggregatorMessageSchema = z.discriminatedUnion('type', [
   WelcomeSchema,
   ServeSchema,
   ProbeSchema,
-  ServeLatencySchema,
-  ProbeLatencySchema,
   CancelSchema,
   AckSchema,
   SampleCpuSchema,
@@ -275,8 +215,6 @@ export const AggregatorMessageSchema = z.discriminatedUnion('type', [
 export type AggregatorMessage = z.infer<typeof AggregatorMessageSchema>;
 export type ServeCommand = z.infer<typeof ServeSchema>;
 export type ProbeCommand = z.infer<typeof ProbeSchema>;
-export type ServeLatencyCommand = z.infer<typeof ServeLatencySchema>;
-export type ProbeLatencyCommand = z.infer<typeof ProbeLatencySchema>;
 
 // ---------------------------------------------------------------- agent -> aggregator
 
@@ -287,7 +225,7 @@ export const HelloSchema = z.strictObject({
   agent: AgentIdentitySchema,
 });
 
-/** The iperf3 server of `testId` is listening. */
+/** The server of `testId` is listening. */
 export const ReadySchema = z.strictObject({
   type: z.literal('ready'),
   testId: id,

@@ -7,7 +7,10 @@ import { z } from 'zod';
 import { CpuReportSchema, cpuSecondsPerGigabyte, measuredBusyCpuSeconds, type CpuReport } from './cpu.js';
 import { ErrorCodeSchema } from './errors.js';
 import { IperfResultSchema, type IperfResult } from './iperf3-result.js';
-import { LatencySpecSchema, PathSchema, ProtocolSchema, TestKindSchema, TestSpecSchema } from './protocol.js';
+import { PathSchema, ProtocolSchema } from './protocol.js';
+import { TestKindSchema, type TestSpec } from './kinds/index.js';
+import { LatencySpecSchema } from './kinds/latency.js';
+import { ThroughputSpecSchema } from './kinds/throughput.js';
 import { NicReportSchema } from './nic.js';
 import { LatencyResultSchema } from './sockperf.js';
 
@@ -32,6 +35,16 @@ const SideSchema = z.strictObject({
   nic: NicReportSchema.nullable().default(null),
 });
 
+/** A throughput spec as results record it: `kind` left out (the result's own says it). */
+const RecordedThroughputSpecSchema = ThroughputSpecSchema.extend({ kind: z.literal('throughput').optional() });
+
+/** A spec as a result records it: a throughput spec without its `kind`, as results files always had it. */
+export function recordedSpec(spec: TestSpec): TestResult['spec'] {
+  if (spec.kind !== 'throughput') return spec;
+  const { kind: _kind, ...recorded } = spec;
+  return recorded;
+}
+
 export const TestResultSchema = z.strictObject({
   id: z.string(),
   /** The on-demand run this test belongs to; null for the background sweep. */
@@ -41,8 +54,12 @@ export const TestResultSchema = z.strictObject({
   kind: TestKindSchema.default('throughput'),
   path: PathSchema,
   protocol: ProtocolSchema,
-  /** The iperf3 spec of a throughput test, the sockperf spec of a latency test. */
-  spec: z.union([TestSpecSchema, LatencySpecSchema]),
+  /**
+   * The iperf3 spec of a throughput test, the sockperf spec of a latency test. Recorded as
+   * results files have always had it (recordedSpec): a throughput spec without its `kind`,
+   * which the result's own `kind` says; one with it is read too.
+   */
+  spec: z.union([RecordedThroughputSpecSchema, LatencySpecSchema]),
   /** The client side (iperf3 -c). */
   source: SideSchema,
   /** The server side (iperf3 -s), and the address the client dialled. */

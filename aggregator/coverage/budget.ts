@@ -2,8 +2,7 @@
  * The budgets of the background sweep: tests per hour across the cluster, paced evenly, and
  * bytes per node per hour. Pure: times are passed in (ms since the epoch).
  */
-import { iperf3RunSeconds } from '../../shared/iperf3.js';
-import type { KindAndSpec } from '../test-runner.js';
+import { kindOf, type TestSpec } from '../../shared/kinds/index.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -109,8 +108,6 @@ export class NodeByteBudget {
  * in for a TCP test without a cap; requests plus replies for a latency test (each node sends and
  * receives both). Payload only: headers, sockperf's warm-up and retransmissions are not counted.
  */
-export function bytesPerNode(t: KindAndSpec, uncappedTcpBitsPerSecond: number): number {
-  if (t.kind === 'latency') return 2 * t.spec.messageSizeBytes * t.spec.messagesPerSecond * t.spec.durationSeconds;
-  const rate = t.spec.bitrateBitsPerSecond > 0 ? t.spec.bitrateBitsPerSecond : uncappedTcpBitsPerSecond;
-  return (rate * iperf3RunSeconds(t.spec)) / 8;
+export function bytesPerNode(t: { spec: TestSpec }, uncappedTcpBitsPerSecond: number): number {
+  return kindOf(t.spec).bytesPerNode(t.spec, uncappedTcpBitsPerSecond);
 }

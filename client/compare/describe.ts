@@ -48,7 +48,7 @@ export function describeRun(run: LoadedRun, label: string): RunDescription {
 
 /** The spec of the run's first latency test: every latency test of a run shares the aggregator's settings. */
 function latencySpec(f: ResultsFile): LatencySpec | null {
-  for (const r of f.results) if (r.kind === 'latency' && 'kind' in r.spec) return r.spec;
+  for (const r of f.results) if (r.kind === 'latency' && r.spec.kind === 'latency') return r.spec;
   return null;
 }
 

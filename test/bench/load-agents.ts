@@ -72,9 +72,9 @@ function report(r: LoadAgentsReport): void {
 /** How long after its command a test's result goes: its modelled duration. */
 function delayOf(s: LoadAgentsStart, m: AggregatorMessage): number {
   if (joined || s.joinPace === 'instant') return s.testDelayMs;
-  if (m.type === 'probe' || m.type === 'serve') return m.spec.durationSeconds * 1000;
-  if (m.type === 'probe-latency') return m.spec.durationSeconds * 1000 + SOCKPERF_CLIENT_OVERHEAD_MS;
-  return 0;
+  if (m.type !== 'probe' && m.type !== 'serve') return 0;
+  if (m.spec.kind === 'latency') return m.type === 'probe' ? m.spec.durationSeconds * 1000 + SOCKPERF_CLIENT_OVERHEAD_MS : 0;
+  return m.spec.durationSeconds * 1000;
 }
 
 function answer(ws: WebSocket, m: AggregatorMessage, frames: ResultFrames, mode: NetworkMode, prefix: string, s: LoadAgentsStart): void {
@@ -93,15 +93,17 @@ function answer(ws: WebSocket, m: AggregatorMessage, frames: ResultFrames, mode:
   switch (m.type) {
     case 'serve':
       ws.send(`{"type":"ready","testId":"${m.testId}"}`);
+      // A sockperf server runs until cancelled and owes no result.
+      if (m.spec.kind === 'latency') return;
       // iperf3 -s -1 reports when its one client is done.
       return later(() => frames.throughput(mode, 'server', m.spec.protocol, m.spec.durationSeconds, m.testId, rid()), false);
-    case 'serve-latency':
-      // A sockperf server runs until cancelled and owes no result.
-      return void ws.send(`{"type":"ready","testId":"${m.testId}"}`);
-    case 'probe':
-      return later(() => frames.throughput(mode, 'client', m.spec.protocol, m.spec.durationSeconds, m.testId, rid()));
-    case 'probe-latency':
-      return later(() => frames.latencyClient(mode, m.spec.protocol, m.spec.durationSeconds, m.spec.connectSamples, m.testId, rid()));
+    case 'probe': {
+      const { spec } = m;
+      if (spec.kind === 'latency') {
+        return later(() => frames.latencyClient(mode, spec.protocol, spec.durationSeconds, spec.connectSamples, m.testId, rid()));
+      }
+      return later(() => frames.throughput(mode, 'client', spec.protocol, spec.durationSeconds, m.testId, rid()));
+    }
     case 'sample-cpu':
       return void ws.send(JSON.stringify({ type: 'cpu-sample', requestId: m.requestId, window: frames.cpuWindow() }));
     case 'welcome':

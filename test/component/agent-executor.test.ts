@@ -22,7 +22,7 @@ import {
   type ProbeCommand,
   type ResultMessage,
   type ServeCommand,
-  type TestSpec,
+  type ThroughputSpec,
 } from '../../shared/protocol.js';
 import { describeWith, waitFor } from '../helpers/requirements.js';
 
@@ -37,7 +37,14 @@ const limits: AgentLimits = {
   allowedTargetCidrs: ['127.0.0.0/8'],
   maxOmitSeconds: 60,
 };
-const tcp1s: TestSpec = { protocol: 'tcp', durationSeconds: 1, bitrateBitsPerSecond: 0, streams: 1, reverse: false };
+const tcp1s: ThroughputSpec = {
+  kind: 'throughput',
+  protocol: 'tcp',
+  durationSeconds: 1,
+  bitrateBitsPerSecond: 0,
+  streams: 1,
+  reverse: false,
+};
 const log = pino({ level: 'silent' });
 
 /** iperf3 processes that are children of this test process (other users' iperf3 do not count). */
@@ -83,8 +90,10 @@ function side(nic: NicSampler | null = null, deadlineMarginMs = 3000): Side {
     limits,
     sampler: new CpuSampler({ intervalMs: 250 }),
     nic,
-    runner: new Iperf3Runner({ binary: 'iperf3', connectTimeoutMs: 1000, deadlineMarginMs }),
-    latencyRunner: new SockperfRunner({ binary: 'sockperf', connectTimeoutMs: 1000, deadlineMarginMs: 3000 }),
+    runners: {
+      throughput: new Iperf3Runner({ binary: 'iperf3', connectTimeoutMs: 1000, deadlineMarginMs }),
+      latency: new SockperfRunner({ binary: 'sockperf', connectTimeoutMs: 1000, deadlineMarginMs: 3000 }),
+    },
     onResult: (r) => results.push(r),
     onReady: (id) => ready.push(id),
     log,
@@ -375,8 +384,8 @@ describeWith({ binaries: ['sockperf', 'iperf3', 'pgrep'] }, 'Executor latency te
     const server = side();
     const client = side();
     const port = await freePort();
-    server.ex.serveLatency({
-      type: 'serve-latency',
+    server.ex.serve({
+      type: 'serve',
       testId: 'lat-1',
       bindAddress: '127.0.0.1',
       port,
@@ -384,7 +393,7 @@ describeWith({ binaries: ['sockperf', 'iperf3', 'pgrep'] }, 'Executor latency te
       idleTimeoutSeconds: 10,
     });
     await waitFor(() => server.ready.includes('lat-1'), 5000, 'the sockperf server ready', 20);
-    client.ex.probeLatency({ type: 'probe-latency', testId: 'lat-1', target: '127.0.0.1', port, spec: latency });
+    client.ex.probe({ type: 'probe', testId: 'lat-1', target: '127.0.0.1', port, spec: latency });
     const c = await resultOf(client, 'the latency client result', 15_000);
     expect(c).toMatchObject({ role: 'client', ok: true, latency: { protocol: 'udp', messageSizeBytes: 64 } });
     expect(c.latency?.rttMicroseconds.p50).toBeGreaterThan(0);

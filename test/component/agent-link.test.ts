@@ -69,7 +69,7 @@ describeWith({ binaries: ['iperf3'] }, 'agent link across aggregator restarts', 
         frames.push(m);
         if (m.type === 'hello') {
           ws.send(JSON.stringify({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, sessionId: 'scripted' }));
-          const spec = { protocol: 'tcp', durationSeconds: 1, bitrateBitsPerSecond: 0, streams: 1, reverse: false };
+          const spec = { kind: 'throughput', protocol: 'tcp', durationSeconds: 1, bitrateBitsPerSecond: 0, streams: 1, reverse: false };
           ws.send(JSON.stringify({ type: 'probe', testId: 'lost-ack', target: '127.0.0.1', port: DEAD_PORT, spec }));
         }
       });
@@ -118,7 +118,14 @@ describeWith({ binaries: ['iperf3'] }, 'agent link across aggregator restarts', 
     // Every hello has a reading, the newest the agent has (the background history's).
     expect(session.identity.facts.procStat?.atMs).toBeGreaterThanOrEqual(firstReading?.atMs ?? Infinity);
     // A fresh command's result arrives after anything the agent flushed on connecting.
-    const spec = { protocol: 'tcp' as const, durationSeconds: 1, bitrateBitsPerSecond: 0, streams: 1, reverse: false };
+    const spec = {
+      kind: 'throughput' as const,
+      protocol: 'tcp' as const,
+      durationSeconds: 1,
+      bitrateBitsPerSecond: 0,
+      streams: 1,
+      reverse: false,
+    };
     session.send({ type: 'probe', testId: 'after-restart', target: '127.0.0.1', port: DEAD_PORT, spec });
     await waitFor(async () => (await counter(a2, 'netmatrix_results_ignored_total', 'unknown-test')) === 1, 10_000, 'the fresh result', 20);
     expect(a2.store.firstSighting(first.resultId)).toBe(true);

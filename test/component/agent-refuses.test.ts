@@ -16,7 +16,8 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Executor } from '../../agent/executor.js';
 import { Iperf3Runner } from '../../agent/iperf3-runner.js';
-import { SockperfRunner, type SockperfProbeCommand, type SockperfServeCommand } from '../../agent/sockperf-runner.js';
+import { SockperfRunner } from '../../agent/sockperf-runner.js';
+import type { ProbeRun, ServeRun } from '../../agent/kind-runner.js';
 import { isListening } from '../../agent/listening.js';
 import { parseCidr } from '../../shared/limits.js';
 import { exec } from '../../sys/exec.js';
@@ -27,11 +28,9 @@ import {
   type AgentLimits,
   type LatencySpec,
   type ProbeCommand,
-  type ProbeLatencyCommand,
-  type ServeLatencyCommand,
   type ResultMessage,
   type ServeCommand,
-  type TestSpec,
+  type ThroughputSpec,
 } from '../../shared/protocol.js';
 import { describeWith, waitFor } from '../helpers/requirements.js';
 
@@ -46,7 +45,14 @@ const limits: AgentLimits = {
   allowedTargetCidrs: ['198.18.0.0/15', '127.0.0.0/8'],
   maxOmitSeconds: 60,
 };
-const spec: TestSpec = { protocol: 'tcp', durationSeconds: 1, bitrateBitsPerSecond: 1_000_000, streams: 1, reverse: false };
+const spec: ThroughputSpec = {
+  kind: 'throughput',
+  protocol: 'tcp',
+  durationSeconds: 1,
+  bitrateBitsPerSecond: 1_000_000,
+  streams: 1,
+  reverse: false,
+};
 const log = pino({ level: 'silent' });
 
 /** The ranges any traffic of this file may go to. */
@@ -69,7 +75,9 @@ interface Agent {
   ex: Executor;
   results: ResultMessage[];
   /** Every call that reached the runner: the only way anything gets spawned. */
-  runs: { role: 'client' | 'server'; cmd: ServeCommand | ProbeCommand | SockperfServeCommand | SockperfProbeCommand }[];
+  runs: { role: 'client' | 'server'; cmd: ServeRun<unknown> | ProbeRun<unknown> }[];
+  /** Frames the protocol parser refused, as the agent's link does before its executor sees them. */
+  frameErrors: string[];
 }
 const agents: Agent[] = [];
 
@@ -83,39 +91,59 @@ function agent(o: { sockperf?: boolean } = {}): Agent {
     limits,
     sampler: { begin: () => Promise.reject(new Error('no cpu sampling in this test')) },
     nic: null,
-    latencyRunner:
-      o.sockperf === false
-        ? null
-        : {
-            probe: (cmd, signal) => {
-              runs.push({ role: 'client', cmd });
-              if (!safe(cmd.target)) throw new Error(`BUG: the executor let a latency probe to ${cmd.target} reach the runner`);
-              return realLatency.probe(cmd, signal);
+    runners: {
+      latency:
+        o.sockperf === false
+          ? null
+          : {
+              probe: (cmd, signal) => {
+                runs.push({ role: 'client', cmd });
+                if (!safe(cmd.target)) throw new Error(`BUG: the executor let a latency probe to ${cmd.target} reach the runner`);
+                return realLatency.probe(cmd, signal);
+              },
+              serve: (cmd, signal, onListening) => {
+                runs.push({ role: 'server', cmd });
+                return realLatency.serve(cmd, signal, onListening);
+              },
             },
-            serve: (cmd, signal, onListening) => {
-              runs.push({ role: 'server', cmd });
-              return realLatency.serve(cmd, signal, onListening);
-            },
-          },
-    runner: {
-      client: (cmd, signal) => {
-        runs.push({ role: 'client', cmd });
-        // Belt and braces: should a refusal ever regress, this file still sends nothing outside the safe ranges.
-        if (!safe(cmd.target)) throw new Error(`BUG: the executor let a probe to ${cmd.target} reach the runner`);
-        return real.client(cmd, signal);
-      },
-      server: (cmd, signal, onReady) => {
-        runs.push({ role: 'server', cmd });
-        return real.server(cmd, signal, onReady);
+      throughput: {
+        probe: (cmd, signal) => {
+          runs.push({ role: 'client', cmd });
+          // Belt and braces: should a refusal ever regress, this file still sends nothing outside the safe ranges.
+          if (!safe(cmd.target)) throw new Error(`BUG: the executor let a probe to ${cmd.target} reach the runner`);
+          return real.probe(cmd, signal);
+        },
+        serve: (cmd, signal, onReady) => {
+          runs.push({ role: 'server', cmd });
+          return real.serve(cmd, signal, onReady);
+        },
       },
     },
     onResult: (r) => results.push(r),
     onReady: () => undefined,
     log,
   });
-  const a = { ex, results, runs };
+  const a = { ex, results, runs, frameErrors: [] };
   agents.push(a);
   return a;
+}
+
+/**
+ * Hand `cmd` to the agent as its link does: the frame through the protocol parser (the one
+ * check of a command's shape), then to the executor (the agent's limits policy).
+ */
+function deliver(a: Agent, cmd: object): void {
+  let m;
+  try {
+    m = parseAggregatorMessage(JSON.stringify(cmd));
+  } catch (e) {
+    expect(e).toBeInstanceOf(ProtocolError);
+    a.frameErrors.push((e as Error).message);
+    return;
+  }
+  if (m.type === 'serve') a.ex.serve(m);
+  else if (m.type === 'probe') a.ex.probe(m);
+  else throw new Error(`not a command: ${m.type}`);
 }
 
 afterEach(async () => {
@@ -149,16 +177,16 @@ const latencySpec: LatencySpec = {
   messagesPerSecond: 100,
   connectSamples: 0,
 };
-const probeLatency = (o: Partial<ProbeLatencyCommand>): ProbeLatencyCommand => ({
-  type: 'probe-latency',
+const probeLatency = (o: Partial<ProbeCommand>): ProbeCommand => ({
+  type: 'probe',
   testId: 'l1',
   target: '127.0.0.1',
   port: PORT_MIN,
   spec: latencySpec,
   ...o,
 });
-const serveLatency = (o: Partial<ServeLatencyCommand>): ServeLatencyCommand => ({
-  type: 'serve-latency',
+const serveLatency = (o: Partial<ServeCommand>): ServeCommand => ({
+  type: 'serve',
   testId: 'l2',
   bindAddress: '127.0.0.1',
   port: PORT_MIN,
@@ -167,14 +195,22 @@ const serveLatency = (o: Partial<ServeLatencyCommand>): ServeLatencyCommand => (
   ...o,
 });
 
-/** The refusal is synchronous: the result is there before the call returns, and nothing ran. */
+/**
+ * The refusal is synchronous: the frame is refused by the parser (a malformed shape: the
+ * message names the field), or the agent's result is there before the call returns (a command
+ * outside its limits); either way nothing ran.
+ */
 function expectRefused(a: Agent, role: 'client' | 'server', message: RegExp): void {
   expect(a.runs).toEqual([]);
   expect(a.ex.busyWith).toBeUndefined();
-  expect(a.results).toHaveLength(1);
-  const r = a.results[0];
-  expect(r).toMatchObject({ role, ok: false, error: { code: 'spec-refused' } });
-  expect(r?.error?.message).toMatch(message);
+  expect(a.results.length + a.frameErrors.length).toBe(1);
+  if (a.frameErrors.length > 0) {
+    expect(a.frameErrors[0]).toMatch(message);
+  } else {
+    const r = a.results[0];
+    expect(r).toMatchObject({ role, ok: false, error: { code: 'spec-refused' } });
+    expect(r?.error?.message).toMatch(message);
+  }
   expect(ourIperf3()).toEqual([]);
 }
 
@@ -206,10 +242,10 @@ describe('probe commands outside the limits are refused before anything is sent'
     ['zero streams', { spec: { ...spec, streams: 0 } }, /spec\.streams: /],
     ['a fractional duration', { spec: { ...spec, durationSeconds: 1.5 } }, /spec\.durationSeconds: /],
     ['a negative bitrate', { spec: { ...spec, bitrateBitsPerSecond: -1 } }, /spec\.bitrateBitsPerSecond: /],
-    ['an extra field', { ...({ shell: 'sh -c id' } as object) }, /malformed command/],
+    ['an extra field', { ...({ shell: 'sh -c id' } as object) }, /invalid message: Unrecognized key: "shell"/],
   ])('refuses %s', (_what, o, message) => {
     const a = agent();
-    a.ex.probe(probe(o));
+    deliver(a, probe(o));
     expectRefused(a, 'client', message);
   });
 
@@ -227,13 +263,14 @@ describe('probe commands outside the limits are refused before anything is sent'
       limits: { ...limits, allowedTargetCidrs: [] },
       sampler: { begin: () => Promise.reject(new Error('unused')) },
       nic: null,
-      latencyRunner: null,
-      runner: {
-        client: () => {
-          throw new Error('must not run');
-        },
-        server: () => {
-          throw new Error('must not run');
+      runners: {
+        throughput: {
+          probe: () => {
+            throw new Error('must not run');
+          },
+          serve: () => {
+            throw new Error('must not run');
+          },
         },
       },
       onResult: (r) => a.results.push(r),
@@ -258,7 +295,7 @@ describe('serve commands outside the limits are refused before anything listens'
     ['an idle timeout of 0', { idleTimeoutSeconds: 0 }, /idleTimeoutSeconds: /],
   ])('refuses %s', (_what, o, message) => {
     const a = agent();
-    a.ex.serve(serve(o));
+    deliver(a, serve(o));
     expectRefused(a, 'server', message);
   });
 });
@@ -293,6 +330,7 @@ describe('any probe frame at all', () => {
       target,
       port: fc.oneof(fc.integer({ min: -1, max: 70_000 }), fc.integer({ min: PORT_MIN - 2, max: PORT_MAX + 2 })),
       spec: fc.record({
+        kind: fc.constant('throughput'),
         protocol: fc.constantFrom('tcp', 'udp', 'sctp'),
         durationSeconds: fc.integer({ min: -1, max: 40 }),
         bitrateBitsPerSecond: fc.oneof(
@@ -315,17 +353,18 @@ describe('any probe frame at all', () => {
           seen.parser++;
           return;
         }
-        if (cmd.type !== 'probe') throw new Error(`parsed as ${cmd.type}`);
+        if (cmd.type !== 'probe' || cmd.spec.kind !== 'throughput') throw new Error(`parsed as ${cmd.type}`);
         const results: ResultMessage[] = [];
         const ex = new Executor({
           limits,
           sampler: { begin: () => Promise.reject(new Error('unused')) },
           nic: null,
-          latencyRunner: null,
-          runner: {
+          runners: {
             // Never spawns: whether the executor accepted the command is what is checked.
-            client: () => Promise.resolve({ startedAtMs: 0, endedAtMs: 0 }),
-            server: () => Promise.reject(new Error('unused')),
+            throughput: {
+              probe: () => Promise.resolve({ startedAtMs: 0, endedAtMs: 0 }),
+              serve: () => Promise.reject(new Error('unused')),
+            },
           },
           onResult: (r) => results.push(r),
           onReady: () => undefined,
@@ -358,7 +397,7 @@ describe('any probe frame at all', () => {
 });
 
 describe('latency commands outside the limits are refused before anything is sent', () => {
-  it.each<[string, Partial<ProbeLatencyCommand>, RegExp]>([
+  it.each<[string, Partial<ProbeCommand>, RegExp]>([
     ['a public target (8.8.8.8)', { target: '8.8.8.8' }, /target 8\.8\.8\.8 is outside the agent's allowed ranges/],
     ['a hostname target', { target: 'example.com' }, /target: /],
     ['a target with shell metacharacters', { target: '1.2.3.4;rm -rf /' }, /target: /],
@@ -371,25 +410,25 @@ describe('latency commands outside the limits are refused before anything is sen
     ],
     ["a message below sockperf's minimum", { spec: { ...latencySpec, messageSizeBytes: 13 } }, /spec\.messageSizeBytes: /],
     ['a NaN message rate', { spec: { ...latencySpec, messagesPerSecond: Number.NaN } }, /spec\.messagesPerSecond: /],
-    ['an extra field', { ...({ args: ['--daemonize'] } as object) }, /malformed command/],
+    ['an extra field', { ...({ args: ['--daemonize'] } as object) }, /invalid message: Unrecognized key: "args"/],
   ])('refuses %s', (_what, o, message) => {
     const a = agent();
-    a.ex.probeLatency(probeLatency(o));
+    deliver(a, probeLatency(o));
     expectRefused(a, 'client', message);
   });
 
   it('refuses a latency server on a port outside the range', () => {
     const a = agent();
-    a.ex.serveLatency(serveLatency({ port: PORT_MIN - 1 }));
+    a.ex.serve(serveLatency({ port: PORT_MIN - 1 }));
     expectRefused(a, 'server', /port 5300 is outside the agent's range/);
   });
 
   it('an agent without sockperf refuses every latency command, and says why', () => {
     const a = agent({ sockperf: false });
-    a.ex.probeLatency(probeLatency({}));
+    a.ex.probe(probeLatency({}));
     expectRefused(a, 'client', /this agent has no sockperf/);
     const b = agent({ sockperf: false });
-    b.ex.serveLatency(serveLatency({}));
+    b.ex.serve(serveLatency({}));
     expectRefused(b, 'server', /this agent has no sockperf/);
   });
 });
@@ -420,7 +459,7 @@ describeWith({ binaries: ['iperf3', 'sockperf', 'pgrep'] }, 'the observation wor
     let port = PORT_MIN;
     while ((await isListening(port)) || !(await bindable(port))) port++;
     const a = agent();
-    a.ex.probeLatency(probeLatency({ target: '127.0.0.1', port }));
+    a.ex.probe(probeLatency({ target: '127.0.0.1', port }));
     expect(a.ex.busyWith).toBe('l1');
     await waitFor(() => a.runs.length > 0, 5000, 'the runner to be called', 5);
     const r = await waitFor(() => a.results[0], 10_000, 'the control result', 20);

@@ -6,13 +6,8 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { afterEach, expect, it } from 'vitest';
-import {
-  isUdpListening,
-  SockperfRunner,
-  type LatencyOutcome,
-  type LatencyRunSpec,
-  type SockperfServeCommand,
-} from '../../agent/sockperf-runner.js';
+import { isUdpListening } from '../../agent/listening.js';
+import { SockperfRunner, type LatencyOutcome, type LatencyRunSpec, type SockperfServeCommand } from '../../agent/sockperf-runner.js';
 import { LatencyResultSchema } from '../../shared/sockperf.js';
 import { freeLoopbackPort } from '../helpers/ports.js';
 import { describeWith, waitFor } from '../helpers/requirements.js';
@@ -20,6 +15,8 @@ import { processesOn } from '../helpers/processes.js';
 
 const runner = new SockperfRunner({ binary: 'sockperf', connectTimeoutMs: 1000, deadlineMarginMs: 1000 });
 const spec = (o: Partial<LatencyRunSpec> = {}): LatencyRunSpec => ({
+  kind: 'latency',
+  connectSamples: 0,
   protocol: 'tcp',
   durationSeconds: 1,
   messageSizeBytes: 64,

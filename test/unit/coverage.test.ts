@@ -123,11 +123,18 @@ describe('NodeByteBudget', () => {
   });
 
   it('estimates bytes per node from the spec', () => {
-    const tcp = { protocol: 'tcp' as const, durationSeconds: 10, bitrateBitsPerSecond: 0, streams: 4, reverse: false };
-    expect(bytesPerNode({ kind: 'throughput', spec: tcp }, 10e9)).toBe(12.5e9);
-    expect(bytesPerNode({ kind: 'throughput', spec: { ...tcp, bitrateBitsPerSecond: 1e9 } }, 10e9)).toBe(1.25e9);
+    const tcp = {
+      kind: 'throughput' as const,
+      protocol: 'tcp' as const,
+      durationSeconds: 10,
+      bitrateBitsPerSecond: 0,
+      streams: 4,
+      reverse: false,
+    };
+    expect(bytesPerNode({ spec: tcp }, 10e9)).toBe(12.5e9);
+    expect(bytesPerNode({ spec: { ...tcp, bitrateBitsPerSecond: 1e9 } }, 10e9)).toBe(1.25e9);
     // Omitted seconds move data too.
-    expect(bytesPerNode({ kind: 'throughput', spec: { ...tcp, bitrateBitsPerSecond: 1e9, omitSeconds: 2 } }, 10e9)).toBe(1.5e9);
+    expect(bytesPerNode({ spec: { ...tcp, bitrateBitsPerSecond: 1e9, omitSeconds: 2 } }, 10e9)).toBe(1.5e9);
     const latency = {
       kind: 'latency' as const,
       protocol: 'udp' as const,
@@ -136,7 +143,7 @@ describe('NodeByteBudget', () => {
       messagesPerSecond: 1000,
       connectSamples: 0,
     };
-    expect(bytesPerNode({ kind: 'latency', spec: latency }, 10e9)).toBe(256_000);
+    expect(bytesPerNode({ spec: latency }, 10e9)).toBe(256_000);
   });
 });
 

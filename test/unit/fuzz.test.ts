@@ -62,7 +62,7 @@ function captured(name: string) {
 }
 
 const cpu = cpuReport([parseProcStat(read('proc-stat/busy-1.txt'), 1_000), parseProcStat(read('proc-stat/busy-2.txt'), 2_000)]);
-const spec = { protocol: 'tcp', durationSeconds: 10, bitrateBitsPerSecond: 0, streams: 1, reverse: false } as const;
+const spec = { kind: 'throughput', protocol: 'tcp', durationSeconds: 10, bitrateBitsPerSecond: 0, streams: 1, reverse: false } as const;
 
 const agentSamples: AgentMessage[] = [
   { type: 'hello', protocolVersion: PROTOCOL_VERSION, agent: testIdentity({ nodeName: 'node-1' }) },

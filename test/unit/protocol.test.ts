@@ -20,7 +20,7 @@ import {
   type AgentMessage,
   type AggregatorMessage,
   type LatencySpec,
-  type TestSpec,
+  type ThroughputSpec,
 } from '../../shared/protocol.js';
 
 import { testIdentity } from '../helpers/identity.js';
@@ -37,7 +37,14 @@ const cpu = cpuReport([parseProcStat(fixture('proc-stat/busy-1.txt'), 1_000), pa
 
 const identity: AgentIdentity = testIdentity({ nodeName: 'node-1', podName: 'netmatrix-agent-abcde' });
 
-const spec: TestSpec = { protocol: 'tcp', durationSeconds: 10, bitrateBitsPerSecond: 0, streams: 1, reverse: false };
+const spec: ThroughputSpec = {
+  kind: 'throughput',
+  protocol: 'tcp',
+  durationSeconds: 10,
+  bitrateBitsPerSecond: 0,
+  streams: 1,
+  reverse: false,
+};
 const latencySpec: LatencySpec = {
   kind: 'latency',
   protocol: 'udp',
@@ -91,15 +98,6 @@ const aggregatorMessages: Record<AggregatorMessage['type'], AggregatorMessage> =
     port: 5201,
     spec: { ...spec, protocol: 'udp', bitrateBitsPerSecond: 1e9, streams: 4, reverse: true },
   },
-  'serve-latency': {
-    type: 'serve-latency',
-    testId: 'test-3',
-    bindAddress: '198.19.1.2',
-    port: 5201,
-    spec: latencySpec,
-    idleTimeoutSeconds: 10,
-  },
-  'probe-latency': { type: 'probe-latency', testId: 'test-3', target: '198.18.200.1', port: 5201, spec: latencySpec },
   cancel: { type: 'cancel', testId: 'test-1', reason: 'server-not-ready' },
   ack: { type: 'ack', resultIds: ['r-1', 'r-2'] },
   'sample-cpu': { type: 'sample-cpu', requestId: 'idle-1', durationMs: 1000 },
@@ -128,6 +126,16 @@ describe('round trips', () => {
   it.each(Object.entries(aggregatorMessages))('an aggregator %s survives JSON and parseAggregatorMessage unchanged', (_name, m) => {
     expect(parseAggregatorMessage(JSON.stringify(m))).toEqual(m);
     expect(parseAggregatorMessage(Buffer.from(JSON.stringify(m)))).toEqual(m);
+  });
+
+  it('a serve and a probe of a latency test survive: one pair carries every kind, its spec says which', () => {
+    const serve = { type: 'serve', testId: 'test-3', bindAddress: '198.19.1.2', port: 5201, spec: latencySpec, idleTimeoutSeconds: 10 };
+    const probe = { type: 'probe', testId: 'test-3', target: '198.18.200.1', port: 5201, spec: latencySpec };
+    for (const m of [serve, probe]) expect(parseAggregatorMessage(JSON.stringify(m))).toEqual(m);
+    // A latency spec with a throughput field, or a spec without its kind, is neither kind's.
+    expect(refusal(parseAggregatorMessage, JSON.stringify({ ...probe, spec: { ...latencySpec, streams: 1 } })).message).toMatch(/spec/);
+    const { kind: _kind, ...noKind } = spec;
+    expect(refusal(parseAggregatorMessage, JSON.stringify({ ...probe, spec: noKind })).message).toMatch(/spec\.kind/);
   });
 
   it('a hello with a reading of /proc/stat survives, and a hello without one (agents before it) parses', () => {

@@ -151,7 +151,7 @@ function harness(o: HarnessOptions) {
     }
     const ok = unrunnableResult(
       {
-        ...(plan.kind === 'latency' ? { kind: plan.kind, spec: plan.spec } : { kind: plan.kind, spec: plan.spec }),
+        spec: plan.spec,
         path: plan.path,
         protocol: plan.protocol,
         source: sourceOf(plan),
@@ -294,8 +294,8 @@ describe('Scheduler background sweep, with a fake test runner', () => {
     await h.scheduler.stop();
     const specs = Object.fromEntries(h.started.slice(0, 2).map((s) => [s.plan.protocol, s.plan.spec]));
     expect(specs).toEqual({
-      tcp: { protocol: 'tcp', durationSeconds: 7, bitrateBitsPerSecond: 5e8, streams: 2, reverse: false },
-      udp: { protocol: 'udp', durationSeconds: 7, bitrateBitsPerSecond: 3e8, streams: 2, reverse: false },
+      tcp: { kind: 'throughput', protocol: 'tcp', durationSeconds: 7, bitrateBitsPerSecond: 5e8, streams: 2, reverse: false },
+      udp: { kind: 'throughput', protocol: 'udp', durationSeconds: 7, bitrateBitsPerSecond: 3e8, streams: 2, reverse: false },
     });
   });
 
@@ -338,7 +338,7 @@ describe('Scheduler latency tests, with a fake test runner', () => {
     await h.scheduler.stop();
 
     const kinds = new Map<number, Set<string>>();
-    for (const s of h.started.filter((x) => x.round < 9)) kinds.set(s.round, (kinds.get(s.round) ?? new Set()).add(s.plan.kind));
+    for (const s of h.started.filter((x) => x.round < 9)) kinds.set(s.round, (kinds.get(s.round) ?? new Set()).add(s.plan.spec.kind));
     expect([...kinds.values()].map((k) => [...k].join('+'))).toEqual([
       'throughput',
       'latency',
@@ -366,7 +366,7 @@ describe('Scheduler latency tests, with a fake test runner', () => {
     const all = orderedPairs(nodeNames(6));
     for (const k of keys) {
       const firstSweep = h.started
-        .filter((s) => s.plan.kind === 'latency' && keyOf(s.plan) === k)
+        .filter((s) => s.plan.spec.kind === 'latency' && keyOf(s.plan) === k)
         .slice(0, all.length)
         .map((s) => pairOf({ source: sourceOf(s.plan), target: targetOf(s.plan) }));
       expect(firstSweep.sort(), k).toEqual([...all].sort());
@@ -391,9 +391,9 @@ describe('Scheduler latency tests, with a fake test runner', () => {
       },
     });
     h.scheduler.start();
-    await until(() => h.started.filter((s) => s.plan.kind === 'latency').length >= 2, 'two latency tests');
+    await until(() => h.started.filter((s) => s.plan.spec.kind === 'latency').length >= 2, 'two latency tests');
     await h.scheduler.stop();
-    const specs = h.started.filter((s) => s.plan.kind === 'latency').map((s) => s.plan.spec);
+    const specs = h.started.filter((s) => s.plan.spec.kind === 'latency').map((s) => s.plan.spec);
     const common = { kind: 'latency', durationSeconds: 3, messageSizeBytes: 200, messagesPerSecond: 500 };
     expect(specs).toContainEqual({ ...common, protocol: 'tcp', connectSamples: 7 });
     expect(specs).toContainEqual({ ...common, protocol: 'udp', connectSamples: 0 });
@@ -404,10 +404,10 @@ describe('Scheduler latency tests, with a fake test runner', () => {
     h.scheduler.start();
     await until(() => h.sweepsCompleted.includes('pod/tcp') && h.sweepsCompleted.includes('latency:pod/tcp'), 'both sweeps');
     await h.scheduler.stop();
-    const latency = h.started.filter((s) => s.plan.kind === 'latency');
+    const latency = h.started.filter((s) => s.plan.spec.kind === 'latency');
     expect(latency.length).toBeGreaterThan(0);
     expect(latency.filter((s) => [sourceOf(s.plan), targetOf(s.plan)].includes('node3'))).toEqual([]);
-    expect(h.started.filter((s) => s.plan.kind === 'throughput' && targetOf(s.plan) === 'node3').length).toBeGreaterThan(0);
+    expect(h.started.filter((s) => s.plan.spec.kind === 'throughput' && targetOf(s.plan) === 'node3').length).toBeGreaterThan(0);
   });
 
   it('runs no latency test with latencyRounds 0', async () => {
@@ -415,7 +415,7 @@ describe('Scheduler latency tests, with a fake test runner', () => {
     h.scheduler.start();
     await until(() => h.sweepsCompleted.includes('pod/tcp'), 'a sweep');
     await h.scheduler.stop();
-    expect(h.started.filter((s) => s.plan.kind === 'latency')).toEqual([]);
+    expect(h.started.filter((s) => s.plan.spec.kind === 'latency')).toEqual([]);
   });
 
   it('plans an on-demand run of both kinds: every pair once per kind', async () => {
@@ -565,7 +565,15 @@ describe('Scheduler throughput specs of on-demand runs, with a fake test runner'
     expect(run.spec).toMatchObject({ udpBitrateBitsPerSecond: 0, omitSeconds: 1 });
     await until(() => h.scheduler.run(run.id)?.status === 'done', 'the run to finish');
     expect(h.started.map((s) => s.plan.spec)).toEqual(
-      Array(2).fill({ protocol: 'udp', durationSeconds: 10, bitrateBitsPerSecond: 0, streams: 1, reverse: false, omitSeconds: 1 }),
+      Array(2).fill({
+        kind: 'throughput',
+        protocol: 'udp',
+        durationSeconds: 10,
+        bitrateBitsPerSecond: 0,
+        streams: 1,
+        reverse: false,
+        omitSeconds: 1,
+      }),
     );
   });
 
@@ -710,7 +718,7 @@ describe('Scheduler coverage at size, with a fake test runner', () => {
     h.scheduler.start();
     await until(() => h.started.length >= 600, '600 tests');
     await h.scheduler.stop();
-    expect(new Set(h.started.map((s) => `${s.plan.kind}/${keyOf(s.plan)}`)).size).toBe(8);
+    expect(new Set(h.started.map((s) => `${s.plan.spec.kind}/${keyOf(s.plan)}`)).size).toBe(8);
     expect(h.maxConcurrent).toBeGreaterThan(1);
     expect(h.overlaps).toEqual([]);
     expect(h.errors()).toEqual([]);

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../shared/errors.js';
+import { LatencySpecSchema, parseAggregatorMessage } from '../../shared/protocol.js';
 import {
   connectStats,
   findSockperfError,
@@ -243,13 +244,16 @@ describe('sockperf argv', () => {
     ['a message above sockperf maximum', spec({ messageSizeBytes: 65_508 })],
     ['no rate (sockperf would send flat out)', spec({ messagesPerSecond: 0 })],
     ['an infinite rate', spec({ messagesPerSecond: Infinity })],
-  ])('refuses %s', (_, s) => {
-    expect(() => sockperfClientArgs({ target: '10.0.0.2', port: 5202, spec: s })).toThrow(RangeError);
+  ])('a latency spec with %s never reaches the argv builder: its schema refuses it where it enters', (_, s) => {
+    expect(LatencySpecSchema.safeParse({ kind: 'latency', connectSamples: 0, ...s }).success).toBe(false);
   });
 
-  it('refuses port 0 on both sides', () => {
-    expect(() => sockperfClientArgs({ target: '10.0.0.2', port: 0, spec: spec() })).toThrow(RangeError);
-    expect(() => sockperfServerArgs({ protocol: 'tcp', bindAddress: '10.0.0.2', port: 0 })).toThrow(RangeError);
+  it('refuses port 0 on both sides, at the frame parser', () => {
+    const latency = { kind: 'latency' as const, connectSamples: 0, ...spec() };
+    const probe = { type: 'probe', testId: 't', target: '10.0.0.2', port: 0, spec: latency };
+    const serve = { type: 'serve', testId: 't', bindAddress: '10.0.0.2', port: 0, spec: latency, idleTimeoutSeconds: 10 };
+    expect(() => parseAggregatorMessage(JSON.stringify(probe))).toThrow(/port/);
+    expect(() => parseAggregatorMessage(JSON.stringify(serve))).toThrow(/port/);
   });
 });
 

@@ -12,7 +12,14 @@ import type { AgentIdentity, AggregatorMessage, ResultMessage } from '../../shar
 import { testIdentity } from '../helpers/identity.js';
 
 const log = pino({ level: 'silent' });
-const spec = { protocol: 'tcp' as const, durationSeconds: 1, bitrateBitsPerSecond: 0, streams: 1, reverse: false };
+const spec = {
+  kind: 'throughput' as const,
+  protocol: 'tcp' as const,
+  durationSeconds: 1,
+  bitrateBitsPerSecond: 0,
+  streams: 1,
+  reverse: false,
+};
 
 /** An in-memory session whose agent answers commands through the broker as `answer` says. */
 function session(id: string, identity: AgentIdentity, answer: (m: AggregatorMessage) => void): AgentSession {
@@ -22,7 +29,6 @@ function session(id: string, identity: AgentIdentity, answer: (m: AggregatorMess
 /** A 1 s TCP pod-to-pod test from `client` to `server` (after `omitSeconds` omitted ones). */
 function podPlan(client: AgentSession, server: AgentSession, omitSeconds = 0) {
   return {
-    kind: 'throughput' as const,
     path: 'pod' as const,
     protocol: 'tcp' as const,
     spec: { ...spec, omitSeconds },
