@@ -59,9 +59,7 @@ function checkOutPreviousRelease(): string {
   try {
     execFileSync('git', ['-C', REPO, 'cat-file', '-e', `${PREVIOUS_RELEASE}^{commit}`], { stdio: 'ignore' });
   } catch {
-    throw new Error(
-      `the previous release ${PREVIOUS_RELEASE} is not in this clone's history (a shallow clone?): git fetch --unshallow`,
-    );
+    throw new Error(`the previous release ${PREVIOUS_RELEASE} is not in this clone's history (a shallow clone?): git fetch --unshallow`);
   }
   execFileSync('sh', ['-c', `git -C "${REPO}" archive ${PREVIOUS_RELEASE} | tar -x -C "${dir}"`]);
   symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
