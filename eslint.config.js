@@ -1,9 +1,13 @@
 // Type-aware linting: the rules that catch real bugs in async Node code (a floating promise
 // is a lost error), not style (Prettier owns formatting).
 import tseslint from 'typescript-eslint';
+import netmatrix from './eslint-rules/layers.js';
+
+/** Product code: what ships (tests, benchmarks, dashboards and the lab's BPF source are not). */
+const PRODUCT = ['shared/**/*.ts', 'sys/**/*.ts', 'agent/**/*.ts', 'aggregator/**/*.ts', 'client/**/*.ts', 'lab/**/*.ts', 'cli/**/*.ts'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test-artifacts/**', 'bin/**', 'eslint.config.js'] },
+  { ignores: ['dist/**', 'node_modules/**', 'test-artifacts/**', 'bin/**', 'eslint.config.js', 'eslint-rules/**'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
@@ -22,6 +26,19 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-argument': 'off',
       '@typescript-eslint/no-unsafe-return': 'off',
       '@typescript-eslint/no-unsafe-call': 'off',
+    },
+  },
+  // The layers of ARCHITECTURE.md: shared imports nothing of ours, agent and aggregator never
+  // each other, product code never lab or test, aggregator/kube behind its facade.
+  { files: ['**/*.ts'], plugins: { netmatrix }, rules: { 'netmatrix/layers': 'error' } },
+  // Sizes: a file of one concern and functions that fit on a screen. Comments and blank lines
+  // do not count (TSDoc on every export is wanted, not a cost). Tests are exempt: a describe
+  // block is one long function by design.
+  {
+    files: PRODUCT,
+    rules: {
+      'max-lines': ['error', { max: 300, skipBlankLines: true, skipComments: true }],
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
     },
   },
   // The live page's browser script: plain JS with vega's UMD globals, outside the TypeScript project.

@@ -4,7 +4,8 @@
  */
 import os from 'node:os';
 import type { Logger } from 'pino';
-import { MAX_OMIT_SECONDS, PROTOCOL_VERSION, type AgentIdentity, type AggregatorMessage } from '../shared/protocol.js';
+import { MAX_OMIT_SECONDS, type AgentIdentity, type AggregatorMessage } from '../shared/protocol.js';
+import { helloV1, PROTOCOL_V1, SPOKEN_PROTOCOL_VERSIONS, upgradeV1Frame } from '../shared/protocol-v1.js';
 import { procStatIdentity, type ProcStatSnapshot } from '../shared/cpu.js';
 import { redacted } from '../shared/settings.js';
 import { AGENT_SETTINGS, type AgentConfig } from './config.js';
@@ -128,7 +129,14 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     url: config.aggregatorUrl,
     token: config.token,
     log,
-    hello: () => ({ type: 'hello', protocolVersion: PROTOCOL_VERSION, agent: withProcStat(identity, sampler.latest() ?? firstReading) }),
+    hello: (protocolVersion) => {
+      const agent = withProcStat(identity, sampler.latest() ?? firstReading);
+      return protocolVersion === PROTOCOL_V1
+        ? helloV1(agent, config.connectTimeoutMs + DEADLINE_MARGIN_MS)
+        : { type: 'hello', protocolVersion, agent };
+    },
+    protocolVersions: SPOKEN_PROTOCOL_VERSIONS,
+    upgrade: (protocolVersion, frame) => (protocolVersion === PROTOCOL_V1 ? upgradeV1Frame(frame) : frame),
     onMessage,
     onConnected: flush,
     // A test whose aggregator is gone has nobody to report to: kill it rather than load the network.

@@ -6,13 +6,27 @@
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { backoffDelayMs } from '../shared/backoff.js';
-import { MAX_FRAME_BYTES, parseAggregatorMessage, ProtocolError, type AgentMessage, type AggregatorMessage } from '../shared/protocol.js';
+import {
+  CloseCode,
+  MAX_FRAME_BYTES,
+  parseAggregatorMessage,
+  ProtocolError,
+  type AgentMessage,
+  type AggregatorMessage,
+} from '../shared/protocol.js';
 
 export interface LinkOptions {
   url: string;
   token: string;
-  /** Sent as the first frame of every connection. */
-  hello: () => AgentMessage;
+  /** Sent as the first frame of every connection, for the protocol version offered. */
+  hello: (protocolVersion: number) => object;
+  /**
+   * The protocol versions this agent speaks, newest first. It offers the newest; an aggregator
+   * that does not speak it closes with protocolVersionMismatch, and the next is offered at once.
+   */
+  protocolVersions: readonly number[];
+  /** Rewrites a frame of an older version into the current one's shape (by version), before it is validated. */
+  upgrade?: (protocolVersion: number, frame: unknown) => unknown;
   onMessage: (m: AggregatorMessage) => void;
   /** After the aggregator welcomed us. */
   onConnected: () => void;
@@ -32,6 +46,8 @@ export class AggregatorLink {
   private retryTimer: NodeJS.Timeout | undefined;
   private deadTimer: NodeJS.Timeout | undefined;
   private welcomed = false;
+  /** Index into protocolVersions of the version offered on the current connection. */
+  private offer = 0;
   /** Heartbeats the aggregator may miss in a row before the connection is taken for dead. */
   private static readonly missedPings = 3;
   private deadAfterMs = 45_000;
@@ -41,6 +57,11 @@ export class AggregatorLink {
   start(): void {
     this.stopped = false;
     this.connect();
+  }
+
+  /** The protocol version of the current connection (the one offered, which the welcome confirms). */
+  get protocolVersion(): number {
+    return this.o.protocolVersions[this.offer] as number;
   }
 
   get connected(): boolean {
@@ -77,13 +98,15 @@ export class AggregatorLink {
     this.welcomed = false;
     ws.on('open', () => {
       this.armDeadTimer();
-      ws.send(JSON.stringify(this.o.hello()));
+      ws.send(JSON.stringify(this.o.hello(this.protocolVersion)));
     });
     ws.on('ping', () => this.armDeadTimer());
     ws.on('message', (data: WebSocket.RawData) => {
       let m: AggregatorMessage;
       try {
-        m = parseAggregatorMessage(data as Buffer);
+        const version = this.protocolVersion;
+        const upgrade = this.o.upgrade;
+        m = parseAggregatorMessage(data as Buffer, upgrade && ((f) => upgrade(version, f)));
       } catch (e) {
         // The aggregator is the trusted side, but a bad frame is still not run.
         this.o.log.error({ err: e instanceof ProtocolError ? e.message : e }, 'bad frame from aggregator');
@@ -95,7 +118,7 @@ export class AggregatorLink {
         if (m.heartbeatMs !== undefined) this.deadAfterMs = AggregatorLink.missedPings * m.heartbeatMs;
         this.armDeadTimer();
         this.attempt = 0;
-        this.o.log.info({ sessionId: m.sessionId }, 'connected to aggregator');
+        this.o.log.info({ sessionId: m.sessionId, protocolVersion: this.protocolVersion }, 'connected to aggregator');
         this.o.onConnected();
         return;
       }
@@ -117,7 +140,17 @@ export class AggregatorLink {
         this.o.log.warn({ code, reason: reason.toString() }, 'disconnected from aggregator');
         this.o.onDisconnected();
       }
-      if (!this.stopped) this.scheduleReconnect();
+      if (this.stopped) return;
+      // An aggregator of an older release: offer it the next older version we speak, at once.
+      if (!wasWelcomed && code === CloseCode.protocolVersionMismatch && this.offer + 1 < this.o.protocolVersions.length) {
+        this.offer++;
+        this.o.log.info({ reason: reason.toString(), offering: this.protocolVersion }, 'aggregator speaks an older protocol');
+        this.connect();
+        return;
+      }
+      // Every new connection offers the newest version first: the aggregator may have been upgraded.
+      this.offer = 0;
+      this.scheduleReconnect();
     });
   }
 

@@ -14,11 +14,11 @@ import type {} from '@fastify/websocket';
 import {
   CloseCode,
   parseAgentMessage,
-  PROTOCOL_VERSION,
   ProtocolError,
   type AgentIdentity,
   type AggregatorMessage,
 } from '../shared/protocol.js';
+import { downgradeToV1, NotInV1Error, PROTOCOL_V1, SPOKEN_PROTOCOL_VERSIONS } from '../shared/protocol-v1.js';
 import type { AgentRegistry, AgentSession } from './agents.js';
 import type { Broker } from './broker.js';
 import type { Metrics } from './metrics.js';
@@ -186,14 +186,24 @@ export function registerAgentSocket(app: FastifyInstance, d: AgentSocketDeps): v
     }, d.heartbeatMs);
     socket.on('pong', () => (alive = true));
 
-    const accept = (identity: AgentIdentity) => {
+    const accept = (identity: AgentIdentity, protocolVersion: number) => {
+      // A version-1 agent (the previous release) gets every command in v1's shape.
+      const encode = (m: AggregatorMessage): object => (protocolVersion === PROTOCOL_V1 ? downgradeToV1(m) : m);
       const s: AgentSession = {
         id: sessionId,
         identity,
         connectedAt: new Date(),
         send: (m: AggregatorMessage) => {
           if (socket.readyState !== socket.OPEN) return false;
-          socket.send(JSON.stringify(m));
+          let frame: object;
+          try {
+            frame = encode(m);
+          } catch (e) {
+            if (!(e instanceof NotInV1Error)) throw e;
+            log.warn({ reason: e.message, type: m.type }, 'command not sent: the agent speaks an older protocol');
+            return false;
+          }
+          socket.send(JSON.stringify(frame));
           return true;
         },
         close: (code, why) => socket.close(code, reason(why)),
@@ -201,8 +211,8 @@ export function registerAgentSocket(app: FastifyInstance, d: AgentSocketDeps): v
       session = s;
       const replaced = d.agents.add(s);
       replaced?.close(CloseCode.duplicateAgent, 'replaced by a newer connection from the same node and mode');
-      s.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, sessionId, heartbeatMs: d.heartbeatMs });
-      log.info({ node: identity.nodeName, mode: identity.mode, podIp: identity.podIp }, 'agent connected');
+      s.send({ type: 'welcome', protocolVersion, sessionId, heartbeatMs: d.heartbeatMs });
+      log.info({ node: identity.nodeName, mode: identity.mode, podIp: identity.podIp, protocolVersion }, 'agent connected');
     };
 
     socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
@@ -218,15 +228,15 @@ export function registerAgentSocket(app: FastifyInstance, d: AgentSocketDeps): v
       if (!session) {
         if (m.type !== 'hello') return violation(`out-of-order: ${m.type} before hello`);
         clearTimeout(helloTimer);
-        if (m.protocolVersion !== PROTOCOL_VERSION) {
+        if (!SPOKEN_PROTOCOL_VERSIONS.includes(m.protocolVersion)) {
           return violation(
-            `version: agent speaks protocol ${m.protocolVersion}, aggregator ${PROTOCOL_VERSION}`,
+            `version: agent speaks protocol ${m.protocolVersion}, aggregator ${SPOKEN_PROTOCOL_VERSIONS.join(' and ')}`,
             CloseCode.protocolVersionMismatch,
           );
         }
         const impostor = impersonation(m.agent, remoteIpv4(req.socket.remoteAddress), d.addressCheck);
         if (impostor) return violation(impostor);
-        return accept(m.agent);
+        return accept(m.agent, m.protocolVersion);
       }
       switch (m.type) {
         case 'hello':

@@ -11,7 +11,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { TestResult } from '../shared/result.js';
 import type { AgentRegistry } from './agents.js';
-import type { KubeStatus } from './kube/status.js';
+import type { KubeStatus } from './kube/integration.js';
 import { matrixText, PAIR_FAILURES_MAX_SERIES } from './matrix-figures.js';
 import type { ResultStore } from './results.js';
 

@@ -42,6 +42,8 @@ export interface LabAgentOptions {
   logLevel?: string;
   /** Extra environment for every agent (e.g. limits). */
   env?: Record<string, string>;
+  /** The argv that runs `netmatrix` (default: this checkout's, netmatrixCommand()); e.g. an older release's. */
+  command?: readonly string[];
 }
 
 /**
@@ -95,7 +97,7 @@ export class AgentProcesses {
   }
 
   private spawnAgent(s: AgentSpec): ChildProcess {
-    const argv = [...netmatrixCommand(), ...agentFlags(s)];
+    const argv = [...(this.o.command ?? netmatrixCommand()), ...agentFlags(s)];
     const full = s.netns ? netnsExec(s.netns, argv) : argv;
     const child = spawn(full[0] as string, full.slice(1), {
       stdio: ['ignore', 'inherit', 'inherit'],

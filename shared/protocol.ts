@@ -279,7 +279,7 @@ export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
 }
 
-function parseFrame<T>(schema: z.ZodType<T>, raw: string | Buffer): T {
+function parseFrame<T>(schema: z.ZodType<T>, raw: string | Buffer, upgrade: (frame: unknown) => unknown = (f) => f): T {
   const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
   if (size > MAX_FRAME_BYTES) throw new ProtocolError(`frame of ${size} bytes exceeds ${MAX_FRAME_BYTES}`);
   let data: unknown;
@@ -288,7 +288,7 @@ function parseFrame<T>(schema: z.ZodType<T>, raw: string | Buffer): T {
   } catch {
     throw new ProtocolError('frame is not JSON');
   }
-  const parsed = schema.safeParse(data);
+  const parsed = schema.safeParse(upgrade(data));
   if (!parsed.success) {
     const first = parsed.error.issues[0];
     const where = first && first.path.length > 0 ? `${first.path.join('.')}: ` : '';
@@ -302,7 +302,10 @@ export function parseAgentMessage(raw: string | Buffer): AgentMessage {
   return parseFrame(AgentMessageSchema, raw);
 }
 
-/** Parse one frame from the aggregator. Throws ProtocolError. */
-export function parseAggregatorMessage(raw: string | Buffer): AggregatorMessage {
-  return parseFrame(AggregatorMessageSchema, raw);
+/**
+ * Parse one frame from the aggregator. Throws ProtocolError. `upgrade` rewrites the parsed JSON
+ * of an older protocol version into this one's shape first (shared/protocol-v1.ts).
+ */
+export function parseAggregatorMessage(raw: string | Buffer, upgrade?: (frame: unknown) => unknown): AggregatorMessage {
+  return parseFrame(AggregatorMessageSchema, raw, upgrade);
 }

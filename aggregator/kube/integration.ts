@@ -6,11 +6,12 @@
 import type { Logger } from 'pino';
 import type { Dataplane } from '../../shared/environment.js';
 import type { Topology } from '../../shared/result.js';
-import type { AgentRegistry } from '../agents.js';
 import { connectKube, type KubeSettings } from './client.js';
 import { DATAPLANE_SOURCES, interpretDataplane, readDataplaneObjects } from './dataplane.js';
-import { ServiceDirectory } from './services.js';
+import { ServiceDirectory, type AgentDirectory } from './services.js';
 import { KubeStatus } from './status.js';
+
+export type { KubeStatus };
 import { NodeTopologyWatch } from './topology.js';
 
 export interface KubeIntegrationSettings extends KubeSettings {
@@ -32,7 +33,7 @@ export interface KubeIntegration {
 export function createKubeIntegration(
   s: KubeIntegrationSettings,
   env: Record<string, string | undefined>,
-  agents: AgentRegistry,
+  agents: AgentDirectory,
   log: Logger,
 ): KubeIntegration | null {
   const client = connectKube(s, env);

@@ -13,14 +13,30 @@
 import type { Logger } from 'pino';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { backoffDelayMs } from '../../shared/backoff.js';
-import type { AgentRegistry } from '../agents.js';
+import type { AgentIdentity, NetworkMode } from '../../shared/protocol.js';
 import { describeKubeError, type KubeClient } from './client.js';
 import { ANNOTATION_NODE, ENDPOINTSLICE_MANAGED_BY, ownedLabels, ownedSelector, serviceName } from './names.js';
 import type { KubeStatus } from './status.js';
 
+/** A connected agent, as much of it as the Services need. */
+export interface AgentView {
+  readonly identity: Pick<AgentIdentity, 'nodeName' | 'mode' | 'podIp' | 'iperf3Port'>;
+}
+
+/**
+ * The connected agents as kube/ sees them: the aggregator passes its registry, but kube/
+ * depends only on these three calls, not on the aggregator's internals.
+ */
+export interface AgentDirectory {
+  find(node: string, mode: NetworkMode): AgentView | undefined;
+  all(): readonly AgentView[];
+  /** Calls `listener` when an agent joins or leaves; returns the unsubscribe. */
+  on(listener: (e: { kind: 'joined' | 'left'; session: AgentView }) => void): () => void;
+}
+
 export interface ServiceDirectoryOptions {
   client: KubeClient;
-  agents: AgentRegistry;
+  agents: AgentDirectory;
   status: KubeStatus;
   log: Logger;
   /** Names and labels the objects (the Helm release's full name). */

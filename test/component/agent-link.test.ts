@@ -17,7 +17,15 @@ import { AGENT_SOCKET_PATH } from '../../aggregator/agent-socket.js';
 import { buildAggregator, type Aggregator } from '../../aggregator/app.js';
 import { loadAggregatorConfig } from '../../aggregator/config.js';
 import { parseProcStat, procStatIdentity, sameProcStat } from '../../shared/cpu.js';
-import { parseAgentMessage, PROTOCOL_VERSION, type AgentMessage, type ResultMessage } from '../../shared/protocol.js';
+import {
+  CloseCode,
+  parseAgentMessage,
+  PROTOCOL_VERSION,
+  type AgentMessage,
+  type AggregatorMessage,
+  type ResultMessage,
+} from '../../shared/protocol.js';
+import { helloV1, PROTOCOL_V1, SPOKEN_PROTOCOL_VERSIONS, upgradeV1Frame } from '../../shared/protocol-v1.js';
 import { testIdentity } from '../helpers/identity.js';
 import { describeWith, waitFor } from '../helpers/requirements.js';
 
@@ -148,6 +156,7 @@ describeWith({ binaries: ['iperf3'] }, 'agent link across aggregator restarts', 
       url: `ws://127.0.0.1:${(silent.address() as AddressInfo).port}${AGENT_SOCKET_PATH}`,
       token: TOKEN,
       hello: () => ({ type: 'hello', protocolVersion: PROTOCOL_VERSION, agent: testIdentity({ nodeName: 'node-silent' }) }),
+      protocolVersions: [PROTOCOL_VERSION],
       onMessage: () => undefined,
       onConnected: () => undefined,
       onDisconnected: () => undefined,
@@ -169,4 +178,48 @@ describeWith({ binaries: ['iperf3'] }, 'agent link across aggregator restarts', 
       await new Promise((resolve) => silent.close(resolve));
     }
   }, 20_000);
+});
+
+it('offers the newest protocol, falls back to version 1 for an aggregator that refuses it, and reads v1 commands as its own', async () => {
+  const offered: number[] = [];
+  const old = new WebSocketServer({ host: '127.0.0.1', port: 0, path: AGENT_SOCKET_PATH });
+  await new Promise((resolve) => old.once('listening', resolve));
+  // The previous release's aggregator: it closes 4000 on any version but 1, and speaks v1.
+  old.on('connection', (ws) =>
+    ws.on('message', (data: Buffer) => {
+      const hello = JSON.parse(data.toString()) as { protocolVersion: number };
+      offered.push(hello.protocolVersion);
+      if (hello.protocolVersion !== PROTOCOL_V1) return ws.close(CloseCode.protocolVersionMismatch, 'version: aggregator 1');
+      ws.send(JSON.stringify({ type: 'welcome', protocolVersion: 1, sessionId: 'old' }));
+      const spec = { kind: 'latency', protocol: 'tcp', durationSeconds: 1, messageSizeBytes: 64, messagesPerSecond: 100, connectSamples: 0 };
+      ws.send(JSON.stringify({ type: 'probe-latency', testId: 't-old', target: '198.18.0.9', port: 5201, spec }));
+    }),
+  );
+  const received: AggregatorMessage[] = [];
+  const link = new AggregatorLink({
+    url: `ws://127.0.0.1:${(old.address() as AddressInfo).port}${AGENT_SOCKET_PATH}`,
+    token: TOKEN,
+    hello: (protocolVersion) =>
+      protocolVersion === PROTOCOL_V1
+        ? helloV1(testIdentity({ nodeName: 'node-old' }), 15_000)
+        : { type: 'hello', protocolVersion, agent: testIdentity({ nodeName: 'node-old' }) },
+    protocolVersions: SPOKEN_PROTOCOL_VERSIONS,
+    upgrade: (v, frame) => (v === PROTOCOL_V1 ? upgradeV1Frame(frame) : frame),
+    onMessage: (m) => received.push(m),
+    onConnected: () => undefined,
+    onDisconnected: () => undefined,
+    log,
+    initialBackoffMs: 10,
+    maxBackoffMs: 10,
+  });
+  try {
+    link.start();
+    await waitFor(() => received.length > 0, 10_000, 'the v1 command');
+    expect(offered).toEqual([PROTOCOL_VERSION, PROTOCOL_V1]);
+    expect(link.protocolVersion).toBe(PROTOCOL_V1);
+    expect(received[0]).toMatchObject({ type: 'probe', testId: 't-old', spec: { kind: 'latency' } });
+  } finally {
+    await link.stop();
+    await new Promise((resolve) => old.close(resolve));
+  }
 });
