@@ -131,9 +131,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     log,
     hello: (protocolVersion) => {
       const agent = withProcStat(identity, sampler.latest() ?? firstReading);
-      return protocolVersion === PROTOCOL_V1
-        ? helloV1(agent, config.connectTimeoutMs + DEADLINE_MARGIN_MS)
-        : { type: 'hello', protocolVersion, agent };
+      return protocolVersion === PROTOCOL_V1 ? helloV1(agent, agentSlackMs(config)) : { type: 'hello', protocolVersion, agent };
     },
     protocolVersions: SPOKEN_PROTOCOL_VERSIONS,
     upgrade: (protocolVersion, frame) => (protocolVersion === PROTOCOL_V1 ? upgradeV1Frame(frame) : frame),

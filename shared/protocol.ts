@@ -3,9 +3,17 @@
  * WebSocket message. Every frame is parsed here once (`parseAgentMessage`,
  * `parseAggregatorMessage`); code past that point trusts the inferred types.
  *
- * Changes within one PROTOCOL_VERSION are additive only (new optional fields, new message
- * types). Removing or changing a field bumps the version; the aggregator refuses a hello
- * whose version it does not speak.
+ * The evolution rule, which keeps a rolling upgrade working (agents and the aggregator of
+ * adjacent releases meet during every `helm upgrade`):
+ * - Both ends refuse what they do not know (strict schemas: hostile input is refused at the
+ *   boundary, never silently dropped). So every change to what crosses the wire, an optional
+ *   field or a test kind included, bumps PROTOCOL_VERSION.
+ * - A release speaks its own version and the previous one (SPOKEN_PROTOCOL_VERSIONS in
+ *   shared/protocol-v1.ts, which translates both ways). The agent offers its newest version
+ *   in its hello; an aggregator that does not speak it closes with protocolVersionMismatch and
+ *   the agent offers the next. The welcome carries the version the connection speaks, and the
+ *   aggregator sends each agent its version's shapes.
+ * test/integration/mixed-version.test.ts runs the previous release against this one both ways.
  */
 import { z } from 'zod';
 import { IperfResultSchema } from './iperf3-result.js';
