@@ -32,9 +32,9 @@ const NODES = 2;
 const PATHS = ['node', 'pod'] as const;
 const PROTOCOLS = ['tcp', 'udp'] as const;
 
-/** Both agents of each node on their own loopback addresses and iperf3 ports, away from 5201. */
+/** Both agents of each node on their own loopback addresses and iperf3 ports, away from 5201-5210, inside the agents' default range. */
 function agentSpecs(): AgentSpec[] {
-  return loopbackAgentSpecs(NODES).map((s, i) => ({ ...s, iperf3Port: 15301 + i }));
+  return loopbackAgentSpecs(NODES).map((s, i) => ({ ...s, iperf3Port: 5291 + i }));
 }
 
 /** The aggregator settings of both halves: short tests, both kinds, the node and pod paths. */
