@@ -8,7 +8,7 @@ import type { Environment } from '../shared/environment.js';
 import type { RunSpec } from '../shared/results-file.js';
 import type { Path, Protocol, TestKind } from '../shared/protocol.js';
 import type { TestResult } from '../shared/result.js';
-import { roundRobinRound, roundRobinRoundCount, type Pair } from './sweep.js';
+import { roundRobinRound, roundRobinRoundCount, type Pair } from './planning/sweep.js';
 
 /** One round of one kind, path and protocol: disjoint pairs. */
 export interface PlannedRound {

@@ -9,7 +9,7 @@ import { AgentRegistry, type AgentSession } from '../../aggregator/agents.js';
 import { Metrics } from '../../aggregator/metrics.js';
 import { ResultStore } from '../../aggregator/results.js';
 import { Run, type PlannedRound } from '../../aggregator/runs.js';
-import { roundRobinRounds } from '../../aggregator/sweep.js';
+import { roundRobinRounds } from '../../aggregator/planning/sweep.js';
 import type { NetworkMode, Path, TestKind } from '../../shared/protocol.js';
 import { testResult } from '../fixtures/results/builder.js';
 import { testIdentity } from '../helpers/identity.js';

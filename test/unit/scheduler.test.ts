@@ -17,6 +17,7 @@ import type { TestResult } from '../../shared/result.js';
 import { testIdentity } from '../helpers/identity.js';
 import { seededRandom } from '../helpers/prng.js';
 import { waitFor } from '../helpers/requirements.js';
+import { schedulerTestSettings } from '../helpers/scheduler-settings.js';
 
 const nextTick = () => new Promise<void>((r) => setImmediate(r));
 const nodeNames = (n: number): string[] => Array.from({ length: n }, (_, i) => `node${i + 1}`);
@@ -102,23 +103,7 @@ function harness(o: HarnessOptions) {
   };
   nodeNames(o.nodes).forEach(addNode);
 
-  const settings: SchedulerSettings = {
-    continuous: true,
-    paths: ['node'],
-    protocols: ['tcp'],
-    durationSeconds: 10,
-    tcpBitrate: 0,
-    udpBitrate: 1_000_000_000,
-    streams: 1,
-    concurrency: 1,
-    pauseMs: 0,
-    latencyRounds: 0,
-    latencyDurationSeconds: 1,
-    latencyMessageSizeBytes: 64,
-    latencyMessagesPerSecond: 1000,
-    latencyConnectSamples: 0,
-    ...o.settings,
-  };
+  const settings = schedulerTestSettings(o.settings);
 
   const started: Started[] = [];
   const results: TestResult[] = [];

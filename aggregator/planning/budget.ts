@@ -3,7 +3,7 @@
  * bytes per node per hour. Pure: times are passed in (ms since the epoch).
  */
 import { iperf3RunSeconds } from '../../shared/iperf3.js';
-import type { KindAndSpec } from '../test-runner.js';
+import type { KindAndSpec } from './spec.js';
 
 const HOUR_MS = 3_600_000;
 
