@@ -128,7 +128,9 @@ export class Scheduler {
         await this.idle(next.ms);
       } else if (next.type === 'start-run') {
         // At a round boundary nothing runs: the moment to measure every node idle.
-        await this.d.onRunStart?.(next.run).catch((e: unknown) => this.d.log.warn({ err: e, runId: next.run.id }, 'run environment not captured'));
+        await this.d
+          .onRunStart?.(next.run)
+          .catch((e: unknown) => this.d.log.warn({ err: e, runId: next.run.id }, 'run environment not captured'));
         this.d.log.info({ runId: next.run.id, label: next.run.label, tests: next.run.summary().total }, 'run started');
       } else {
         await this.execute(next.round, next.run ?? undefined)
@@ -150,7 +152,8 @@ export class Scheduler {
   private noted(n: Note, planMs: number): void {
     if (n.type === 'run-finished') this.d.log.info({ runId: n.run.id, label: n.run.label, failed: n.run.summary().failed }, 'run finished');
     else if (n.type === 'sweep-completed') this.d.onSweepCompleted(n.path, n.protocol, n.kind);
-    else if (n.type === 'coverage-mode') this.d.log.info({ kind: n.kind, path: n.path, protocol: n.protocol, mode: n.mode, nodes: n.nodes }, 'coverage mode');
+    else if (n.type === 'coverage-mode')
+      this.d.log.info({ kind: n.kind, path: n.path, protocol: n.protocol, mode: n.mode, nodes: n.nodes }, 'coverage mode');
     else this.d.onRoundPlanned?.({ kind: n.kind, path: n.path, protocol: n.protocol, mode: n.mode, pairs: n.pairs, planMs });
   }
 
@@ -196,7 +199,16 @@ export class Scheduler {
       this.busy.add(pair.source).add(pair.target);
       try {
         const { client, server, address } = agents;
-        result = await this.d.runTest({ path, protocol, client, server, targetAddress: address, runId: ctx.runId, label: ctx.label, ...planned });
+        result = await this.d.runTest({
+          path,
+          protocol,
+          client,
+          server,
+          targetAddress: address,
+          runId: ctx.runId,
+          label: ctx.label,
+          ...planned,
+        });
       } finally {
         this.busy.delete(pair.source);
         this.busy.delete(pair.target);

@@ -37,7 +37,10 @@ export class BackgroundSweep {
   private readonly bytes: NodeByteBudget;
   /** Byte charges of the background round in progress, by pair, settled when each test's result is in. */
   private readonly charges = new Map<Pair, ByteCharge[]>();
-  private readonly order: { throughput: RoundRobin<{ path: Path; protocol: Protocol }>; latency: RoundRobin<{ path: Path; protocol: Protocol }> };
+  private readonly order: {
+    throughput: RoundRobin<{ path: Path; protocol: Protocol }>;
+    latency: RoundRobin<{ path: Path; protocol: Protocol }>;
+  };
 
   constructor(private readonly s: SchedulerSettings) {
     const keys = s.paths.flatMap((path) => s.protocols.map((protocol) => ({ path, protocol })));
@@ -126,7 +129,13 @@ export class BackgroundSweep {
     const fresh: Coverage =
       mode === 'full'
         ? { kind, path, protocol, mode, full: new FullCoverage(now) }
-        : { kind, path, protocol, mode, ledger: new CoverageLedger({ referencePeers: s.referencePeers, crossZonePeers: s.crossZonePeers }) };
+        : {
+            kind,
+            path,
+            protocol,
+            mode,
+            ledger: new CoverageLedger({ referencePeers: s.referencePeers, crossZonePeers: s.crossZonePeers }),
+          };
     this.coverage.set(k, fresh);
     return fresh;
   }

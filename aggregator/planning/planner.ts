@@ -62,7 +62,11 @@ export class Planner {
 
   constructor(private readonly s: SchedulerSettings) {
     this.background = new BackgroundSweep(s);
-    this.rests = new Rests({ cpuPercent: s.busyNodeCpuPercent, nicBitsPerSecond: s.busyNodeNicBitsPerSecond, restSeconds: s.busyNodeRestSeconds });
+    this.rests = new Rests({
+      cpuPercent: s.busyNodeCpuPercent,
+      nicBitsPerSecond: s.busyNodeNicBitsPerSecond,
+      restSeconds: s.busyNodeRestSeconds,
+    });
   }
 
   /** Queue an on-demand run; it starts at the next round boundary. */

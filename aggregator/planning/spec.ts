@@ -32,7 +32,8 @@ export function specFor(kind: TestKind, protocol: Protocol, s: SchedulerSettings
   const spec: TestSpec = {
     protocol,
     durationSeconds: run?.durationSeconds ?? s.durationSeconds,
-    bitrateBitsPerSecond: protocol === 'udp' ? (run?.udpBitrateBitsPerSecond ?? s.udpBitrate) : (run?.tcpBitrateBitsPerSecond ?? s.tcpBitrate),
+    bitrateBitsPerSecond:
+      protocol === 'udp' ? (run?.udpBitrateBitsPerSecond ?? s.udpBitrate) : (run?.tcpBitrateBitsPerSecond ?? s.tcpBitrate),
     streams: run?.streams ?? s.streams,
     reverse: false,
     // Left out at 0: agents from before omitSeconds drop their connection on the field.
