@@ -12,35 +12,23 @@ import type { RunRequest, RunSummary } from '../shared/api.js';
 import type { Path, Protocol, TestKind } from '../shared/protocol.js';
 import type { TestResult } from '../shared/result.js';
 import type { CoverageStaleness } from './planning/background.js';
-import { Planner, type Decision, type Note } from './planning/planner.js';
+import { Planner, type Decision, type Note, type RoundPlanned } from './planning/planner.js';
 import type { SchedulerSettings } from './planning/settings.js';
-import { runSpecOf, specFor } from './planning/spec.js';
+import { runSpecOf, specFor, type KindAndSpec } from './planning/spec.js';
 import type { Pair } from './planning/sweep.js';
 import { Run, type PlannedRound } from './runs.js';
-import { membersOf, membership, startable, type SchedulerWorld } from './scheduler-agents.js';
-import type { KindAndSpec, TestPlan } from './test-runner.js';
+import { membersOf, membership, planTest, type SchedulerWorld, type TestPlace } from './scheduler-agents.js';
+import type { TestPlan } from './test-runner.js';
 
 export type { CoverageStaleness } from './planning/background.js';
+export type { RoundPlanned } from './planning/planner.js';
 export type { CoverageMode, SchedulerSettings } from './planning/settings.js';
-
-/** One planned background round, for observation: its size and what planning it cost. */
-export interface RoundPlanned {
-  kind: TestKind;
-  path: Path;
-  protocol: Protocol;
-  mode: 'full' | 'budget';
-  pairs: number;
-  /** Wall-clock milliseconds spent deciding (membership, coverage, budgets). */
-  planMs: number;
-}
-
-type Context = KindAndSpec & { path: Path; protocol: Protocol; source: string; target: string; runId: string | null; label: string | null };
 
 export interface SchedulerDeps extends SchedulerWorld {
   settings: SchedulerSettings;
   runTest: (plan: TestPlan) => Promise<TestResult>;
   /** A result for a test that could not even start (an agent gone, no address). */
-  unrunnable: (t: Context, f: Failure) => TestResult;
+  unrunnable: (t: TestPlace & KindAndSpec, f: Failure) => TestResult;
   onResult: (r: TestResult, durationSeconds: number) => void;
   onSweepCompleted: (path: Path, protocol: Protocol, kind: TestKind) => void;
   /** Called when an on-demand run starts, before its first test (captures its environment). */
@@ -68,13 +56,7 @@ export class Scheduler {
 
   constructor(private readonly d: SchedulerDeps) {
     this.planner = new Planner(d.settings);
-    const perHour = d.settings.nodeBytesPerHour;
-    for (const kind of ['throughput', 'latency'] as const) {
-      for (const protocol of d.settings.protocols) {
-        const bytes = this.planner.bytesPerTest(kind, protocol);
-        if (perHour > 0 && bytes > perHour) d.log.warn({ kind, protocol, bytes, perHour }, 'byte budget below one test: none will run');
-      }
-    }
+    for (const k of this.planner.byteBudgetBelowOneTest()) d.log.warn(k, 'byte budget below one test: none will run');
   }
 
   start(): void {
@@ -182,37 +164,19 @@ export class Scheduler {
   }
 
   private async one({ kind, path, protocol }: PlannedRound, pair: Pair, run?: Run): Promise<void> {
-    if (this.busy.has(pair.source) || this.busy.has(pair.target)) {
-      // Rounds are disjoint by construction; reaching here is a bug, not a network condition.
-      throw new Error(`node double-booked: ${pair.source} -> ${pair.target}`);
-    }
+    const { source, target } = pair;
+    // Rounds are disjoint by construction; reaching here is a bug, not a network condition.
+    if (this.busy.has(source) || this.busy.has(target)) throw new Error(`node double-booked: ${source} -> ${target}`);
     const planned = specFor(kind, protocol, this.d.settings, run?.spec);
+    const at = { path, protocol, source, target, runId: run?.id ?? null, label: run?.label ?? null };
     const started = this.d.now().getTime();
-    // `planned` is spread last, here and below: in Node 20 a literal that starts with a spread of
-    // these two-shaped objects costs ~10 µs (a quarter of the simulated test), one that ends with it ~0.1.
-    const ctx = { path, protocol, source: pair.source, target: pair.target, runId: run?.id ?? null, label: run?.label ?? null, ...planned };
-    if (run) run.current = { kind, path, protocol, source: pair.source, target: pair.target };
-    const agents = startable(this.d, path, planned, pair);
+    if (run) run.current = { kind, path, protocol, source, target };
+    const test = planTest(this.d, at, planned);
     let result: TestResult;
-    if ('code' in agents) result = this.d.unrunnable(ctx, agents);
+    if ('refused' in test) result = this.d.unrunnable({ ...at, ...planned }, test.refused);
     else {
-      this.busy.add(pair.source).add(pair.target);
-      try {
-        const { client, server, address } = agents;
-        result = await this.d.runTest({
-          path,
-          protocol,
-          client,
-          server,
-          targetAddress: address,
-          runId: ctx.runId,
-          label: ctx.label,
-          ...planned,
-        });
-      } finally {
-        this.busy.delete(pair.source);
-        this.busy.delete(pair.target);
-      }
+      this.busy.add(source).add(target);
+      result = await this.d.runTest(test.plan).finally(() => [source, target].forEach((n) => this.busy.delete(n)));
     }
     run?.record(result);
     for (const rest of this.planner.recordResult(pair, result, this.d.now().getTime())) {

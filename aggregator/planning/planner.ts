@@ -38,6 +38,12 @@ export interface World {
 export type WaitReason = 'pause' | 'quiet-hours' | 'test-budget' | 'idle';
 
 export type RunNote = { type: 'run-finished'; run: Run };
+
+/** One planned background round, for observation: its size and what planning it cost. */
+export type RoundPlanned = Omit<Extract<SweepNote, { type: 'round-planned' }>, 'type'> & {
+  /** Wall-clock milliseconds spent deciding (membership, coverage, budgets), measured by the caller: the planner reads no clock. */
+  planMs: number;
+};
 export type Note = SweepNote | RunNote;
 
 /** What to do next: start a queued run (its environment is captured first), run a round, or wait. */
@@ -118,9 +124,12 @@ export class Planner {
     return this.rests.resting(now);
   }
 
-  /** Bytes one background `kind` test over `protocol` is charged to each of its nodes. */
-  bytesPerTest(kind: TestKind, protocol: Protocol): number {
-    return this.background.bytesPerTest(kind, protocol);
+  /** Each kind and protocol whose one test is charged more bytes than a node may move in an hour: none of them will run. */
+  byteBudgetBelowOneTest(): Array<{ kind: TestKind; protocol: Protocol; bytes: number; perHour: number }> {
+    const perHour = this.s.nodeBytesPerHour;
+    const kinds = (['throughput', 'latency'] as const).flatMap((kind) => this.s.protocols.map((protocol) => ({ kind, protocol })));
+    const charged = kinds.map((k) => ({ ...k, bytes: this.background.bytesPerTest(k.kind, k.protocol), perHour }));
+    return perHour > 0 ? charged.filter((k) => k.bytes > perHour) : [];
   }
 
   private backgroundRound(w: World, notes: Note[]): Decision {
