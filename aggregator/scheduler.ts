@@ -16,7 +16,7 @@ import { Planner, type Decision, type Note, type RoundPlanned } from './planning
 import type { SchedulerSettings } from './planning/settings.js';
 import { runSpecOf, specFor, type KindAndSpec } from './planning/spec.js';
 import type { Pair } from './planning/sweep.js';
-import { Run, type PlannedRound } from './runs.js';
+import { Run, type PlannedRound } from './planning/runs.js';
 import { membersOf, membership, planTest, type SchedulerWorld, type TestPlace } from './scheduler-agents.js';
 import type { TestPlan } from './test-runner.js';
 

@@ -6,7 +6,7 @@
  */
 import { bytesMoved, type TestResult } from '../../shared/result.js';
 import type { Path, Protocol, TestKind } from '../../shared/protocol.js';
-import type { PlannedRound } from '../runs.js';
+import type { PlannedRound } from './runs.js';
 import { bytesPerNode, NodeByteBudget, TestBudget, type ByteCharge } from './budget.js';
 import { FullCoverage } from './full.js';
 import { CoverageLedger } from './ledger.js';

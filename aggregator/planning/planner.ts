@@ -10,7 +10,7 @@
  */
 import type { Path, Protocol, TestKind } from '../../shared/protocol.js';
 import type { TestResult } from '../../shared/result.js';
-import type { PlannedRound, Run } from '../runs.js';
+import type { PlannedRound, Run } from './runs.js';
 import { BackgroundSweep, type CoverageStaleness, type SweepNote } from './background.js';
 import { jittered, quietMsLeft } from './pacing.js';
 import { Rests, type RestStarted } from './rests.js';

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { AgentRegistry, type AgentSession } from '../../aggregator/agents.js';
 import { Metrics } from '../../aggregator/metrics.js';
 import { ResultStore } from '../../aggregator/results.js';
-import { Run, type PlannedRound } from '../../aggregator/runs.js';
+import { Run, type PlannedRound } from '../../aggregator/planning/runs.js';
 import { roundRobinRounds } from '../../aggregator/planning/sweep.js';
 import type { NetworkMode, Path, TestKind } from '../../shared/protocol.js';
 import { testResult } from '../fixtures/results/builder.js';

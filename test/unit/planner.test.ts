@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { IDLE_MS, MAX_WAIT_MS, Planner, type Decision } from '../../aggregator/planning/planner.js';
-import { Run } from '../../aggregator/runs.js';
+import { Run } from '../../aggregator/planning/runs.js';
 import type { CpuReport, CpuWindow } from '../../shared/cpu.js';
 import type { NicReport } from '../../shared/nic.js';
 import type { TestResult } from '../../shared/result.js';
