@@ -1,8 +1,10 @@
 /**
  * Spec building (aggregator/planning/spec.ts), table-driven: what each test is sent, from the
- * scheduler's settings for the background sweep and from the request for an on-demand run.
+ * scheduler's settings for the background sweep and from the request for an on-demand run; and
+ * those settings, mapped once from the config with the config's defaults.
  */
 import { describe, expect, it } from 'vitest';
+import { loadAggregatorConfig, schedulerSettings } from '../../aggregator/config.js';
 import { runSpecOf, specFor } from '../../aggregator/planning/spec.js';
 import type { RunRequest } from '../../shared/api.js';
 import type { Protocol, TestKind } from '../../shared/protocol.js';
@@ -128,5 +130,48 @@ describe('runSpecOf', () => {
     },
   ] as Array<{ name: string; req: Omit<RunRequest, 'label'>; expect: RunSpec }>)('$name', (c) => {
     expect(runOf(c.req)).toStrictEqual(c.expect);
+  });
+});
+
+describe('schedulerSettings', () => {
+  const load = (env: Record<string, string>) => schedulerSettings(loadAggregatorConfig({ NETMATRIX_TOKEN: 't', ...env }, []));
+  it.each([
+    {
+      name: "the config's defaults are the scheduler's",
+      env: {},
+      expect: {
+        continuous: true,
+        paths: ['node', 'pod', 'service'],
+        protocols: ['tcp', 'udp'],
+        coverage: 'auto',
+        coverageFullMaxNodes: 20,
+        referencePeers: 3,
+        crossZonePeers: 1,
+        testsPerHour: 0,
+        nodeBytesPerHour: 0,
+        assumedTcpBitsPerSecond: 10_000_000_000,
+        quietHours: null,
+        pauseJitterPercent: 10,
+        busyNodeRestSeconds: 600,
+        latencyRounds: 2,
+      },
+    },
+    {
+      name: 'what the environment sets',
+      env: {
+        NETMATRIX_COVERAGE: 'budget',
+        NETMATRIX_QUIET_HOURS: '22:00-02:00',
+        NETMATRIX_TESTS_PER_HOUR: '60',
+        NETMATRIX_CONCURRENCY: '4',
+      },
+      expect: { coverage: 'budget', quietHours: { startMinute: 22 * 60, endMinute: 120 }, testsPerHour: 60, concurrency: 4 },
+    },
+  ])('$name', (c) => {
+    const settings = load(c.env);
+    expect(settings).toMatchObject(c.expect);
+    // Every setting is there: nothing is left for the scheduler to default.
+    expect(Object.keys(settings).sort()).toEqual(Object.keys(schedulerTestSettings()).sort());
+    expect(Object.values(settings).every((v) => v !== undefined)).toBe(true);
+    expect(Object.isFrozen(settings)).toBe(true);
   });
 });
