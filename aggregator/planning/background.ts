@@ -33,7 +33,7 @@ const key = (kind: TestKind, path: Path, protocol: Protocol) => `${kind}/${path}
 
 export class BackgroundSweep {
   private readonly coverage = new Map<string, Coverage>();
-  readonly tests: TestBudget;
+  private readonly tests: TestBudget;
   private readonly bytes: NodeByteBudget;
   /** Byte charges of the background round in progress, by pair, settled when each test's result is in. */
   private readonly charges = new Map<Pair, ByteCharge[]>();
@@ -47,6 +47,11 @@ export class BackgroundSweep {
     this.order = { throughput: new RoundRobin(keys), latency: new RoundRobin(keys) };
     this.tests = new TestBudget(s.testsPerHour);
     this.bytes = new NodeByteBudget(s.nodeBytesPerHour);
+  }
+
+  /** The earliest time (ms) the tests-per-hour pace lets a round start: `now` if it may start now. */
+  readyAt(now: number): number {
+    return this.tests.readyAt(now);
   }
 
   /** Bytes one background `kind` test over `protocol` is charged to each of its nodes before its result is in. */

@@ -137,7 +137,7 @@ export class Planner {
     if (!this.s.continuous) return idle(IDLE_MS, 'idle');
     const quiet = quietMsLeft(this.s.quietHours, new Date(w.now));
     if (quiet > 0) return idle(quiet, 'quiet-hours');
-    const readyAt = this.background.tests.readyAt(w.now);
+    const readyAt = this.background.readyAt(w.now);
     if (readyAt > w.now) return idle(jittered(readyAt - w.now, this.s.pauseJitterPercent, w.random), 'test-budget');
     if (this.latencyDue > 0) {
       this.latencyDue--;

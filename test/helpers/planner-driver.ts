@@ -7,7 +7,7 @@
 import { Planner, type Decision, type Membership } from '../../aggregator/planning/planner.js';
 import type { SchedulerSettings } from '../../aggregator/planning/settings.js';
 import type { Pair } from '../../aggregator/planning/sweep.js';
-import type { Path, TestKind } from '../../shared/protocol.js';
+import type { Path, Protocol, TestKind } from '../../shared/protocol.js';
 import type { TestResult } from '../../shared/result.js';
 import { testResult } from '../fixtures/results/builder.js';
 import { schedulerTestSettings } from './scheduler-settings.js';
@@ -95,7 +95,7 @@ export function drive(o: DriveOptions): { planner: Planner; trace: Trace } {
 }
 
 /** A successful throughput result between `pair` ending at `now`, that moved `bytes` each way (none: a failed test). */
-export function okResult(pair: Pair, path: Path, protocol: 'tcp' | 'udp', now: number, bytes?: number): TestResult {
+export function okResult(pair: Pair, path: Path, protocol: Protocol, now: number, bytes?: number): TestResult {
   const r = testResult({ path, protocol, source: pair.source, target: pair.target, throughput: bytes === 0 ? null : 9.4e9 });
   const moved = bytes === undefined || r.iperf === null ? r.iperf : { ...r.iperf, sentBytes: bytes, receivedBytes: bytes };
   return { ...r, runId: null, endedAt: new Date(now).toISOString(), iperf: moved };

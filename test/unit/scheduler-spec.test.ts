@@ -134,7 +134,7 @@ describe('runSpecOf', () => {
 });
 
 describe('schedulerSettings', () => {
-  const load = (env: Record<string, string>) => schedulerSettings(loadAggregatorConfig({ NETMATRIX_TOKEN: 't', ...env }, []));
+  const load = (env: Record<string, string | undefined>) => schedulerSettings(loadAggregatorConfig({ NETMATRIX_TOKEN: 't', ...env }, []));
   it.each([
     {
       name: "the config's defaults are the scheduler's",
