@@ -11,13 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type WebSocket from 'ws';
 import type {} from '@fastify/websocket';
-import {
-  CloseCode,
-  parseAgentMessage,
-  ProtocolError,
-  type AgentIdentity,
-  type AggregatorMessage,
-} from '../shared/protocol.js';
+import { CloseCode, parseAgentMessage, ProtocolError, type AgentIdentity, type AggregatorMessage } from '../shared/protocol.js';
 import { downgradeToV1, NotInV1Error, PROTOCOL_V1, SPOKEN_PROTOCOL_VERSIONS } from '../shared/protocol-v1.js';
 import type { AgentRegistry, AgentSession } from './agents.js';
 import type { Broker } from './broker.js';

@@ -16,7 +16,7 @@ import { registerPage } from './page.js';
 import { Broker } from './broker.js';
 import { detectDataplane } from './dataplane.js';
 import { captureEnvironment } from './environment.js';
-import type { AggregatorConfig } from './config.js';
+import { schedulerSettings, type AggregatorConfig } from './config.js';
 import { Metrics } from './metrics.js';
 import { ResultStore } from './results.js';
 import { Scheduler, type SchedulerDeps } from './scheduler.js';
@@ -99,7 +99,7 @@ export async function buildAggregator({ config, log, ...o }: BuildOptions): Prom
   const scheduler = new Scheduler({
     agents,
     topology,
-    settings: config,
+    settings: schedulerSettings(config),
     serviceAddress,
     runTest:
       o.runTest ??

@@ -14,7 +14,8 @@ import {
   MAX_LATENCY_MESSAGES_PER_SECOND,
 } from '../shared/kinds/latency.js';
 import { LOG_SETTINGS, loadSettings, setting, type SettingsOf } from '../shared/settings.js';
-import { parseQuietHours, type QuietHours } from './coverage/pacing.js';
+import { parseQuietHours, type QuietHours } from './planning/pacing.js';
+import type { SchedulerSettings } from './planning/settings.js';
 
 const listOf = <T extends string>(schema: z.ZodType<T, string>, def: T[]) =>
   setting.list(def).pipe(z.array(schema).min(1, 'at least one value'));
@@ -342,4 +343,36 @@ export type AggregatorConfig = SettingsOf<typeof AGGREGATOR_SETTINGS>;
 
 export function loadAggregatorConfig(env: Record<string, string | undefined>, argv: readonly string[]): AggregatorConfig {
   return loadSettings(AGGREGATOR_SETTINGS, env, argv);
+}
+
+/** The scheduler's settings from the config, mapped once: the config's defaults are the scheduler's only defaults. */
+export function schedulerSettings(c: AggregatorConfig): SchedulerSettings {
+  return Object.freeze({
+    continuous: c.continuous,
+    paths: c.paths,
+    protocols: c.protocols,
+    durationSeconds: c.durationSeconds,
+    tcpBitrate: c.tcpBitrate,
+    udpBitrate: c.udpBitrate,
+    streams: c.streams,
+    concurrency: c.concurrency,
+    pauseMs: c.pauseMs,
+    latencyRounds: c.latencyRounds,
+    latencyDurationSeconds: c.latencyDurationSeconds,
+    latencyMessageSizeBytes: c.latencyMessageSizeBytes,
+    latencyMessagesPerSecond: c.latencyMessagesPerSecond,
+    latencyConnectSamples: c.latencyConnectSamples,
+    coverage: c.coverage,
+    coverageFullMaxNodes: c.coverageFullMaxNodes,
+    referencePeers: c.referencePeers,
+    crossZonePeers: c.crossZonePeers,
+    testsPerHour: c.testsPerHour,
+    nodeBytesPerHour: c.nodeBytesPerHour,
+    assumedTcpBitsPerSecond: c.assumedTcpBitsPerSecond,
+    quietHours: c.quietHours,
+    pauseJitterPercent: c.pauseJitterPercent,
+    busyNodeCpuPercent: c.busyNodeCpuPercent,
+    busyNodeNicBitsPerSecond: c.busyNodeNicBitsPerSecond,
+    busyNodeRestSeconds: c.busyNodeRestSeconds,
+  });
 }

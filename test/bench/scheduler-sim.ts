@@ -19,12 +19,13 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { AgentRegistry, type AgentSession } from '../../aggregator/agents.js';
-import { FullCoverage } from '../../aggregator/coverage/full.js';
+import { FullCoverage } from '../../aggregator/planning/full.js';
 import { Scheduler, type RoundPlanned, type SchedulerSettings } from '../../aggregator/scheduler.js';
 import type { TestPlan } from '../../aggregator/test-runner.js';
 import type { TestResult } from '../../shared/result.js';
 import { testIdentity } from '../helpers/identity.js';
 import { seededRandom } from '../helpers/prng.js';
+import { schedulerTestSettings } from '../helpers/scheduler-settings.js';
 import { writeSummary } from './summary.js';
 
 const ZONES = 3;
@@ -155,23 +156,13 @@ function modelledResult(plan: TestPlan, at: Date): TestResult {
   };
 }
 
-const baseSettings: SchedulerSettings = {
-  continuous: true,
-  paths: ['node'],
-  protocols: ['tcp'],
+const baseSettings: SchedulerSettings = schedulerTestSettings({
   durationSeconds: TEST_SECONDS,
-  tcpBitrate: 0,
-  udpBitrate: 1_000_000_000,
-  streams: 1,
   concurrency: CONCURRENCY,
   pauseMs: 1000,
-  latencyRounds: 0,
   latencyDurationSeconds: 2,
-  latencyMessageSizeBytes: 64,
-  latencyMessagesPerSecond: 1000,
-  latencyConnectSamples: 0,
   pauseJitterPercent: 10,
-};
+});
 
 interface Simulation {
   clock: VirtualClock;

@@ -191,7 +191,14 @@ it('offers the newest protocol, falls back to version 1 for an aggregator that r
       offered.push(hello.protocolVersion);
       if (hello.protocolVersion !== PROTOCOL_V1) return ws.close(CloseCode.protocolVersionMismatch, 'version: aggregator 1');
       ws.send(JSON.stringify({ type: 'welcome', protocolVersion: 1, sessionId: 'old' }));
-      const spec = { kind: 'latency', protocol: 'tcp', durationSeconds: 1, messageSizeBytes: 64, messagesPerSecond: 100, connectSamples: 0 };
+      const spec = {
+        kind: 'latency',
+        protocol: 'tcp',
+        durationSeconds: 1,
+        messageSizeBytes: 64,
+        messagesPerSecond: 100,
+        connectSamples: 0,
+      };
       ws.send(JSON.stringify({ type: 'probe-latency', testId: 't-old', target: '198.18.0.9', port: 5201, spec }));
     }),
   );

@@ -3,12 +3,12 @@
  * randomness seeded, so every test here is instant and replays exactly.
  */
 import { describe, expect, it } from 'vitest';
-import { bytesPerNode, NodeByteBudget, TestBudget } from '../../aggregator/coverage/budget.js';
-import { FullCoverage } from '../../aggregator/coverage/full.js';
-import { CoverageLedger } from '../../aggregator/coverage/ledger.js';
-import { jittered, parseQuietHours, quietMsLeft } from '../../aggregator/coverage/pacing.js';
-import { PeerLayout, type Member } from '../../aggregator/coverage/peers.js';
-import type { Pair } from '../../aggregator/sweep.js';
+import { bytesPerNode, NodeByteBudget, TestBudget } from '../../aggregator/planning/budget.js';
+import { FullCoverage } from '../../aggregator/planning/full.js';
+import { CoverageLedger } from '../../aggregator/planning/ledger.js';
+import { jittered, parseQuietHours, quietMsLeft } from '../../aggregator/planning/pacing.js';
+import { PeerLayout, type Member } from '../../aggregator/planning/peers.js';
+import type { Pair } from '../../aggregator/planning/sweep.js';
 import { seededRandom } from '../helpers/prng.js';
 
 const HOUR = 3_600_000;

@@ -18,7 +18,14 @@ const throughput = {
   reverse: false,
   omitSeconds: 1,
 } as const;
-const latency = { kind: 'latency', protocol: 'udp', durationSeconds: 2, messageSizeBytes: 64, messagesPerSecond: 1000, connectSamples: 0 } as const;
+const latency = {
+  kind: 'latency',
+  protocol: 'udp',
+  durationSeconds: 2,
+  messageSizeBytes: 64,
+  messagesPerSecond: 1000,
+  connectSamples: 0,
+} as const;
 const head = { testId: 't-1', port: 5201 };
 
 const commands: AggregatorMessage[] = [
@@ -40,7 +47,12 @@ describe('protocol version 1', () => {
       spec: { protocol: 'tcp', durationSeconds: 10, bitrateBitsPerSecond: 0, streams: 1, reverse: false, omitSeconds: 1 },
       idleTimeoutSeconds: 30,
     });
-    expect(downgradeToV1(commands[3] as AggregatorMessage)).toEqual({ type: 'probe-latency', ...head, target: '198.18.0.2', spec: latency });
+    expect(downgradeToV1(commands[3] as AggregatorMessage)).toEqual({
+      type: 'probe-latency',
+      ...head,
+      target: '198.18.0.2',
+      spec: latency,
+    });
     expect(downgradeToV1(commands[4] as AggregatorMessage)).toBe(commands[4]);
   });
 

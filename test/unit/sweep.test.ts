@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RoundRobin, Sweep, roundRobinRounds, type Pair } from '../../aggregator/sweep.js';
+import { RoundRobin, Sweep, roundRobinRounds, type Pair } from '../../aggregator/planning/sweep.js';
 import { seededRandom } from '../helpers/prng.js';
 
 const prng = seededRandom;

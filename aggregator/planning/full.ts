@@ -3,7 +3,7 @@
  * circle-method rounds of sweep.ts), with a clock of each sweep's progress, so its staleness
  * costs O(rounds) rather than a time per pair (25 million pairs at 5,000 nodes). Pure.
  */
-import { Sweep, type Pair } from '../sweep.js';
+import { Sweep, type Pair } from './sweep.js';
 import { referenceTimes, stalenessAt, type StalenessFigures } from './staleness.js';
 
 /** A sweep's progress: after the round at times[i], covered[i] pairs were covered. */

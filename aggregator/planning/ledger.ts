@@ -10,7 +10,7 @@
  * measurement order (12 bytes each), so memory grows with the pairs measured, not the N² ones
  * that could be. Pure: time is passed in (ms) and `plan` records its pairs as measured then.
  */
-import type { Pair } from '../sweep.js';
+import type { Pair } from './sweep.js';
 import { MeasuredLog } from './measured-log.js';
 import { PeerLayout, type Member } from './peers.js';
 import {

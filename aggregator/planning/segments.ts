@@ -5,7 +5,7 @@
  * disjoint, so a round fills from the front of a segment without conflicts; and how a round
  * steps through one. Pairs are numbers (`pairId`) over the ledger's node slots.
  */
-import { circleRound } from '../sweep.js';
+import { circleRound } from './sweep.js';
 
 /** Node slots fit in 16 bits; slot 0xffff is never given out, so 0xffffffff is free for a tombstone. */
 export const MAX_SLOTS = 0xffff;

@@ -3,11 +3,11 @@
  * run starts, executed ahead of the background sweep, reported by run id.
  */
 import { randomUUID } from 'node:crypto';
-import type { RunSummary } from '../shared/api.js';
-import type { Environment } from '../shared/environment.js';
-import type { RunSpec } from '../shared/results-file.js';
-import type { Path, Protocol, TestKind } from '../shared/protocol.js';
-import type { TestResult } from '../shared/result.js';
+import type { RunSummary } from '../../shared/api.js';
+import type { Environment } from '../../shared/environment.js';
+import type { RunSpec } from '../../shared/results-file.js';
+import type { Path, Protocol, TestKind } from '../../shared/protocol.js';
+import type { TestResult } from '../../shared/result.js';
 import { roundRobinRound, roundRobinRoundCount, type Pair } from './sweep.js';
 
 /** One round of one kind, path and protocol: disjoint pairs. */
