@@ -27,8 +27,8 @@ import {
   type LabProfile,
   type ServiceProxyEvidence,
 } from '../../lab/lab.js';
-import { readServiceHits } from '../../lab/ebpf.js';
-import type { ServiceHits } from '../../lab/ebpf-maps.js';
+import { readServiceHits } from '../../lab/service-proxies/ebpf.js';
+import type { ServiceHits } from '../../lab/service-proxies/ebpf-maps.js';
 import { startLabSession, type LabSession } from '../../lab/session.js';
 import { LAB_STATE_FILE } from '../../shared/lab-profile.js';
 import type { TestResult } from '../../shared/result.js';
