@@ -26,7 +26,7 @@ describe('pod network lines', () => {
     const plan = planLab(3);
     const routes = ['route add 198.19.2.0/24 via 198.18.0.12 dev eth0', 'route add 198.19.3.0/24 via 198.18.0.13 dev eth0'];
     expect(direct.nodeLines(plan, node(plan, 1))).toEqual(routes);
-    // No forwarding table and no overlay: the node script ends with the routes and sets no MTU.
+    // No overlay: nothing beyond ip is needed, the node script ends with the routes and sets no MTU.
     expect(direct.tools).toEqual([]);
     expect(nodeScript(plan, node(plan, 1)).trim().split('\n').slice(-2)).toEqual(routes);
     expect(nodeScript(plan, node(plan, 1))).not.toMatch(/mtu|vxlan/);
