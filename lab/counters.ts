@@ -1,30 +1,20 @@
 /**
- * The Service proxy's counters: per node namespace (the DNAT rules of iptables and nftables), and
- * as evidence that Service traffic went through the lab profile's proxy: its translations summed
- * over the lab, with a count of the DNAT rules in the node namespaces (none with ebpf, whose
- * translation happens at connect() and leaves no rule to count).
+ * The running lab's evidence counters, read through its profile's plug-ins (the profile from
+ * LAB_STATE_FILE): the Service proxy's translations per node namespace and summed over the lab,
+ * with a count of the DNAT rules in the node namespaces (none with ebpf, whose translation
+ * happens at connect() and leaves no rule to count); and the bytes on the device the pod network
+ * carries pod traffic between nodes on.
  */
 import { exec, execChecked } from '../sys/exec.js';
 import type { LabProfile } from '../shared/lab-profile.js';
-import { readServiceHits } from './ebpf.js';
-import { parseServiceCounters, type ServiceCounter } from './iptables.js';
-import { NFT_TABLE, parseNftServiceCounters } from './nftables.js';
-import { SERVICES_CHAIN, netnsExec } from './plan.js';
+import { netnsExec } from './addresses.js';
+import { LAB_COMMAND_TIMEOUT_MS as TIMEOUT_MS } from './batch.js';
+import { DEFAULT_LAB_PROFILE } from './plan.js';
+import { podNetworkOf } from './pod-networks/index.js';
+import { serviceProxyOf, type ServiceCounter, type ServiceTranslations } from './service-proxies/index.js';
 import { readLabState } from './state.js';
 
-const TIMEOUT_MS = 30_000;
-
-/** Translations of one Service port, summed over the lab. */
-export interface ServiceTranslations {
-  serviceIp: string;
-  protocol: 'tcp' | 'udp';
-  port: number;
-  /**
-   * iptables and nftables: connections (UDP: flows), as the nat hooks see only their first
-   * packet. ebpf: connect() calls rewritten plus datagrams of unconnected UDP sockets rewritten.
-   */
-  translations: number;
-}
+export type { ServiceCounter, ServiceTranslations } from './service-proxies/index.js';
 
 export interface ServiceProxyEvidence {
   proxy: LabProfile['serviceProxy'];
@@ -49,7 +39,8 @@ export function countDnatRules(rulesetJson: string): number {
 
 /**
  * DNAT rules in namespace `netns`: from the whole nf_tables ruleset (nftables proxy and
- * iptables-nft alike), or from `iptables-save` on a host without nft (iptables-legacy).
+ * iptables-nft alike), or from `iptables-save` on a host without nft (iptables-legacy). Counted
+ * the same way whatever the proxy, so a proxy that claims no rules is checked, not trusted.
  */
 async function dnatRulesIn(netns: string): Promise<number> {
   const nft = await exec(netnsExec(netns, ['nft', '-j', 'list', 'ruleset']), { timeoutMs: TIMEOUT_MS }).catch(() => undefined);
@@ -58,34 +49,15 @@ async function dnatRulesIn(netns: string): Promise<number> {
   return saved.split('\n').filter((l) => /^-A .* -j DNAT\b/.test(l)).length;
 }
 
-function sum(counters: Array<{ serviceIp: string; protocol: 'tcp' | 'udp'; port: number; translations: number }>): ServiceTranslations[] {
-  const by = new Map<string, ServiceTranslations>();
-  for (const c of counters) {
-    const key = `${c.serviceIp}/${c.protocol}/${c.port}`;
-    const seen = by.get(key);
-    if (seen) seen.translations += c.translations;
-    else by.set(key, { ...c });
-  }
-  return [...by.values()];
-}
-
 /**
- * Packet and byte counts of the Service DNAT rules in node namespace `netns`: the iptables rules
- * or the nftables Service chains, by the proxy recorded in LAB_STATE_FILE (iptables without
- * one). The nat hooks see only the first packet of each connection, so `packets` counts
- * connections (UDP: flows). The ebpf proxy has no DNAT rule and no per-namespace state: [] (its
- * counters are global, see labServiceProxyEvidence).
+ * Packet and byte counts of the Service translation rules in node namespace `netns`, read by the
+ * proxy recorded in LAB_STATE_FILE (the default proxy without one). The nat hooks see only the
+ * first packet of each connection, so `packets` counts connections (UDP: flows). A proxy with no
+ * per-namespace state (ebpf) gives [] (its counters are global, see labServiceProxyEvidence).
  */
 export async function serviceCounters(netns: string): Promise<ServiceCounter[]> {
-  const proxy = (await readLabState())?.profile.serviceProxy ?? 'iptables';
-  if (proxy === 'ebpf') return [];
-  if (proxy === 'nftables') {
-    return parseNftServiceCounters(
-      await execChecked(netnsExec(netns, ['nft', '-j', 'list', 'table', 'ip', NFT_TABLE]), { timeoutMs: TIMEOUT_MS }),
-    );
-  }
-  const out = await execChecked(netnsExec(netns, ['iptables', '-t', 'nat', '-S', SERVICES_CHAIN, '-v']), { timeoutMs: TIMEOUT_MS });
-  return parseServiceCounters(out);
+  const proxy = (await readLabState())?.profile.serviceProxy ?? DEFAULT_LAB_PROFILE.serviceProxy;
+  return serviceProxyOf(proxy).nodeCounters(netns);
 }
 
 async function nodeNamespaces(): Promise<string[]> {
@@ -97,31 +69,52 @@ async function nodeNamespaces(): Promise<string[]> {
     .sort();
 }
 
+async function requireLabState() {
+  const state = await readLabState();
+  if (!state) throw new Error('no lab is up (no lab state file)');
+  return state;
+}
+
 /**
  * Evidence of the running lab's Service proxy (from LAB_STATE_FILE): per Service port, what it
  * translated, summed over the node namespaces (iptables, nftables) or read from the eBPF counter
  * map (ebpf), and the number of DNAT rules in the node namespaces.
  */
 export async function labServiceProxyEvidence(): Promise<ServiceProxyEvidence> {
-  const state = await readLabState();
-  if (!state) throw new Error('no lab is up (no lab state file)');
+  const state = await requireLabState();
   const nodeNetns = await nodeNamespaces();
-  const proxy = state.profile.serviceProxy;
   let dnatRules = 0;
   for (const ns of nodeNetns) dnatRules += await dnatRulesIn(ns);
-  let services: ServiceTranslations[];
-  let source: string;
-  if (proxy === 'ebpf') {
-    const hits = await readServiceHits();
-    if (!hits) throw new Error('the ebpf service proxy is not loaded (no pinned nm_svc_hits map)');
-    services = sum(hits.map((h) => ({ serviceIp: h.serviceIp, protocol: h.protocol, port: h.port, translations: h.connect + h.sendmsg })));
-    source = 'eBPF counter map nm_svc_hits (connect4 + sendmsg4 rewrites)';
-  } else {
-    const counters: ServiceCounter[] = [];
-    for (const ns of nodeNetns) counters.push(...(await serviceCounters(ns)));
-    services = sum(counters.map((c) => ({ serviceIp: c.serviceIp, protocol: c.protocol, port: c.port, translations: c.packets })));
-    source =
-      proxy === 'nftables' ? 'nftables Service chain counters (table ip netmatrix)' : 'iptables DNAT rule counters (NETMATRIX-SERVICES)';
+  const proxy = serviceProxyOf(state.profile.serviceProxy);
+  const { source, services } = await proxy.evidence(nodeNetns);
+  return { proxy: proxy.name, source, services, total: services.reduce((t, s) => t + s.translations, 0), dnatRules };
+}
+
+/** Bytes on the pod network's device in each node namespace. */
+export interface PodNetworkEvidence {
+  podNetwork: LabProfile['podNetwork'];
+  /** Where the figures come from. */
+  source: string;
+  devices: Array<{ netns: string; device: string; txBytes: number; rxBytes: number }>;
+}
+
+/**
+ * Evidence of the running lab's pod network (from LAB_STATE_FILE): the byte counters of the
+ * device that carries pod traffic between nodes (node eth0 when routed, nm-vxlan on the overlay),
+ * in each node namespace. Pod traffic between two nodes grows the sender's tx and the receiver's
+ * rx by at least what the pods carried.
+ */
+export async function labPodNetworkEvidence(): Promise<PodNetworkEvidence> {
+  const state = await requireLabState();
+  const podNetwork = podNetworkOf(state.profile.podNetwork);
+  const { device, source } = podNetwork.evidence;
+  const devices: PodNetworkEvidence['devices'] = [];
+  for (const netns of await nodeNamespaces()) {
+    const out = await execChecked(['ip', '-n', netns, '-j', '-s', 'link', 'show', 'dev', device], { timeoutMs: TIMEOUT_MS });
+    const [link] = JSON.parse(out) as Array<{ stats64?: { tx?: { bytes?: number }; rx?: { bytes?: number } } }>;
+    const [txBytes, rxBytes] = [link?.stats64?.tx?.bytes, link?.stats64?.rx?.bytes];
+    if (txBytes === undefined || rxBytes === undefined) throw new Error(`no byte counters for ${device} in ${netns}: ${out.trim()}`);
+    devices.push({ netns, device, txBytes, rxBytes });
   }
-  return { proxy, source, services, total: services.reduce((t, s) => t + s.translations, 0), dnatRules };
+  return { podNetwork: podNetwork.name, source, devices };
 }

@@ -1,8 +1,8 @@
 /**
- * Builds and tears down the lab (see plan.ts) with iproute2, iptables or nftables, tc, and for
- * the ebpf proxy clang and bpftool. Each namespace is configured by one batch (`ip -batch`,
- * `iptables-restore`, `nft -f`) rather than one process per address, route and rule, so a
- * 50-node lab takes seconds, not minutes.
+ * Builds and tears down the lab (see plan.ts) with iproute2 and tc, calling the profile's pod
+ * network and Service proxy plug-ins (pod-networks/, service-proxies/) for their parts. Each
+ * namespace is configured by one batch (`ip -batch`, `iptables-restore`, `nft -f`) rather than
+ * one process per address, route and rule, so a 50-node lab takes seconds, not minutes.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
@@ -10,56 +10,38 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LabProfile } from '../shared/lab-profile.js';
 import { exec, execChecked, ExecError } from '../sys/exec.js';
-import { ebpfDown, ebpfLeftovers, ebpfUp } from './ebpf.js';
-import { natTableScript, ROOT_FORWARD_RULE } from './iptables.js';
-import { nodeScript, podScript, rootScript } from './namespaces.js';
-import { nftServiceScript } from './nftables.js';
-import { overlayFdbLines } from './overlay.js';
-import { LAB_LINK_PATTERN, LAB_NETNS_PATTERN, LAB_RANGE, netnsExec, podLinkName, type LabNode, type LabPlan } from './plan.js';
+import { LAB_LINK_PATTERN, LAB_NETNS_PATTERN, LAB_RANGE, netnsExec, podLinkName, type LabNode, type LabPlan } from './addresses.js';
+import { LAB_COMMAND_TIMEOUT_MS as TIMEOUT_MS, runScript } from './batch.js';
+import { nodeScript, podScript, ROOT_FORWARD_RULE, rootScript } from './namespaces.js';
+import { POD_NETWORKS, podNetworkOf } from './pod-networks/index.js';
 import { checkProfileSupport } from './profile-check.js';
+import { SERVICE_PROXIES, serviceProxyOf } from './service-proxies/index.js';
 import { tbfArgv } from './shaping.js';
 import { LAB_STATE_FILE, labStateOf, readLabState, removeLabState, writeLabState } from './state.js';
 
 export { planLab, netnsExec, cgroupExec, type LabNode, type LabPlan, type LabPlanOptions, type LabProfile } from './plan.js';
-export type { ServiceCounter } from './iptables.js';
-export { labServiceProxyEvidence, serviceCounters, type ServiceProxyEvidence, type ServiceTranslations } from './counters.js';
+export {
+  labPodNetworkEvidence,
+  labServiceProxyEvidence,
+  serviceCounters,
+  type PodNetworkEvidence,
+  type ServiceCounter,
+  type ServiceProxyEvidence,
+  type ServiceTranslations,
+} from './counters.js';
 
 /** A profile this machine cannot build; the message is one line naming what is missing. */
 export class LabUnsupportedError extends Error {
   override readonly name = 'LabUnsupportedError';
 }
 
-const TIMEOUT_MS = 30_000;
-
-/** Run a script file through `argv` (which ends with the file); name the failing line on error. */
-async function runScript(argv: string[], script: string): Promise<void> {
-  const file = argv[argv.length - 1] ?? '';
-  await writeFile(file, script);
-  try {
-    await execChecked(argv, { timeoutMs: TIMEOUT_MS });
-  } catch (e) {
-    if (!(e instanceof ExecError)) throw e;
-    // ip and bridge -batch say "Command failed FILE:N" after a kernel error, iptables-restore
-    // "line N failed", nft "FILE:N:COLUMNS: Error"; an argument ip cannot parse ends it at
-    // once, naming only the quoted argument.
-    const lines = script.split('\n');
-    const n = /Command failed \S+:(\d+)|line (\d+) failed|\.nft:(\d+):[\d-]+: Error/.exec(e.stderr);
-    const quoted = /"([^"]+)"/.exec(e.stderr)?.[1];
-    const line = n
-      ? lines[Number(n[1] ?? n[2] ?? n[3]) - 1]?.trim()
-      : quoted
-        ? lines.find((l) => l.split(' ').includes(quoted))
-        : undefined;
-    const where = line ? ` at line "${line}"` : '';
-    throw new ExecError(`${e.message}${where}`, e.argv, e.exitCode, e.stderr, e.stdout);
-  }
-}
+/** Every plug-in of both families: labDown removes what any of them made, whatever lab is there. */
+const ALL_PARTS = [...Object.values(POD_NETWORKS), ...Object.values(SERVICE_PROXIES)];
 
 async function setUpNode(plan: LabPlan, n: LabNode, dir: string): Promise<void> {
   await runScript(['ip', '-n', n.netns, '-batch', join(dir, `${n.netns}.ip`)], nodeScript(plan, n));
   await runScript(['ip', '-n', n.podNetns, '-batch', join(dir, `${n.podNetns}.ip`)], podScript(plan, n));
-  const fdb = overlayFdbLines(plan, n);
-  if (fdb.length > 0) await runScript(['bridge', '-n', n.netns, '-batch', join(dir, `${n.netns}.fdb`)], fdb.join('\n') + '\n');
+  await podNetworkOf(plan.profile.podNetwork).up(plan, n, dir);
   // Forwarding makes the node a router for its pod. No ICMP redirects: in the hairpin case a
   // packet leaves by the interface it came in on, and the pod must not learn a "shortcut".
   const link = podLinkName(n);
@@ -74,10 +56,7 @@ async function setUpNode(plan: LabPlan, n: LabNode, dir: string): Promise<void> 
     ]),
     { timeoutMs: TIMEOUT_MS },
   );
-  const proxy = plan.profile.serviceProxy;
-  if (proxy === 'iptables') await runScript(netnsExec(n.netns, ['iptables-restore', join(dir, `${n.netns}.nat`)]), natTableScript(plan, n));
-  if (proxy === 'nftables') await runScript(netnsExec(n.netns, ['nft', '-f', join(dir, `${n.netns}.nft`)]), nftServiceScript(plan, n));
-  // ebpf: nothing per node; one program on the lab's cgroup serves every namespace (see ebpf.ts).
+  await serviceProxyOf(plan.profile.serviceProxy).nodeUp(plan, n, dir);
   if (plan.profile.linkRate !== null) await execChecked(tbfArgv(n.netns, plan.profile.linkRate), { timeoutMs: TIMEOUT_MS });
 }
 
@@ -98,7 +77,7 @@ export async function labUp(plan: LabPlan): Promise<void> {
       await runScript(['ip', '-batch', join(dir, 'root.ip')], rootScript(plan));
       // Two cores: one node after another is as fast as racing them, and errors stay readable.
       for (const n of plan.nodes) await setUpNode(plan, n, dir);
-      if (support.bpfObject !== undefined) await ebpfUp(plan, support.bpfObject, dir);
+      await serviceProxyOf(plan.profile.serviceProxy).up(plan, dir);
       await execChecked(['iptables', '-I', 'FORWARD', '1', ...ROOT_FORWARD_RULE], { timeoutMs: TIMEOUT_MS });
       await waitBridgeForwarding(plan);
       await writeLabState(labStateOf(plan, new Date()));
@@ -184,13 +163,14 @@ async function killLabProcesses(netnsNames: string[]): Promise<void> {
  * Remove everything any lab made, whatever its size and profile: processes in and namespaces
  * named nm-node*, nm-pod*, nm-probe (and with the namespaces what lives in them: nft tables,
  * VXLAN devices, tc qdiscs); the nm-* links and the bridge; every route inside 198.18.0.0/15 (the
- * blackhole included); the root FORWARD rule; the ebpf proxy's cgroup folder, programs and maps;
- * LAB_STATE_FILE. Idempotent; throws only if something remains.
+ * blackhole included); the root FORWARD rule; what every profile plug-in made outside the
+ * namespaces (the ebpf proxy's cgroup folder, programs and maps); LAB_STATE_FILE. Idempotent;
+ * throws only if something remains.
  */
 export async function labDown(): Promise<void> {
   const netns = await listLabNetns();
   await killLabProcesses(netns);
-  await ebpfDown();
+  for (const part of ALL_PARTS) await part.down();
   // Root links first: deleting a veth end removes its peer at once, while namespace teardown is
   // asynchronous in the kernel.
   const lines = [...(await listLabLinks()).map((l) => `link del ${l}`), ...netns.map((n) => `netns del ${n}`)];
@@ -205,7 +185,8 @@ export async function labDown(): Promise<void> {
     if (r?.exitCode !== 0) break;
   }
   await removeLabState();
-  const left = [...(await listLabNetns()), ...(await listLabLinks()), ...(await listLabRoutes()), ...(await ebpfLeftovers())];
+  const left = [...(await listLabNetns()), ...(await listLabLinks()), ...(await listLabRoutes())];
+  for (const part of ALL_PARTS) left.push(...(await part.leftovers()));
   if (existsSync(LAB_STATE_FILE)) left.push(LAB_STATE_FILE);
   if (left.length > 0) throw new Error(`lab down left behind: ${left.join(', ')}`);
 }

@@ -1,10 +1,40 @@
 /**
  * The `ip -batch` scripts that make the lab's namespaces, kept pure: the root namespace (bridge,
  * node uplinks, routes to the pod /24s, the blackhole), each node namespace (its "host network",
- * the gateway of its pod, routes to the other pods: see overlay.ts) and each pod namespace.
+ * the gateway of its pod, routes to the other pods: the pod network plug-in's lines) and each pod
+ * namespace; and the root FORWARD rule that lets lab traffic across the bridge.
  */
-import { podMtu, podRouteLines } from './overlay.js';
-import { LAB_PREFIX_LENGTH, LAB_RANGE, SERVICE_CIDR, podCidr, podLinkName, uplinkName, type LabNode, type LabPlan } from './plan.js';
+import {
+  LAB_BRIDGE,
+  LAB_PREFIX_LENGTH,
+  LAB_RANGE,
+  SERVICE_CIDR,
+  podCidr,
+  podLinkName,
+  uplinkName,
+  type LabNode,
+  type LabPlan,
+} from './addresses.js';
+import { podNetworkOf } from './pod-networks/index.js';
+
+/**
+ * The root FORWARD rule (after `iptables -I FORWARD 1`, `-C FORWARD` or `-D FORWARD`) that lets
+ * lab traffic across the bridge. With br_netfilter loaded, bridged frames traverse the root
+ * namespace's FORWARD chain, so a host whose policy is DROP (Docker sets that) would otherwise
+ * cut the nodes off from each other.
+ */
+export const ROOT_FORWARD_RULE: readonly string[] = [
+  '-i',
+  LAB_BRIDGE,
+  '-o',
+  LAB_BRIDGE,
+  '-m',
+  'comment',
+  '--comment',
+  'netmatrix lab bridge',
+  '-j',
+  'ACCEPT',
+];
 
 export function rootScript(plan: LabPlan): string {
   const br = plan.bridge;
@@ -34,7 +64,8 @@ export function rootScript(plan: LabPlan): string {
 }
 
 export function nodeScript(plan: LabPlan, n: LabNode): string {
-  const mtu = podMtu(plan);
+  const podNetwork = podNetworkOf(plan.profile.podNetwork);
+  const mtu = podNetwork.podMtu;
   const lines = [
     'link set lo up',
     'link set eth0 addrgenmode none',
@@ -46,13 +77,13 @@ export function nodeScript(plan: LabPlan, n: LabNode): string {
     // Host-network clients of a ClusterIP need some route for the first lookup, before OUTPUT
     // DNAT rewrites the destination. Toward the root namespace, which drops what was not DNATed.
     `route add ${SERVICE_CIDR} via ${plan.aggregatorIp} dev eth0`,
-    ...podRouteLines(plan, n),
+    ...podNetwork.nodeLines(plan, n),
   ];
   return lines.join('\n') + '\n';
 }
 
 export function podScript(plan: LabPlan, n: LabNode): string {
-  const mtu = podMtu(plan);
+  const mtu = podNetworkOf(plan.profile.podNetwork).podMtu;
   return [
     'link set lo up',
     `link set eth0 addrgenmode none${mtu ? ` mtu ${mtu}` : ''}`,

@@ -1,8 +1,10 @@
 /**
  * The lab's link rate cap (profile linkRate), kept pure: a tc token bucket (tbf) on the egress
  * of each node's eth0, so everything a node sends (node, pod, Service and overlay traffic) shares
- * the one capped link, like a NIC of that speed.
+ * the one capped link, like a NIC of that speed. Not a plug-in family (there is one way to cap a
+ * link), but its needs are declared like a plug-in's, for the profile check.
  */
+import type { ProfileNeeds } from './profile-part.js';
 
 const UNITS: Record<string, number> = { bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9 };
 
@@ -44,4 +46,18 @@ export function tbfArgv(netns: string, rate: string): string[] {
     'latency',
     '50ms',
   ];
+}
+
+/** What a link rate of `rate` needs from the machine: tc, and the tbf qdisc in the kernel. */
+export function linkRateNeeds(rate: string): ProfileNeeds {
+  return {
+    noun: 'the link rate',
+    tools: [{ bin: 'tc', versionFlag: '-V', install: 'iproute2' }],
+    probes: (netns) => [
+      {
+        needs: 'the tbf qdisc in the kernel (sch_tbf)',
+        argv: ['tc', '-n', netns, 'qdisc', 'add', 'dev', 'lo', 'root', 'tbf', 'rate', rate, 'burst', '16384', 'latency', '50ms'],
+      },
+    ],
+  };
 }

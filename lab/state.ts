@@ -6,8 +6,8 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LAB_STATE_FILE, LabStateSchema, type LabState } from '../shared/lab-profile.js';
-import { builtPodMtu } from './overlay.js';
-import type { LabPlan } from './plan.js';
+import { VETH_DEFAULT_MTU, type LabPlan } from './addresses.js';
+import { podNetworkOf } from './pod-networks/index.js';
 
 export { LAB_STATE_FILE } from '../shared/lab-profile.js';
 
@@ -17,7 +17,8 @@ export function labStateOf(plan: LabPlan, now: Date): LabState {
     kind: 'netmatrix-lab',
     nodes: plan.nodes.length,
     profile: plan.profile,
-    podMtu: builtPodMtu(plan),
+    // What the pods' interfaces have once built: the pod network's MTU, or a veth's default.
+    podMtu: podNetworkOf(plan.profile.podNetwork).podMtu ?? VETH_DEFAULT_MTU,
     createdAt: now.toISOString(),
   });
 }

@@ -17,6 +17,7 @@ import {
   cgroupExec,
   checkLabSupport,
   labDown,
+  labPodNetworkEvidence,
   labServiceProxyEvidence,
   labStatus,
   labUp,
@@ -25,10 +26,11 @@ import {
   serviceCounters,
   type LabPlan,
   type LabProfile,
+  type PodNetworkEvidence,
   type ServiceProxyEvidence,
 } from '../../lab/lab.js';
-import { readServiceHits } from '../../lab/ebpf.js';
-import type { ServiceHits } from '../../lab/ebpf-maps.js';
+import { readServiceHits } from '../../lab/service-proxies/ebpf.js';
+import type { ServiceHits } from '../../lab/service-proxies/ebpf-maps.js';
 import { startLabSession, type LabSession } from '../../lab/session.js';
 import { LAB_STATE_FILE } from '../../shared/lab-profile.js';
 import type { TestResult } from '../../shared/result.js';
@@ -80,6 +82,13 @@ function translations(e: ServiceProxyEvidence, serviceIp: string, protocol: 'tcp
   const s = e.services.find((c) => c.serviceIp === serviceIp && c.protocol === protocol && c.port === PORT);
   if (!s) throw new Error(`no ${protocol} Service ${serviceIp}:${PORT} in the ${e.proxy} evidence`);
   return s.translations;
+}
+
+/** The pod network's device counters of node namespace `netns`. */
+function deviceOf(e: PodNetworkEvidence, netns: string): { txBytes: number; rxBytes: number } {
+  const d = e.devices.find((x) => x.netns === netns);
+  if (!d) throw new Error(`no ${e.podNetwork} device in ${netns} in the evidence`);
+  return d;
 }
 
 /** Bytes a link in a namespace has sent and received. */
@@ -144,6 +153,7 @@ for (const profile of PROFILES) {
       const before = await labServiceProxyEvidence();
       const hitsBefore = ebpf ? await readServiceHits() : undefined;
       const tunnel = vxlan ? { tx: await linkBytes(n1.netns, 'nm-vxlan'), rx: await linkBytes(n2.netns, 'nm-vxlan') } : undefined;
+      const podPathBefore = await labPodNetworkEvidence();
       const { bytes } = await iperf3(plan, { netns: n2.podNetns, bindIp: n2.podIp }, n1.podNetns, n2.serviceIp, udp);
       expect(bytes).toBeGreaterThan(0);
       const after = await labServiceProxyEvidence();
@@ -161,6 +171,12 @@ for (const profile of PROFILES) {
         expect((now?.connect ?? 0) - (was?.connect ?? 0)).toBe(udp ? 1 : 2);
         expect(now?.sendmsg).toBe(was?.sendmsg);
       }
+      // The pod network's own evidence: its device on node1 sent, and on node2 received, what iperf3 carried.
+      const podPath = await labPodNetworkEvidence();
+      expect(podPath.podNetwork).toBe(profile.podNetwork);
+      expect(podPath.devices.map((d) => d.device)).toEqual([vxlan ? 'nm-vxlan' : 'eth0', vxlan ? 'nm-vxlan' : 'eth0']);
+      expect(deviceOf(podPath, n1.netns).txBytes - deviceOf(podPathBefore, n1.netns).txBytes, podPath.source).toBeGreaterThanOrEqual(bytes);
+      expect(deviceOf(podPath, n2.netns).rxBytes - deviceOf(podPathBefore, n2.netns).rxBytes, podPath.source).toBeGreaterThanOrEqual(bytes);
       if (tunnel) {
         // Encapsulated: node1's VXLAN device sent, and node2's received, at least what iperf3 carried.
         expect((await linkBytes(n1.netns, 'nm-vxlan')).tx - tunnel.tx.tx).toBeGreaterThanOrEqual(bytes);

@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectDataplane } from '../../aggregator/dataplane.js';
 import { countDnatRules } from '../../lab/counters.js';
-import { bpfMapBatch, mountPoints, parseServiceHits, svcBackendHex, svcKeyHex } from '../../lab/ebpf-maps.js';
-import { nftServiceScript, parseNftServiceCounters } from '../../lab/nftables.js';
 import { nodeScript, podScript } from '../../lab/namespaces.js';
-import { overlayFdbLines, podRouteLines } from '../../lab/overlay.js';
 import { planLab, type LabNode, type LabPlan } from '../../lab/plan.js';
+import { direct } from '../../lab/pod-networks/direct.js';
+import { overlayFdbLines, overlayLines, vxlan } from '../../lab/pod-networks/vxlan.js';
+import { bpfMapBatch, mountPoints, parseServiceHits, svcBackendHex, svcKeyHex } from '../../lab/service-proxies/ebpf-maps.js';
+import { nftServiceScript, parseNftServiceCounters } from '../../lab/service-proxies/nftables.js';
 import { rateBitsPerSecond, tbfArgv, tbfBurstBytes } from '../../lab/shaping.js';
 import { labStateOf } from '../../lab/state.js';
 import { DataplaneSchema } from '../../shared/environment.js';
@@ -23,18 +24,18 @@ function node(plan: LabPlan, index: number): LabNode {
 describe('pod network lines', () => {
   it('routes the other pod /24s straight over eth0 with podNetwork direct', () => {
     const plan = planLab(3);
-    expect(podRouteLines(plan, node(plan, 1))).toEqual([
-      'route add 198.19.2.0/24 via 198.18.0.12 dev eth0',
-      'route add 198.19.3.0/24 via 198.18.0.13 dev eth0',
-    ]);
-    expect(overlayFdbLines(plan, node(plan, 1))).toEqual([]);
+    const routes = ['route add 198.19.2.0/24 via 198.18.0.12 dev eth0', 'route add 198.19.3.0/24 via 198.18.0.13 dev eth0'];
+    expect(direct.nodeLines(plan, node(plan, 1))).toEqual(routes);
+    // No overlay: nothing beyond ip is needed, the node script ends with the routes and sets no MTU.
+    expect(direct.tools).toEqual([]);
+    expect(nodeScript(plan, node(plan, 1)).trim().split('\n').slice(-2)).toEqual(routes);
     expect(nodeScript(plan, node(plan, 1))).not.toMatch(/mtu|vxlan/);
   });
 
   it('builds a VXLAN device with static peers and routes the other pod /24s through it with podNetwork vxlan', () => {
     const plan = planLab(3, { profile: { podNetwork: 'vxlan' } });
     const n2 = node(plan, 2);
-    expect(podRouteLines(plan, n2)).toEqual([
+    expect(vxlan.nodeLines(plan, n2)).toEqual([
       'link add nm-vxlan type vxlan id 42 dstport 4789 local 198.18.0.12 dev eth0 nolearning',
       'link set nm-vxlan address 02:6e:6d:00:00:02 addrgenmode none',
       'addr add 198.18.1.12/24 dev nm-vxlan',
@@ -55,7 +56,7 @@ describe('pod network lines', () => {
 
   it('keeps every overlay address, outer or inner, inside 198.18.0.0/15', () => {
     const plan = planLab(50, { profile: { podNetwork: 'vxlan' } });
-    const text = plan.nodes.flatMap((n) => [...podRouteLines(plan, n), ...overlayFdbLines(plan, n)]).join('\n');
+    const text = plan.nodes.flatMap((n) => [...overlayLines(plan, n), ...overlayFdbLines(plan, n)]).join('\n');
     const ips = text.match(/\b\d+\.\d+\.\d+\.\d+\b/g) ?? [];
     expect(ips.length).toBeGreaterThan(0);
     expect(ips.filter((ip) => !/^198\.1[89]\./.test(ip))).toEqual([]);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { natTableScript, parseServiceCounters } from '../../lab/iptables.js';
-import { cgroupExec, MAX_LAB_NODES, netnsExec, overlayIp, overlayMac, planLab } from '../../lab/plan.js';
+import { cgroupExec, MAX_LAB_NODES, netnsExec, planLab } from '../../lab/plan.js';
+import { overlayIp, overlayMac } from '../../lab/pod-networks/vxlan.js';
+import { natTableScript, parseServiceCounters } from '../../lab/service-proxies/iptables.js';
 
 /** 198.18.0.0/15 is 198.18.0.0 - 198.19.255.255. */
 function inBenchmarkRange(ip: string): boolean {

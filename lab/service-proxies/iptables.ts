@@ -1,20 +1,17 @@
 /**
- * The lab's iptables pieces, kept pure so they are tested apart from the commands that apply or
- * read them: the nat table each node namespace loads (Services the way kube-proxy's iptables
- * mode does them), the root FORWARD exception for the lab bridge, and the counter parser.
+ * The iptables Service proxy: a NETMATRIX-SERVICES chain of DNAT rules in each node namespace's
+ * nat table, the way kube-proxy's iptables mode does Services. The table and the counter parser
+ * are pure, tested apart from the commands that load and read them.
  */
-import { LAB_BRIDGE, SERVICES_CHAIN, type LabNode, type LabPlan } from './plan.js';
+import { join } from 'node:path';
+import { execChecked } from '../../sys/exec.js';
+import { netnsExec, type LabNode, type LabPlan } from '../addresses.js';
+import { LAB_COMMAND_TIMEOUT_MS, runScript } from '../batch.js';
+import { INSIDE_LAB_NAMESPACES } from '../profile-part.js';
+import { nodeCounterEvidence, type ServiceCounter, type ServiceProxy } from './service-proxy.js';
 
-/** Packets and bytes that went through one Service DNAT rule in one node namespace. */
-export interface ServiceCounter {
-  serviceIp: string;
-  protocol: 'tcp' | 'udp';
-  port: number;
-  /** Counted by the nat table, so only the first packet of each connection (conntrack NEW). */
-  packets: number;
-  bytes: number;
-}
-
+/** The nat chain in each node namespace that holds the Service DNAT rules (like KUBE-SERVICES). */
+export const SERVICES_CHAIN = 'NETMATRIX-SERVICES';
 const PROTOCOLS = ['tcp', 'udp'] as const;
 const HAIRPIN_CHAIN = 'NETMATRIX-POSTROUTING';
 
@@ -53,25 +50,6 @@ export function natTableScript(plan: LabPlan, node: LabNode): string {
   return lines.join('\n');
 }
 
-/**
- * The root FORWARD rule (after `iptables -I FORWARD 1`, `-C FORWARD` or `-D FORWARD`) that lets
- * lab traffic across the bridge. With br_netfilter loaded, bridged frames traverse the root
- * namespace's FORWARD chain, so a host whose policy is DROP (Docker sets that) would otherwise
- * cut the nodes off from each other.
- */
-export const ROOT_FORWARD_RULE: readonly string[] = [
-  '-i',
-  LAB_BRIDGE,
-  '-o',
-  LAB_BRIDGE,
-  '-m',
-  'comment',
-  '--comment',
-  'netmatrix lab bridge',
-  '-j',
-  'ACCEPT',
-];
-
 /** Split an iptables rule line into words, honouring the double quotes around comments. */
 function words(line: string): string[] {
   return [...line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? '');
@@ -106,3 +84,27 @@ export function parseServiceCounters(text: string): ServiceCounter[] {
   }
   return out;
 }
+
+export const iptables: ServiceProxy = {
+  name: 'iptables',
+  description: "DNAT rules in each node's nat table (kube-proxy's iptables mode)",
+  noun: 'the iptables service proxy',
+  // iptables and iptables-restore are on every lab's list (checkLabSupport).
+  tools: [],
+  probes: () => [],
+  cgroup: () => null,
+  async nodeUp(plan, node, dir) {
+    await runScript(netnsExec(node.netns, ['iptables-restore', join(dir, `${node.netns}.nat`)]), natTableScript(plan, node));
+  },
+  up: async () => undefined,
+  ...INSIDE_LAB_NAMESPACES,
+  async nodeCounters(netns) {
+    const out = await execChecked(netnsExec(netns, ['iptables', '-t', 'nat', '-S', SERVICES_CHAIN, '-v']), {
+      timeoutMs: LAB_COMMAND_TIMEOUT_MS,
+    });
+    return parseServiceCounters(out);
+  },
+  async evidence(nodeNetns) {
+    return { source: `iptables DNAT rule counters (${SERVICES_CHAIN})`, services: await nodeCounterEvidence(iptables, nodeNetns) };
+  },
+};

@@ -1,13 +1,18 @@
 /**
- * The lab's nftables Service proxy, kept pure: the table each node namespace loads (Services the
- * way kube-proxy's nftables mode does them) and the parser of its counters.
+ * The nftables Service proxy: the table each node namespace loads (Services the way kube-proxy's
+ * nftables mode does them) and the parser of its counters, both pure, and the plug-in that loads
+ * and reads them.
  *
  * kube-proxy's nftables mode looks a Service up in one verdict map keyed by
  * `ClusterIP . protocol . port` and jumps to a chain per Service port that DNATs to an endpoint.
  * The lab does the same with one endpoint per Service, and a counter in each Service chain.
  */
-import type { ServiceCounter } from './iptables.js';
-import type { LabNode, LabPlan } from './plan.js';
+import { join } from 'node:path';
+import { execChecked } from '../../sys/exec.js';
+import { netnsExec, type LabNode, type LabPlan } from '../addresses.js';
+import { LAB_COMMAND_TIMEOUT_MS, runScript } from '../batch.js';
+import { INSIDE_LAB_NAMESPACES } from '../profile-part.js';
+import { nodeCounterEvidence, type ServiceCounter, type ServiceProxy } from './service-proxy.js';
 
 /** The nftables table (family ip) that holds the lab's Services in each node namespace. */
 export const NFT_TABLE = 'netmatrix';
@@ -131,3 +136,33 @@ export function parseNftServiceCounters(text: string): ServiceCounter[] {
   if (uncounted.length > 0) throw new Error(`no counting dnat rule in nft chain(s) ${uncounted.join(', ')}`);
   return out;
 }
+
+export const nftables: ServiceProxy = {
+  name: 'nftables',
+  description: "an nftables verdict map of ClusterIP . protocol . port in each node (kube-proxy's nftables mode)",
+  noun: 'the nftables service proxy',
+  tools: [{ bin: 'nft', versionFlag: '--version', install: 'nftables' }],
+  probes: (netns) => [
+    {
+      needs: 'nftables NAT and verdict maps in the kernel (nf_tables, nft_nat)',
+      argv: netnsExec(netns, [
+        'nft',
+        'add table ip nmprobe; add chain ip nmprobe c { type nat hook prerouting priority dstnat; };' +
+          ' add map ip nmprobe m { type ipv4_addr . inet_proto . inet_service : verdict; }',
+      ]),
+    },
+  ],
+  cgroup: () => null,
+  async nodeUp(plan, node, dir) {
+    await runScript(netnsExec(node.netns, ['nft', '-f', join(dir, `${node.netns}.nft`)]), nftServiceScript(plan, node));
+  },
+  up: async () => undefined,
+  ...INSIDE_LAB_NAMESPACES,
+  async nodeCounters(netns) {
+    const out = await execChecked(netnsExec(netns, ['nft', '-j', 'list', 'table', 'ip', NFT_TABLE]), { timeoutMs: LAB_COMMAND_TIMEOUT_MS });
+    return parseNftServiceCounters(out);
+  },
+  async evidence(nodeNetns) {
+    return { source: `nftables Service chain counters (table ip ${NFT_TABLE})`, services: await nodeCounterEvidence(nftables, nodeNetns) };
+  },
+};

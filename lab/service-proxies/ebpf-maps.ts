@@ -1,13 +1,13 @@
 /**
  * The ebpf Service proxy's data, kept pure: the bytes `bpftool map update` writes into the maps
- * of lab/bpf/service.c, the parser of its counter map, and the mount table lookups the proxy
+ * of bpf/service.c, the parser of its counter map, and the mount table lookups the proxy
  * needs (where cgroup2 is, whether bpffs is mounted).
  *
  * Layouts (see service.c): key svc_key { be32 ip; be16 port; u8 proto; u8 pad } (8 bytes),
  * value svc_backend { be32 ip; be16 port; u16 pad } (8 bytes), hits { u64 connect; u64 sendmsg }
  * in host byte order (16 bytes).
  */
-import type { LabPlan } from './plan.js';
+import type { LabPlan } from '../addresses.js';
 
 /** The pinned maps of service.c, by their names in the object. */
 export const BPF_MAPS = { services: 'nm_services', backends: 'nm_backends', hits: 'nm_svc_hits' } as const;

@@ -1,18 +1,26 @@
 /**
- * The lab's ebpf Service proxy on the system: compile lab/bpf/service.c with clang, load and pin
- * it with bpftool under /sys/fs/bpf/netmatrix, fill its maps, attach its programs to the lab's
- * cgroup v2 folder; read its counters; and take all of it down again.
+ * The ebpf Service proxy on the system: check that this machine can build it, compile
+ * bpf/service.c with clang, load and pin it with bpftool under /sys/fs/bpf/netmatrix, fill its
+ * maps, attach its programs to the lab's cgroup v2 folder; read its counters; and take all of it
+ * down again. Translation happens at connect(), for the processes of one cgroup, with no rule in
+ * any node namespace (the connect-time load balancing of Calico's and Cilium's eBPF dataplanes).
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { arch } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { exec, execChecked } from '../sys/exec.js';
+import { exec, execChecked, ExecError } from '../../sys/exec.js';
+import type { LabPlan } from '../addresses.js';
+import { LAB_COMMAND_TIMEOUT_MS as TIMEOUT_MS } from '../batch.js';
+import { firstLine } from '../profile-part.js';
 import { BPF_MAPS, BPF_PROGRAMS, bpfMapBatch, mountPoints, parseServiceHits, type ServiceHits } from './ebpf-maps.js';
-import { LAB_BPF_PIN_DIR, LAB_CGROUP_NAME, type LabPlan } from './plan.js';
+import { sumTranslations, type ServiceProxy } from './service-proxy.js';
 
-const TIMEOUT_MS = 30_000;
+/** The lab's cgroup folder name under the cgroup2 mount. */
+export const LAB_CGROUP_NAME = 'netmatrix-lab';
+/** bpffs folder holding the pinned programs and maps. */
+export const LAB_BPF_PIN_DIR = '/sys/fs/bpf/netmatrix';
 const BPFFS = '/sys/fs/bpf';
 const MAP_DIR = join(LAB_BPF_PIN_DIR, 'maps');
 
@@ -21,9 +29,11 @@ function multiarchInclude(): string {
   return `/usr/include/${arch() === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
 }
 
-/** lab/bpf/service.c: next to this module in the sources, two levels up from dist/lab when compiled. */
+/** lab/service-proxies/bpf/service.c: next to this module in the sources, three levels up from dist/lab/service-proxies when compiled. */
 export function serviceProgramSource(): string {
-  const candidates = ['./bpf/service.c', '../../lab/bpf/service.c'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+  const candidates = ['./bpf/service.c', '../../../lab/service-proxies/bpf/service.c'].map((p) =>
+    fileURLToPath(new URL(p, import.meta.url)),
+  );
   return candidates.find((p) => existsSync(p)) ?? (candidates[0] as string);
 }
 
@@ -32,9 +42,14 @@ export function compileArgv(object: string): string[] {
   return ['clang', '-O2', '-g', '-target', 'bpf', `-I${multiarchInclude()}`, '-c', serviceProgramSource(), '-o', object];
 }
 
-/** Compile service.c into `dir` (a fresh temp folder: the object is never committed) and return its path. */
+/** Where the compiled program is in `dir`, the temp folder of one `lab up` (the object is never committed). */
+function serviceObject(dir: string): string {
+  return join(dir, 'service.o');
+}
+
+/** Compile service.c into `dir` and return its path. */
 export async function compileServiceProgram(dir: string): Promise<string> {
-  const object = join(dir, 'service.o');
+  const object = serviceObject(dir);
   await execChecked(compileArgv(object), { timeoutMs: TIMEOUT_MS });
   return object;
 }
@@ -49,11 +64,11 @@ export async function cgroup2Mounts(): Promise<string[]> {
 }
 
 /**
- * Load `object`, pin its programs and maps under /sys/fs/bpf/netmatrix, fill the maps for `plan`
- * and attach the programs to `plan.cgroup`, which this creates. bpffs is mounted at /sys/fs/bpf
- * first if it is not (it stays mounted: it is the system's, not the lab's).
+ * Load the program compiled into `dir`, pin its programs and maps under /sys/fs/bpf/netmatrix,
+ * fill the maps for `plan` and attach the programs to `plan.cgroup`, which this creates. bpffs is
+ * mounted at /sys/fs/bpf first if it is not (it stays mounted: it is the system's, not the lab's).
  */
-export async function ebpfUp(plan: LabPlan, object: string, dir: string): Promise<void> {
+async function ebpfUp(plan: LabPlan, dir: string): Promise<void> {
   const cgroup = plan.cgroup;
   if (!cgroup) throw new Error('ebpfUp: the plan has no cgroup (its Service proxy is not ebpf)');
   if (!mountPoints(await mountinfo(), 'bpf').includes(BPFFS)) {
@@ -61,7 +76,7 @@ export async function ebpfUp(plan: LabPlan, object: string, dir: string): Promis
   }
   await mkdir(cgroup);
   await mkdir(LAB_BPF_PIN_DIR);
-  await execChecked(['bpftool', 'prog', 'loadall', object, LAB_BPF_PIN_DIR, 'pinmaps', MAP_DIR], { timeoutMs: TIMEOUT_MS });
+  await execChecked(['bpftool', 'prog', 'loadall', serviceObject(dir), LAB_BPF_PIN_DIR, 'pinmaps', MAP_DIR], { timeoutMs: TIMEOUT_MS });
   const batch = join(dir, 'maps.bpftool');
   await writeFile(batch, bpfMapBatch(plan, MAP_DIR).join('\n') + '\n');
   await execChecked(['bpftool', 'batch', 'file', batch], { timeoutMs: TIMEOUT_MS });
@@ -94,7 +109,7 @@ async function pidsOf(cgroup: string): Promise<string[]> {
  * (the lab's own were killed before) are moved to the cgroup2 root, not killed: they are not
  * the lab's. Detaching first is for clarity; removing the folder would release the programs too.
  */
-export async function ebpfDown(): Promise<void> {
+async function ebpfDown(): Promise<void> {
   for (const cgroup of await labCgroups()) {
     for (const pid of await pidsOf(cgroup)) {
       await writeFile(join(dirname(cgroup), 'cgroup.procs'), pid).catch(() => undefined);
@@ -122,9 +137,62 @@ export async function ebpfDown(): Promise<void> {
 }
 
 /** What the ebpf proxy left on the system: lab cgroup folders and pins (empty after ebpfDown). */
-export async function ebpfLeftovers(): Promise<string[]> {
+async function ebpfLeftovers(): Promise<string[]> {
   const pins = existsSync(BPFFS)
     ? (await readdir(BPFFS).catch(() => [])).filter((n) => n.startsWith('netmatrix')).map((n) => join(BPFFS, n))
     : [];
   return [...(await labCgroups()), ...pins];
 }
+
+/** The checks beyond clang and bpftool: headers, cgroup2 where the plan says, bpffs, and a program that compiles into `dir`. */
+async function checkEbpf(plan: LabPlan, dir: string): Promise<string | undefined> {
+  const why = 'the ebpf service proxy needs';
+  if (!existsSync('/usr/include/bpf/bpf_helpers.h'))
+    return `${why} the libbpf headers, /usr/include/bpf/bpf_helpers.h (install libbpf-dev)`;
+  const root = dirname(plan.cgroup ?? '/');
+  const mounts = await cgroup2Mounts();
+  if (!mounts.includes(root)) {
+    const where =
+      mounts.length > 0
+        ? `cgroup2 is mounted at ${mounts.join(', ')}; plan the lab with that cgroupRoot`
+        : 'no cgroup2 filesystem is mounted';
+    return `${why} cgroup2 at ${root}, but ${where}`;
+  }
+  if (!existsSync(BPFFS)) return `${why} /sys/fs/bpf to mount bpffs on (a kernel with CONFIG_BPF_SYSCALL)`;
+  try {
+    await compileServiceProgram(dir);
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof ExecError)) throw e;
+    return `${why} lab/service-proxies/bpf/service.c to compile, but clang failed: ${firstLine(e.stderr)}`;
+  }
+}
+
+export const ebpf: ServiceProxy = {
+  name: 'ebpf',
+  description: "a cgroup/connect4 eBPF program rewriting the destination at connect() (Calico's and Cilium's eBPF dataplanes)",
+  noun: 'the ebpf service proxy',
+  tools: [
+    { bin: 'clang', versionFlag: '--version', install: 'clang' },
+    { bin: 'bpftool', versionFlag: 'version', install: 'bpftool' },
+  ],
+  check: checkEbpf,
+  probes: () => [],
+  cgroup: (cgroupRoot) => `${cgroupRoot.replace(/\/+$/, '')}/${LAB_CGROUP_NAME}`,
+  // Nothing per node: one program on the lab's cgroup serves every namespace.
+  nodeUp: async () => undefined,
+  up: ebpfUp,
+  down: ebpfDown,
+  leftovers: ebpfLeftovers,
+  nodeCounters: async () => [],
+  async evidence() {
+    const hits = await readServiceHits();
+    if (!hits) throw new Error(`the ebpf service proxy is not loaded (no pinned ${BPF_MAPS.hits} map)`);
+    return {
+      source: `eBPF counter map ${BPF_MAPS.hits} (connect4 + sendmsg4 rewrites)`,
+      services: sumTranslations(
+        hits.map((h) => ({ serviceIp: h.serviceIp, protocol: h.protocol, port: h.port, translations: h.connect + h.sendmsg })),
+      ),
+    };
+  },
+};
