@@ -9,7 +9,7 @@
  * the median or spread is taken, except the units converted value by value (convertsEachValue).
  * A missing figure (null) is no value, never a 0.
  */
-import { TEST_KINDS } from '../shared/protocol.js';
+import { PROTOCOLS, TEST_KINDS } from '../shared/protocol.js';
 import { median, spread } from '../shared/stats.js';
 import { GaugeText, type Labels } from './exposition.js';
 import { convertsEachValue, MATRIX_FAMILIES, MATRIX_FAMILY_LIST, toBaseUnit, type MatrixFamily, type Series } from './figures.js';
@@ -39,21 +39,21 @@ function slot(family: MatrixFamily, series: Series, index: number): Slot {
 /** The slots of one scope, and which of them a cell of each kind and protocol feeds. */
 class Slots {
   readonly all: Slot[] = [];
-  private readonly fed = new Map<string, Slot[]>();
+  /** By kind, then protocol: looked up once per cell, so no key is built. */
+  private readonly fed: Record<string, Record<string, Slot[]>> = {};
 
   constructor(scope: MatrixFamily['scope']) {
     for (const family of MATRIX_FAMILY_LIST)
       if (family.scope === scope) for (const series of family.series) this.all.push(slot(family, series, this.all.length));
+    for (const kind of TEST_KINDS) {
+      const byProtocol: Record<string, Slot[]> = (this.fed[kind] = {});
+      for (const protocol of PROTOCOLS)
+        byProtocol[protocol] = this.all.filter(({ series: { figure: f } }) => f.kind === kind && (f.protocol ?? protocol) === protocol);
+    }
   }
 
-  of(c: MatrixCell): Slot[] {
-    const key = `${c.kind}/${c.protocol}`;
-    let slots = this.fed.get(key);
-    if (!slots) {
-      const fed = (f: Series['figure']) => f.kind === c.kind && (f.protocol === undefined || f.protocol === c.protocol);
-      this.fed.set(key, (slots = this.all.filter((s) => fed(s.series.figure))));
-    }
-    return slots;
+  of(c: MatrixCell): readonly Slot[] {
+    return (this.fed[c.kind] as Record<string, Slot[]>)[c.protocol] as Slot[];
   }
 
   /** A list per slot, for one path's (or one node's) values. */
