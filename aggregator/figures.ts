@@ -364,3 +364,8 @@ export const MATRIX_FAMILIES = {
 
 /** MATRIX_FAMILIES as a list, in the order /metrics writes them. */
 export const MATRIX_FAMILY_LIST: readonly MatrixFamily[] = Object.values(MATRIX_FAMILIES);
+
+/** Each family's metric name by its catalogue key, for code that writes PromQL (the dashboards, the alerts). */
+export const MATRIX_METRIC = Object.fromEntries(Object.entries(MATRIX_FAMILIES).map(([key, f]) => [key, f.name])) as {
+  readonly [K in keyof typeof MATRIX_FAMILIES]: string;
+};
