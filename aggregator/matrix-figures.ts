@@ -12,7 +12,15 @@
 import { PROTOCOLS, TEST_KINDS } from '../shared/protocol.js';
 import { median, spread } from '../shared/stats.js';
 import { GaugeText, type Labels } from './exposition.js';
-import { convertsEachValue, MATRIX_FAMILIES, MATRIX_FAMILY_LIST, toBaseUnit, type MatrixFamily, type Series } from './figures.js';
+import {
+  convertsEachValue,
+  MATRIX_FAMILIES,
+  MATRIX_FAMILY_LIST,
+  toBaseUnit,
+  type MatrixFamily,
+  type Series,
+  type Unit,
+} from './figures.js';
 import type { CellResult, MatrixCell } from './results.js';
 
 export { PAIR_FAILURES_MAX_SERIES } from './figures.js';
@@ -22,18 +30,24 @@ interface Slot {
   family: MatrixFamily;
   series: Series;
   index: number;
-  /** To the base unit: each value as it is collected, or the median or spread once it is taken. */
-  eachValue: (v: number) => number;
-  aggregate: (v: number) => number;
+  unit: Unit;
+  /** Converted to the base unit value by value as collected, or once the median or spread is taken. */
+  eachValue: boolean;
+  /**
+   * The labels of this slot's next sample, overwritten for each (path, node or pair, and stat):
+   * GaugeText.sample reads them and keeps nothing, and an object per sample was most of a
+   * scrape's garbage.
+   */
+  labels: Labels;
 }
 
-const same = (v: number) => v;
+/** The labels a scope sets on each sample, before a series' own (and `stat`, set per stat). */
+const SCOPE_LABELS = { path: ['path', 'protocol'], node: ['path', 'protocol', 'node'], pair: ['path', 'protocol', 'source', 'target'] };
 
 function slot(family: MatrixFamily, series: Series, index: number): Slot {
   const unit = series.figure.unit;
-  const base = (v: number) => toBaseUnit(v, unit);
-  const each = convertsEachValue(unit);
-  return { family, series, index, eachValue: each ? base : same, aggregate: each ? same : base };
+  const labels: Labels = Object.fromEntries(SCOPE_LABELS[family.scope].map((name) => [name, '']));
+  return { family, series, index, unit, eachValue: convertsEachValue(unit), labels: Object.assign(labels, series.labels) };
 }
 
 /** The slots of one scope, and which of them a cell of each kind and protocol feeds. */
@@ -73,7 +87,7 @@ function collect(slots: readonly Slot[], r: CellResult, into: number[][], end?: 
   for (const s of slots) {
     if (end !== undefined && s.series.end !== undefined && s.series.end !== end) continue;
     const v = s.series.figure.read(r);
-    if (finite(v)) (into[s.index] as number[]).push(s.eachValue(v));
+    if (finite(v)) (into[s.index] as number[]).push(s.eachValue ? toBaseUnit(v, s.unit) : v);
   }
 }
 
@@ -138,7 +152,11 @@ function writePaths(cells: Iterable<MatrixCell>, out: GaugeText, o: { perPair: b
     for (const { path, protocol, measured } of paths.values())
       if (measured[kind] > 0) out.sample(MATRIX_FAMILIES.pairsMeasured, { path, protocol, kind }, measured[kind]);
   for (const { path, protocol, values } of paths.values())
-    for (const s of PATH.all) write(out, s, { path, protocol, ...s.series.labels }, values[s.index] as number[]);
+    for (const s of PATH.all) {
+      s.labels.path = path;
+      s.labels.protocol = protocol;
+      write(out, s, values[s.index] as number[]);
+    }
 
   // Array.prototype.sort is stable: equal runs keep the matrix's order (least recently measured first).
   failing.sort((a, b) => b.consecutiveFailures - a.consecutiveFailures);
@@ -155,12 +173,13 @@ function writePaths(cells: Iterable<MatrixCell>, out: GaugeText, o: { perPair: b
 function writePair(out: GaugeText, c: MatrixCell, r: CellResult): void {
   for (const s of PAIR.of(c)) {
     const v = s.series.figure.read(r);
-    if (finite(v))
-      out.sample(
-        s.family,
-        { path: c.path, protocol: c.protocol, source: c.source, target: c.target, ...s.series.labels },
-        toBaseUnit(v, s.series.figure.unit),
-      );
+    if (!finite(v)) continue;
+    const l = s.labels;
+    l.path = c.path;
+    l.protocol = c.protocol;
+    l.source = c.source;
+    l.target = c.target;
+    out.sample(s.family, l, toBaseUnit(v, s.unit));
   }
 }
 
@@ -181,31 +200,40 @@ function writeNodes(nodes: Iterable<readonly [string, Iterable<MatrixCell>]>, ou
     for (const { path, protocol, values } of scratch.values()) {
       for (const s of NODE.all) {
         const list = values[s.index] as number[];
-        if (s.family.aggregate.of !== 'worst-path-median') write(out, s, { path, protocol, node, ...s.series.labels }, list);
-        else if (list.length > 0) worst[s.index] = Math.max(worst[s.index] ?? 0, median(list) as number);
+        if (s.family.aggregate.of !== 'worst-path-median') {
+          s.labels.path = path;
+          s.labels.protocol = protocol;
+          s.labels.node = node;
+          write(out, s, list);
+        } else if (list.length > 0) worst[s.index] = Math.max(worst[s.index] ?? 0, median(list) as number);
       }
     }
     for (const v of scratch.values()) v.clear();
     for (const s of NODE.all) {
       const w = worst[s.index];
       if (w === null || w === undefined) continue;
-      out.sample(s.family, { node, ...s.series.labels }, s.aggregate(w));
+      s.labels.node = node;
+      out.sample(s.family, s.labels, s.eachValue ? w : toBaseUnit(w, s.unit));
       worst[s.index] = null;
     }
   }
 }
 
 /** A slot's series of one path (or node) from its values, by its family's aggregate; no values, no series. */
-function write(out: GaugeText, s: Slot, labels: Labels, values: number[]): void {
+function write(out: GaugeText, s: Slot, values: number[]): void {
   if (values.length === 0) return;
-  const { family } = s;
+  const { family, labels } = s;
   const a = family.aggregate;
-  const base = s.aggregate;
+  const base = (v: number) => (s.eachValue ? v : toBaseUnit(v, s.unit));
   if (a.of === 'median') out.sample(family, labels, base(median(values) as number));
   else if (a.of === 'max') out.sample(family, labels, base(max(values)));
   else if (a.of === 'spread') {
     const sp = spread(values);
-    if (sp) for (const stat of a.stats) out.sample(family, { ...labels, stat }, base(sp[stat]));
+    if (sp)
+      for (const stat of a.stats) {
+        labels.stat = stat;
+        out.sample(family, labels, base(sp[stat]));
+      }
   } else throw new Error(`${family.name}: aggregate ${a.of} is not written per path or node`);
 }
 
