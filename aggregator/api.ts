@@ -11,7 +11,8 @@ import type { Topology } from '../shared/result.js';
 import type { AgentRegistry } from './agents.js';
 import { bearer, tokenMatches, WindowLimiter } from './agent-socket.js';
 import type { Metrics } from './metrics.js';
-import type { MatrixCell, ResultStore } from './results.js';
+import { API_THROUGHPUT_FIGURES, PAIR_FIGURES, type ApiThroughputFigures, type PairFigure } from './figures.js';
+import type { CellResult, MatrixCell, ResultStore } from './results.js';
 import type { Scheduler } from './scheduler.js';
 
 export interface ApiDeps {
@@ -65,6 +66,9 @@ function cellHead(c: MatrixCell) {
   };
 }
 
+/** A figure of the catalogue as an /api/matrix cell serves it: in its own unit, null when the test did not carry it. */
+const apiFigure = (f: PairFigure, good: CellResult | null) => (good ? (f.read(good) ?? null) : null);
+
 /** A latency cell in the compact form the API and the page use: the latest successful test's round-trip times. */
 function latencyCellView(c: MatrixCell) {
   const l = c.lastSuccess?.latency ?? null;
@@ -73,31 +77,21 @@ function latencyCellView(c: MatrixCell) {
     consecutiveFailures: c.consecutiveFailures,
     /** Full round trips, µs, of the latest successful test. */
     rttMicroseconds: l ? { min: l.min, p50: l.p50, p90: l.p90, p99: l.p99, p999: l.p999, max: l.max } : null,
-    /** Requests without a reply over those sent (UDP); null without a successful test. */
+    /** Requests without a reply over those sent, of either protocol; 0 when none were sent, null without a successful test. */
     droppedRatio: l ? (l.sentMessages > 0 ? l.droppedMessages / l.sentMessages : 0) : null,
-    /** Median TCP connection setup time, µs; null when not measured. */
-    connectP50Microseconds: l?.connectP50Microseconds ?? null,
+    [PAIR_FIGURES.connect.api]: apiFigure(PAIR_FIGURES.connect, c.lastSuccess),
     targetAddress: c.latest.targetAddress,
   };
 }
 
-/** A matrix cell in the compact form the API and the page use. */
+/** A matrix cell in the compact form the API and the page use; its figures are the catalogue's (aggregator/figures.ts). */
 function cellView(c: MatrixCell) {
   const r = c.latest;
-  const good = c.lastSuccess;
+  const figures = {} as ApiThroughputFigures;
+  for (const f of API_THROUGHPUT_FIGURES) figures[f.api] = apiFigure(f, c.lastSuccess);
   return {
     ...cellHead(c),
-    throughputBitsPerSecond: good?.throughputBitsPerSecond ?? null,
-    clientCpuBusyPercent: good?.clientBusyPercent ?? null,
-    serverCpuBusyPercent: good?.serverBusyPercent ?? null,
-    clientSoftirqPercent: good?.clientSoftirqPercent ?? null,
-    serverSoftirqPercent: good?.serverSoftirqPercent ?? null,
-    clientCpuSecondsPerGigabyte: good?.clientCpuSecondsPerGigabyte ?? null,
-    serverCpuSecondsPerGigabyte: good?.serverCpuSecondsPerGigabyte ?? null,
-    tcpRetransmits: good?.tcpRetransmits ?? null,
-    tcpRttMeanSeconds: good?.tcpRttMeanSeconds ?? null,
-    udpJitterSeconds: good?.udpJitterSeconds ?? null,
-    udpLossRatio: good?.udpLossRatio ?? null,
+    ...figures,
     targetAddress: r.targetAddress,
     sourceZone: r.sourceZone,
     targetZone: r.targetZone,

@@ -1,10 +1,11 @@
 /**
  * Every netmatrix metric, on a registry passed in (never prom-client's global one). Event
- * counters are bumped by verbs (`recordResult`, `protocolError`, ...); the figures of the
- * matrix are computed at scrape time from the result store and written as text
- * (aggregator/matrix-figures.ts), so a node that leaves (its cells removed from the store)
- * disappears from /metrics at the next scrape with no label set left behind. Per-pair series
- * grow as N^2 and are exported only up to a node limit or on request.
+ * counters are bumped by verbs (`recordResult`, `protocolError`, ...) and defined here; the
+ * gauges of the matrix are rows of the figure catalogue (aggregator/figures.ts), computed at
+ * scrape time from the result store and written as text (aggregator/matrix-figures.ts), so a
+ * node that leaves (its cells removed from the store) disappears from /metrics at the next
+ * scrape with no label set left behind. Per-pair series grow as N^2 and are exported only up to
+ * a node limit or on request.
  * Throughput figures read the throughput cells of the matrix, latency figures (sockperf's full
  * round trips) the latency cells; the event counters carry the kind of test as a label.
  */
@@ -12,7 +13,8 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { TestResult } from '../shared/result.js';
 import type { AgentRegistry } from './agents.js';
 import type { KubeStatus } from './kube/integration.js';
-import { matrixText, PAIR_FAILURES_MAX_SERIES } from './matrix-figures.js';
+import { PAIR_FAILURES_MAX_SERIES, toBaseUnit } from './figures.js';
+import { matrixText } from './matrix-figures.js';
 import type { ResultStore } from './results.js';
 
 export interface MetricsOptions {
@@ -216,8 +218,8 @@ export class Metrics {
     if (!r.ok && r.error) this.failures.inc({ ...labels, reason: r.error.code });
     this.duration.observe(labels, durationSeconds);
     if (r.ok && r.latency) {
-      this.rttP50.observe({ path: r.path, protocol: r.protocol }, r.latency.rttMicroseconds.p50 / 1e6);
-      this.rttP99.observe({ path: r.path, protocol: r.protocol }, r.latency.rttMicroseconds.p99 / 1e6);
+      this.rttP50.observe({ path: r.path, protocol: r.protocol }, toBaseUnit(r.latency.rttMicroseconds.p50, 'µs'));
+      this.rttP99.observe({ path: r.path, protocol: r.protocol }, toBaseUnit(r.latency.rttMicroseconds.p99, 'µs'));
     }
     const retr = r.iperf?.tcp?.retransmits;
     if (r.ok && r.protocol === 'tcp' && retr !== undefined) this.retransmits.inc({ path: r.path }, retr);

@@ -4,6 +4,7 @@
  * with Helm expressions in place of the thresholds (charts/netmatrix/files/alerts.yaml, which the
  * chart's PrometheusRule renders with `tpl`), so the chart ships exactly the expressions tested.
  */
+import { MATRIX_METRIC as M } from '../aggregator/figures.js';
 
 /** Thresholds of the rules; the chart's `prometheusRule.*` values have the same shape. */
 export interface AlertSettings {
@@ -79,8 +80,8 @@ function rules(w: Writer): AlertRule[] {
     {
       alert: 'NetmatrixThroughputDrop',
       expr:
-        `netmatrix_node_throughput_bytes_per_second < ${s('throughputDrop.percent')} / 100` +
-        ` * avg_over_time(netmatrix_node_throughput_bytes_per_second[${s('throughputDrop.baselineWindow')}])`,
+        `${M.nodeThroughput} < ${s('throughputDrop.percent')} / 100` +
+        ` * avg_over_time(${M.nodeThroughput}[${s('throughputDrop.baselineWindow')}])`,
       for: s('throughputDrop.for'),
       labels,
       annotations: {
@@ -96,8 +97,8 @@ function rules(w: Writer): AlertRule[] {
       // The node's own recent past is the baseline: round trips differ too much between clusters
       // (and paths) for one absolute threshold.
       expr:
-        `netmatrix_node_rtt_seconds{percentile="99"} > ${s('latencyRise.factor')}` +
-        ` * avg_over_time(netmatrix_node_rtt_seconds{percentile="99"}[${s('latencyRise.baselineWindow')}])`,
+        `${M.nodeRtt}{percentile="99"} > ${s('latencyRise.factor')}` +
+        ` * avg_over_time(${M.nodeRtt}{percentile="99"}[${s('latencyRise.baselineWindow')}])`,
       for: s('latencyRise.for'),
       labels,
       annotations: {
@@ -110,7 +111,7 @@ function rules(w: Writer): AlertRule[] {
     },
     {
       alert: 'NetmatrixPairFailing',
-      expr: `netmatrix_pair_consecutive_failures >= ${s('pairFailing.consecutiveFailures')}`,
+      expr: `${M.pairFailures} >= ${s('pairFailing.consecutiveFailures')}`,
       for: s('pairFailing.for'),
       labels,
       annotations: {
@@ -122,7 +123,7 @@ function rules(w: Writer): AlertRule[] {
     },
     {
       alert: 'NetmatrixNodeStale',
-      expr: `time() - netmatrix_node_last_success_timestamp_seconds > ${s('nodeStale.seconds')}`,
+      expr: `time() - ${M.nodeLastSuccess} > ${s('nodeStale.seconds')}`,
       for: s('nodeStale.for'),
       labels,
       annotations: {

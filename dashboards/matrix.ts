@@ -2,6 +2,7 @@
  * netmatrix matrix: every ordered pair of nodes of one path and protocol, as a source x target
  * matrix of the latest throughput and round trip, over time, and the pairs that fail.
  */
+import { MATRIX_METRIC as M, PAIR_FAILURES_MAX_SERIES } from '../aggregator/figures.js';
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { datasourceVariable, finish, heatmapPanel, labelVariable, matrixPanel, newDashboard, row, tablePanel } from './panels.js';
 import { MATRIX as Q, VARIABLE_QUERIES } from './queries.js';
@@ -104,8 +105,7 @@ export function matrixDashboard(): dashboard.Dashboard {
       .withPanel(
         tablePanel({
           title: 'Pairs failing now',
-          description:
-            'Failed tests in a row of each ordered pair and kind of test (throughput or latency) whose latest test failed (netmatrix_pair_consecutive_failures; exported whatever the per-pair limit, at most 100 series). The error code of each is in /api/matrix.',
+          description: `Failed tests in a row of each ordered pair and kind of test (throughput or latency) whose latest test failed (${M.pairFailures}; exported whatever the per-pair limit, at most ${PAIR_FAILURES_MAX_SERIES} series). The error code of each is in /api/matrix.`,
           queries: [Q.failingPairs],
           width: 8,
         }),

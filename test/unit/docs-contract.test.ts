@@ -1,6 +1,7 @@
 /**
  * The README is a reference: these tests keep its metrics, failure reasons and settings in
- * step with the code, in both directions.
+ * step with the code, in both directions, and its rows for the matrix's gauges in step with
+ * their catalogue (aggregator/figures.ts).
  */
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
@@ -8,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { AGENT_SETTINGS } from '../../agent/config.js';
 import { buildAggregator } from '../../aggregator/app.js';
 import { AGGREGATOR_SETTINGS, loadAggregatorConfig } from '../../aggregator/config.js';
+import { MATRIX_FAMILY_LIST } from '../../aggregator/figures.js';
 import { ERROR_CODES } from '../../shared/errors.js';
 import { familyNames } from '../helpers/prometheus-text.js';
 
@@ -19,6 +21,17 @@ function tableNames(heading: string): string[] {
   return [...section.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1] as string);
 }
 
+/** The metrics table's rows by name: the type column, and the label names of the labels column (values in parentheses left out). */
+function metricRows(): Map<string, { type: string; labels: string[] }> {
+  const section = readme.split('## Metrics')[1]?.split('\n## ')[0] ?? '';
+  const rows = new Map<string, { type: string; labels: string[] }>();
+  for (const m of section.matchAll(/^\| `([^`]+)` \| ([^|]*) \| ([^|]*) \|/gm)) {
+    const labels = [...(m[3] as string).replace(/\([^)]*\)/g, '').matchAll(/`([^`]+)`/g)].map((l) => l[1] as string);
+    rows.set(m[1] as string, { type: (m[2] as string).trim(), labels });
+  }
+  return rows;
+}
+
 describe('README reference tables', () => {
   it('lists exactly the metrics the aggregator registers', async () => {
     const agg = await buildAggregator({
@@ -28,6 +41,12 @@ describe('README reference tables', () => {
     const registered = familyNames(await agg.metrics.exposition()).sort();
     await agg.close();
     expect(tableNames('Metrics').sort()).toEqual(registered);
+  });
+
+  it('gives every gauge of the matrix the type and labels of its catalogue row', () => {
+    const rows = metricRows();
+    expect(rows.size).toBeGreaterThan(MATRIX_FAMILY_LIST.length);
+    for (const f of MATRIX_FAMILY_LIST) expect(rows.get(f.name), f.name).toEqual({ type: f.type, labels: [...f.labelNames] });
   });
 
   it('lists exactly the failure reasons of the error catalogue', () => {
