@@ -71,7 +71,11 @@ const nodesSchema = z
 /** The lab's flags. They have no environment variables: a lab is built by the command that names it. */
 export const LAB_SETTINGS = {
   nodes: { flag: 'nodes', schema: nodesSchema, help: `nodes of the lab, 1 to ${MAX_LAB_NODES} (default ${DEFAULT_LAB_NODES})` },
-  podNetwork: { flag: 'pod-network', schema: oneOf(POD_NETWORKS), help: `how pods reach each other: ${choicesHelp('podNetwork', POD_NETWORKS)}` },
+  podNetwork: {
+    flag: 'pod-network',
+    schema: oneOf(POD_NETWORKS),
+    help: `how pods reach each other: ${choicesHelp('podNetwork', POD_NETWORKS)}`,
+  },
   serviceProxy: {
     flag: 'service-proxy',
     schema: oneOf(SERVICE_PROXIES),

@@ -196,9 +196,9 @@ export function redacted<T extends SettingsTable>(table: T, values: SettingsOf<T
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, table[k]?.secret && v !== undefined ? '(redacted)' : v]));
 }
 
-/** Help text: one line per setting, for `--help`. */
+/** Help text: one line per setting, for `--help`; a table of flag-only settings has no variable column. */
 export function settingsHelp(table: SettingsTable): string {
-  return Object.values(table)
-    .map((s) => `  --${s.flag.padEnd(34)} ${(s.env ?? '').padEnd(40)} ${s.help}`.trimEnd())
-    .join('\n');
+  const settings = Object.values(table);
+  const withEnv = settings.some((s) => s.env !== undefined);
+  return settings.map((s) => `  --${s.flag.padEnd(34)} ${withEnv ? `${(s.env ?? '').padEnd(40)} ` : ''}${s.help}`).join('\n');
 }
