@@ -149,10 +149,10 @@ export function splitArgs(argv: readonly string[], tables: readonly SettingsTabl
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const name = flagName(arg);
-    const mine = out[(name !== undefined && owner.get(name)) || 0] as string[];
+    const owned = name === undefined ? undefined : owner.get(name);
+    const mine = out[owned ?? 0] as string[];
     mine.push(arg);
-    const next = argv[i + 1];
-    if (name !== undefined && owner.has(name) && takesNext(arg, next)) mine.push(argv[++i] as string);
+    if (owned !== undefined && takesNext(arg, argv[i + 1])) mine.push(argv[++i] as string);
   }
   return out;
 }
