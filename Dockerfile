@@ -3,6 +3,7 @@
 #
 #   docker build --secret id=extra-ca,src=ca.pem -t netmatrix .     # the secret is optional
 #   docker run netmatrix aggregator --token T                       # or: ... netmatrix agent ...
+#   docker run netmatrix --help                                     # every command: it is `netmatrix`
 #
 # The optional build secret `extra-ca` is a PEM file of extra CA certificates, for builds behind
 # a TLS-intercepting proxy: npm and apt trust it during the build, and no layer keeps it.
@@ -61,14 +62,15 @@ RUN --mount=type=secret,id=extra-ca,required=false \
     if [ -s /run/secrets/extra-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/extra-ca; fi; \
     npm ci --omit=dev --no-audit --no-fund --cache /tmp/npm-cache && rm -rf /tmp/npm-cache
 COPY bin bin
+# dist/ holds the live page's files and the BPF source too: `npm run build` copies them.
 COPY --from=build /src/dist dist
-# The live page's static files (tsc copies only what it compiles).
-COPY aggregator/page dist/aggregator/page
+# The same `netmatrix` command as an npm install gives, on PATH: `kubectl exec ... -- netmatrix run ...`.
+RUN ln -s /app/bin/netmatrix.js /usr/local/bin/netmatrix
 
 # Numeric, so that Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001
 # 8080: the aggregator's HTTP API, /metrics and agent WebSocket. 5201: the agent's iperf3 server (and its sockperf server for latency tests, never at once).
 EXPOSE 8080 5201
 # tini is PID 1: it forwards SIGTERM to node (which stops cleanly) and reaps iperf3 and sockperf children.
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/cli/main.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "netmatrix"]
 CMD ["aggregator"]

@@ -1,13 +1,14 @@
 /**
- * The lab's command-line flags, shared by `lab up`, `demo` and `run --lab`. Pure: the caller
- * hands in its arguments and gets a node count and a validated profile, or one error that lists
- * every problem.
+ * The lab's command-line flags, one settings table shared by `lab up`, `demo` and `run --lab`
+ * (each composes it with its own table). Pure: the caller hands in its arguments and gets a node
+ * count and a validated profile, or one error that lists every problem.
  *
- *   --nodes N  --pod-network direct|vxlan  --service-proxy iptables|nftables|ebpf  --link-rate RATE
- *
- * Each flag takes its value as the next argument or after `=` (`--nodes=3`).
+ * The values each profile flag takes come from LabProfileSchema, so a profile added there is
+ * accepted and listed in --help without an edit here.
  */
+import { z } from 'zod';
 import { LabProfileSchema, type LabProfile } from '../shared/lab-profile.js';
+import { loadSettings, SettingsError, type FlagRules } from '../shared/settings.js';
 import { MAX_LAB_NODES } from './plan.js';
 
 /** Nodes a lab gets when --nodes is not given. */
@@ -15,6 +16,7 @@ export const DEFAULT_LAB_NODES = 3;
 
 const POD_NETWORKS = LabProfileSchema.shape.podNetwork.unwrap().options;
 const SERVICE_PROXIES = LabProfileSchema.shape.serviceProxy.unwrap().options;
+const DEFAULT_PROFILE = LabProfileSchema.parse({});
 
 /** Bad lab flags; `problems` has one sentence per problem, the message all of them. */
 export class LabFlagsError extends Error {
@@ -24,67 +26,89 @@ export class LabFlagsError extends Error {
   }
 }
 
-type Flag = '--nodes' | '--pod-network' | '--service-proxy' | '--link-rate';
-const FLAGS: readonly Flag[] = ['--nodes', '--pod-network', '--service-proxy', '--link-rate'];
-
-function isFlag(name: string): name is Flag {
-  return (FLAGS as readonly string[]).includes(name);
-}
+/** The profile settings whose values are named choices. */
+type ProfileAxis = 'podNetwork' | 'serviceProxy';
 
 /**
- * Parse `--nodes N --pod-network direct|vxlan --service-proxy iptables|nftables|ebpf
- * --link-rate RATE` (all optional). Throws a LabFlagsError naming every unknown flag, missing
- * value, repeated flag and bad value at once.
+ * PLUG-IN POINT for per-profile descriptions. The pod-network and service-proxy registries
+ * (lab/pod-networks/*, lab/service-proxies/*) will export a one-line description per profile:
+ * return it here and `--help` shows it after the value. Until then the values stand alone.
+ */
+function profileDescription(_axis: ProfileAxis, _value: string): string | undefined {
+  return undefined;
+}
+
+/** "direct (default), vxlan", each value with its description where there is one. */
+function choicesHelp(axis: ProfileAxis, values: readonly string[]): string {
+  return values
+    .map((v) => {
+      const notes = [profileDescription(axis, v), v === DEFAULT_PROFILE[axis] ? 'default' : undefined].filter(Boolean);
+      return notes.length > 0 ? `${v} (${notes.join('; ')})` : v;
+    })
+    .join(', ');
+}
+
+/** One of `values`, or undefined (the profile's default) when the flag is not given. */
+function oneOf<T extends string>(values: readonly T[]) {
+  return z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || (values as readonly string[]).includes(v), `must be one of ${values.join(', ')}`)
+    .transform((v) => v as T | undefined);
+}
+
+const nodesSchema = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined) return DEFAULT_LAB_NODES;
+    const n = Number(v);
+    if (/^\d+$/.test(v) && n >= 1 && n <= MAX_LAB_NODES) return n;
+    ctx.addIssue({ code: 'custom', message: `must be an integer from 1 to ${MAX_LAB_NODES}` });
+    return z.NEVER;
+  });
+
+/** The lab's flags. They have no environment variables: a lab is built by the command that names it. */
+export const LAB_SETTINGS = {
+  nodes: { flag: 'nodes', schema: nodesSchema, help: `nodes of the lab, 1 to ${MAX_LAB_NODES} (default ${DEFAULT_LAB_NODES})` },
+  podNetwork: {
+    flag: 'pod-network',
+    schema: oneOf(POD_NETWORKS),
+    help: `how pods reach each other: ${choicesHelp('podNetwork', POD_NETWORKS)}`,
+  },
+  serviceProxy: {
+    flag: 'service-proxy',
+    schema: oneOf(SERVICE_PROXIES),
+    help: `how Services are translated: ${choicesHelp('serviceProxy', SERVICE_PROXIES)}`,
+  },
+  linkRate: {
+    flag: 'link-rate',
+    schema: z
+      .string()
+      .optional()
+      .refine(
+        (v) => v === undefined || LabProfileSchema.shape.linkRate.safeParse(v).success,
+        'must be a tc rate such as 500mbit or 1gbit (units bit, kbit, mbit, gbit)',
+      ),
+    help: 'cap on each node link, a tc rate such as 500mbit or 1gbit (default: none)',
+  },
+};
+
+/** The lab's flags keep the wording they had before the table: each flag once, "must be ..., got "v"". */
+const LAB_FLAG_RULES: FlagRules = { name: 'lab', strict: true, badValue: (flag, raw, reason) => `${flag} ${reason}, got "${raw}"` };
+
+/**
+ * Parse `--nodes N --pod-network NAME --service-proxy NAME --link-rate RATE` (all optional,
+ * each as the next argument or after `=`). Throws a LabFlagsError naming every unknown flag,
+ * missing value, repeated flag and bad value at once.
  */
 export function parseLabFlags(args: readonly string[]): { nodes: number; profile: LabProfile } {
-  const problems: string[] = [];
-  const values = new Map<Flag, string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] ?? '';
-    const eq = arg.indexOf('=');
-    const name = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    if (!isFlag(name)) {
-      problems.push(arg.startsWith('-') ? `unknown flag ${name} (lab flags: ${FLAGS.join(', ')})` : `unexpected argument "${arg}"`);
-      continue;
-    }
-    let value: string | undefined;
-    if (name !== arg) {
-      value = arg.slice(eq + 1);
-    } else {
-      const next = args[i + 1];
-      if (next !== undefined && !next.startsWith('--')) {
-        value = next;
-        i++;
-      }
-    }
-    if (value === undefined || value === '') {
-      problems.push(`${name} needs a value`);
-      continue;
-    }
-    if (values.has(name)) problems.push(`${name} is given more than once`);
-    values.set(name, value);
+  try {
+    const v = loadSettings(LAB_SETTINGS, {}, args, LAB_FLAG_RULES);
+    const profile = LabProfileSchema.parse({ podNetwork: v.podNetwork, serviceProxy: v.serviceProxy, linkRate: v.linkRate ?? null });
+    return { nodes: v.nodes, profile };
+  } catch (e) {
+    if (e instanceof SettingsError) throw new LabFlagsError(e.problems);
+    throw e;
   }
-
-  let nodes = DEFAULT_LAB_NODES;
-  const nodesText = values.get('--nodes');
-  if (nodesText !== undefined) {
-    nodes = Number(nodesText);
-    if (!/^\d+$/.test(nodesText) || nodes < 1 || nodes > MAX_LAB_NODES) {
-      problems.push(`--nodes must be an integer from 1 to ${MAX_LAB_NODES}, got "${nodesText}"`);
-    }
-  }
-  const podNetwork = values.get('--pod-network');
-  if (podNetwork !== undefined && !(POD_NETWORKS as readonly string[]).includes(podNetwork)) {
-    problems.push(`--pod-network must be one of ${POD_NETWORKS.join(', ')}, got "${podNetwork}"`);
-  }
-  const serviceProxy = values.get('--service-proxy');
-  if (serviceProxy !== undefined && !(SERVICE_PROXIES as readonly string[]).includes(serviceProxy)) {
-    problems.push(`--service-proxy must be one of ${SERVICE_PROXIES.join(', ')}, got "${serviceProxy}"`);
-  }
-  const linkRate = values.get('--link-rate');
-  if (linkRate !== undefined && !LabProfileSchema.shape.linkRate.safeParse(linkRate).success) {
-    problems.push(`--link-rate must be a tc rate such as 500mbit or 1gbit (units bit, kbit, mbit, gbit), got "${linkRate}"`);
-  }
-  if (problems.length > 0) throw new LabFlagsError(problems);
-  return { nodes, profile: LabProfileSchema.parse({ podNetwork, serviceProxy, linkRate: linkRate ?? null }) };
 }

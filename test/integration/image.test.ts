@@ -122,17 +122,24 @@ describeWith({ root: true, binaries: ['podman', 'debootstrap'] }, 'the container
       expect(await runOnce('id', ['-u'])).toBe('10001');
     });
 
-    it('starts the aggregator by default, through tini, with ports 8080 and 5201 declared', async () => {
+    it('starts `netmatrix aggregator` by default, through tini, with ports 8080 and 5201 declared', async () => {
       const config = JSON.parse(await podman(['image', 'inspect', '--format', '{{json .Config}}', IMAGE])) as {
         Entrypoint: string[];
         Cmd: string[];
         ExposedPorts: Record<string, unknown>;
         Labels: Record<string, string>;
       };
-      expect(config.Entrypoint).toEqual(['/usr/bin/tini', '--', 'node', '/app/dist/cli/main.js']);
+      expect(config.Entrypoint).toEqual(['/usr/bin/tini', '--', 'netmatrix']);
       expect(config.Cmd).toEqual(['aggregator']);
       expect(Object.keys(config.ExposedPorts).sort()).toEqual(['5201/tcp', '8080/tcp']);
       expect(config.Labels['org.opencontainers.image.title']).toBe('netmatrix');
+    });
+
+    it('offers the `netmatrix` command, through its entrypoint and on PATH (for kubectl exec)', async () => {
+      const viaEntrypoint = await podman(['run', '--rm', '--network', 'none', IMAGE, '--help']);
+      expect(viaEntrypoint).toMatch(/^usage: netmatrix <command>/);
+      for (const c of ['agent', 'aggregator', 'run', 'compare']) expect(viaEntrypoint).toMatch(new RegExp(`^  ${c} `, 'm'));
+      expect(await runOnce('netmatrix', ['--help'])).toBe(viaEntrypoint);
     });
 
     it("has Debian's iperf3 3.12+ and sockperf", async () => {

@@ -1,19 +1,29 @@
 /**
  * Configuration loading with the real aggregator and agent tables: defaults, environment,
- * flags over environment, every problem at once, secrets never shown, a frozen result.
+ * flags over environment, every problem at once, secrets never shown, a frozen result; and
+ * composing tables (splitArgs, flag-only settings, the strict rules of the lab's flags).
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AGENT_SETTINGS } from '../../agent/config.js';
 import { AGGREGATOR_SETTINGS, loadAggregatorConfig } from '../../aggregator/config.js';
-import { loadSettings, redacted, SettingsError, settingsHelp, type SettingsTable } from '../../shared/settings.js';
+import {
+  loadSettings,
+  redacted,
+  setting,
+  SettingsError,
+  settingsHelp,
+  splitArgs,
+  type FlagRules,
+  type SettingsTable,
+} from '../../shared/settings.js';
 
 const TOKEN = 'sup3r-s3cret-t0ken';
 
 /** Load and return the SettingsError, failing the test if loading succeeds. */
-function problemsOf<T extends SettingsTable>(table: T, env: Record<string, string>, argv: string[] = []): SettingsError {
+function problemsOf<T extends SettingsTable>(table: T, env: Record<string, string>, argv: string[] = [], rules?: FlagRules): SettingsError {
   try {
-    loadSettings(table, env, argv);
+    loadSettings(table, env, argv, rules);
   } catch (e) {
     expect(e).toBeInstanceOf(SettingsError);
     return e as SettingsError;
@@ -278,5 +288,47 @@ describe('secrets', () => {
         expect(help).toContain(s.env);
       }
     }
+  });
+});
+
+describe('composing tables', () => {
+  const A = { name: { env: 'A_NAME', flag: 'name', schema: setting.string('x'), help: 'a name' } };
+  const B = {
+    lab: { flag: 'lab', bare: true, schema: setting.bool(false), help: 'a switch' },
+    nodes: { flag: 'nodes', schema: setting.int(3, 1, 9), help: 'a count' },
+  };
+
+  it('splitArgs hands each table its flags with their values, and every other word to the first', () => {
+    const argv = ['--name', 'n', '--lab', '--nodes', '4', 'stray', '--bogus', '--nodes=5', '--name=m'];
+    expect(splitArgs(argv, [A, B])).toEqual([
+      ['--name', 'n', 'stray', '--bogus', '--name=m'],
+      ['--lab', '--nodes', '4', '--nodes=5'],
+    ]);
+    // A flag followed by another flag has no value: the next flag stays with its own table.
+    expect(splitArgs(['--nodes', '--name', 'n'], [A, B])).toEqual([['--name', 'n'], ['--nodes']]);
+  });
+
+  it('reads a flag-only setting from its flag, and never from the environment', () => {
+    expect(loadSettings(B, { NODES: '7' }, ['--nodes', '2'])).toEqual({ lab: false, nodes: 2 });
+    expect(loadSettings(B, {}, ['--lab'])).toEqual({ lab: true, nodes: 3 });
+  });
+
+  it('strict rules refuse a repeated or empty flag, and name the table with its flags', () => {
+    const rules = { name: 'test', strict: true, badValue: (f: string, raw: string, why: string) => `${f} ${why}, got "${raw}"` };
+    const e = problemsOf(B, {}, ['--nodes', '2', '--nodes=3', '--lab=', '--x', '--nodes', '10'], rules);
+    expect(e.problems).toEqual([
+      '--nodes is given more than once',
+      '--lab needs a value',
+      'unknown flag --x (test flags: --lab, --nodes)',
+      '--nodes is given more than once',
+      '--nodes Too big: expected number to be <=9, got "10"',
+    ]);
+    // The default: the last one wins, and an empty value goes to the schema.
+    expect(loadSettings(B, {}, ['--nodes', '2', '--nodes=3'])).toEqual({ lab: false, nodes: 3 });
+  });
+
+  it('help leaves out the variable column of a table without variables', () => {
+    expect(settingsHelp(B)).toBe(`  --${'lab'.padEnd(34)} a switch\n  --${'nodes'.padEnd(34)} a count`);
+    expect(settingsHelp(A)).toBe(`  --${'name'.padEnd(34)} ${'A_NAME'.padEnd(40)} a name`);
   });
 });
