@@ -6,6 +6,8 @@
  * The values each profile flag takes come from LabProfileSchema, so a profile added there is
  * accepted and listed in --help without an edit here.
  */
+import { POD_NETWORKS as POD_NETWORK_PLUGINS } from './pod-networks/index.js';
+import { SERVICE_PROXIES as SERVICE_PROXY_PLUGINS } from './service-proxies/index.js';
 import { z } from 'zod';
 import { LabProfileSchema, type LabProfile } from '../shared/lab-profile.js';
 import { loadSettings, SettingsError, type FlagRules } from '../shared/settings.js';
@@ -29,13 +31,10 @@ export class LabFlagsError extends Error {
 /** The profile settings whose values are named choices. */
 type ProfileAxis = 'podNetwork' | 'serviceProxy';
 
-/**
- * PLUG-IN POINT for per-profile descriptions. The pod-network and service-proxy registries
- * (lab/pod-networks/*, lab/service-proxies/*) will export a one-line description per profile:
- * return it here and `--help` shows it after the value. Until then the values stand alone.
- */
-function profileDescription(_axis: ProfileAxis, _value: string): string | undefined {
-  return undefined;
+/** The one-line description of a profile value, from its plug-in registry (lab/pod-networks, lab/service-proxies). */
+function profileDescription(axis: ProfileAxis, value: string): string | undefined {
+  const registry: Record<string, { description: string }> = axis === 'podNetwork' ? POD_NETWORK_PLUGINS : SERVICE_PROXY_PLUGINS;
+  return registry[value]?.description;
 }
 
 /** "direct (default), vxlan", each value with its description where there is one. */

@@ -6,7 +6,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { planLab } from '../../lab/plan.js';
 import { POD_NETWORKS } from '../../lab/pod-networks/index.js';
-import { labProfileFlags, labProfileHelp, labProfileUsage } from '../../lab/profile-help.js';
+import { LAB_SETTINGS } from '../../lab/flags.js';
+import { settingsHelp } from '../../shared/settings.js';
 import { SERVICE_PROXIES } from '../../lab/service-proxies/index.js';
 import { LabProfileSchema } from '../../shared/lab-profile.js';
 
@@ -48,21 +49,16 @@ describe('lab profile registries', () => {
 });
 
 describe('lab profile help', () => {
-  it('lists every registered value with its description, in the schema order, and the defaults', () => {
-    const flags = labProfileFlags();
-    // Help lines with the column padding squeezed to two spaces.
-    const lines = labProfileHelp()
-      .split('\n')
-      .map((l) => l.trim().replace(/ {2,}/, '  '));
-    expect(flags.map((f) => [f.flag, f.field, f.default])).toEqual([
-      ['--pod-network', 'podNetwork', 'direct'],
-      ['--service-proxy', 'serviceProxy', 'iptables'],
-    ]);
-    for (const f of flags) {
-      expect(f.values.map((v) => v.name)).toEqual(schemaValues(f.field));
-      expect(lines).toContain(`${f.flag} NAME  ${f.summary} (default ${f.default})`);
-      for (const v of f.values) expect(lines).toContain(`${v.name}  ${v.description}`);
+  it("shows every registered value with its plug-in's description, in the schema order, in the lab flags' help", () => {
+    const help = settingsHelp(LAB_SETTINGS);
+    for (const [field, registry] of [
+      ['podNetwork', POD_NETWORKS],
+      ['serviceProxy', SERVICE_PROXIES],
+    ] as const) {
+      const values = schemaValues(field);
+      const at = values.map((v) => help.indexOf(`${v} (${(registry as Record<string, { description: string }>)[v]?.description}`));
+      expect(at.every((i) => i > 0)).toBe(true);
+      expect([...at].sort((x, y) => x - y)).toEqual(at);
     }
-    expect(labProfileUsage()).toBe('--pod-network direct|vxlan --service-proxy iptables|nftables|ebpf');
   });
 });
