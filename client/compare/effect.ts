@@ -27,6 +27,11 @@
  */
 import { seededRandom } from '../../shared/random.js';
 import { median } from '../../shared/stats.js';
+import { hodgesLehmann, mannWhitneyLowerCount, quantileSorted, Z_975 } from './draws.js';
+import { drawVariances, drawWorld, noiseModel, poolNoise, presentCount, redrawMedian } from './noise.js';
+
+export { chiSquare, hodgesLehmann, mannWhitneyLowerCount, normal } from './draws.js';
+export { noiseModel, poolNoise, type NoiseModel } from './noise.js';
 
 /** Ratio figures (throughput, CPU, latency) compare as % change on the log scale; linear ones (loss) as differences. */
 export type Scale = 'log' | 'linear';
@@ -60,7 +65,6 @@ export const HL_MAX_PAIRS = 100;
 /** The unpaired method enumerates every difference; more than this and it refuses. */
 const MAX_UNPAIRED_DIFFERENCES = 1_000_000;
 /** z(0.975) and z(0.80): the MDE of a test at 95 % confidence with 80 % power. */
-const Z_CONF = 1.959964;
 const Z_POWER = 0.841621;
 
 /** The comparison of one figure between a baseline run (A) and another run (B). */
@@ -276,7 +280,7 @@ function finish(
   const hi = present(high, scale);
   // A test at 95 % rejects when |estimate| > half-width; it does so 80 % of the time for an
   // effect of half-width + z(0.80) standard errors, and half-width = z(0.975) standard errors.
-  const mdeLog = halfWidth * (1 + Z_POWER / Z_CONF);
+  const mdeLog = halfWidth * (1 + Z_POWER / Z_975);
   const mde = scale === 'log' ? (Math.exp(mdeLog) - 1) * 100 : mdeLog;
   return { ...base, low: lo, high: hi, mde, verdict: verdict(base.estimate as number, lo, hi, margin), reason };
 }
@@ -317,235 +321,6 @@ function present(x: number, scale: Scale): number {
   return scale === 'log' ? (Math.exp(x) - 1) * 100 : x;
 }
 
-/**
- * One run's noise, from its repetitions: a pass (one sweep over every pair; repetition i of
- * every pair belongs to pass i) may as a whole run faster or slower than another (the machine
- * was busier for a minute), which moves every pair's median together and does not average out
- * over pairs; the rest is the noise of single tests. In the balanced two-way layout (pairs x
- * passes) the test mean square estimates the test variance and the pass mean square estimates
- * test variance + pairs x pass variance.
- */
-export interface NoiseModel {
-  /** Test-to-test standard deviation and its degrees of freedom. */
-  testSd: number;
-  testDf: number;
-  /** Mean square of the pass means (pair effects removed), its degrees of freedom, and the pairs per pass. */
-  passMeanSquare: number;
-  passDf: number;
-  pairsPerPass: number;
-  /** Degrees of freedom of the repetitions around their pair's mean (what a refusal is judged on). */
-  pooledDf: number;
-  passes: number;
-}
-
-export function noiseModel(groups: readonly Passes[]): NoiseModel {
-  const passes = Math.max(0, ...groups.map((g) => g.length));
-  const residual: (number | null)[][] = [];
-  let pooledDf = 0;
-  let pooledSs = 0;
-  for (const g of groups) {
-    const present = g.filter((x): x is number => x !== null);
-    if (present.length < 2) continue;
-    const mean = present.reduce((s, x) => s + x, 0) / present.length;
-    residual.push(g.map((x) => (x === null ? null : x - mean)));
-    for (const x of present) pooledSs += (x - mean) ** 2;
-    pooledDf += present.length - 1;
-  }
-  const passMeans: number[] = [];
-  const passCounts: number[] = [];
-  for (let r = 0; r < passes; r++) {
-    const xs: number[] = [];
-    for (const g of residual) {
-      const x = g[r];
-      if (x !== undefined && x !== null) xs.push(x);
-    }
-    passMeans.push(xs.length > 0 ? xs.reduce((s, x) => s + x, 0) / xs.length : 0);
-    passCounts.push(xs.length);
-  }
-  const usedPasses = passCounts.filter((n) => n > 0).length;
-  // With one pair (or one pass) pass and test noise cannot be told apart: all of it is test noise.
-  if (residual.length < 2 || usedPasses < 2) {
-    return {
-      testSd: pooledDf > 0 ? Math.sqrt(pooledSs / pooledDf) : 0,
-      testDf: pooledDf,
-      passMeanSquare: 0,
-      passDf: 0,
-      pairsPerPass: 1,
-      pooledDf,
-      passes,
-    };
-  }
-  let ssTest = 0;
-  let ssPass = 0;
-  for (const g of residual) {
-    for (let r = 0; r < g.length; r++) {
-      const x = g[r];
-      if (x === null || x === undefined) continue;
-      ssTest += (x - (passMeans[r] as number)) ** 2;
-    }
-  }
-  for (let r = 0; r < passes; r++) ssPass += (passCounts[r] as number) * (passMeans[r] as number) ** 2;
-  const passDf = usedPasses - 1;
-  const testDf = Math.max(1, pooledDf - passDf);
-  const pairsPerPass = passCounts.reduce((s, n) => s + n, 0) / usedPasses;
-  return { testSd: Math.sqrt(ssTest / testDf), testDf, passMeanSquare: ssPass / passDf, passDf, pairsPerPass, pooledDf, passes };
-}
-
-/** One bootstrap world of a run: its test noise and the shift of each of its passes. */
-interface World {
-  testSd: number;
-  passShift: Float64Array;
-}
-
-/**
- * Draw the run's noise from its sampling distribution (so a small design pays for its
- * uncertain noise, as a t interval does), then each pass's shift.
- */
-function drawVariances(rng: () => number, m: NoiseModel): { testVar: number; passVar: number } {
-  const testVar = m.testDf > 0 ? (m.testSd ** 2 * m.testDf) / chiSquare(rng, m.testDf) : 0;
-  if (m.passDf === 0) return { testVar, passVar: 0 };
-  const passMeanSquare = (m.passMeanSquare * m.passDf) / chiSquare(rng, m.passDf);
-  return { testVar, passVar: Math.max(0, (passMeanSquare - testVar) / m.pairsPerPass) };
-}
-
-/** A run's world from drawn variances: its test noise, and a shift for each of its `passes`. */
-function drawWorld(rng: () => number, v: { testVar: number; passVar: number }, passes: number): World {
-  const passShift = new Float64Array(passes);
-  const sd = Math.sqrt(v.passVar);
-  if (sd > 0) for (let r = 0; r < passes; r++) passShift[r] = sd * normal(rng);
-  return { testSd: Math.sqrt(v.testVar), passShift };
-}
-
-/** Two runs' noise models as one: sums of squares and degrees of freedom added. */
-export function poolNoise(a: NoiseModel, b: NoiseModel): NoiseModel {
-  const testDf = a.testDf + b.testDf;
-  const passDf = a.passDf + b.passDf;
-  return {
-    testSd: testDf > 0 ? Math.sqrt((a.testSd ** 2 * a.testDf + b.testSd ** 2 * b.testDf) / testDf) : 0,
-    testDf,
-    passMeanSquare: passDf > 0 ? (a.passMeanSquare * a.passDf + b.passMeanSquare * b.passDf) / passDf : 0,
-    passDf,
-    pairsPerPass: passDf > 0 ? (a.pairsPerPass * a.passDf + b.pairsPerPass * b.passDf) / passDf : 1,
-    pooledDf: a.pooledDf + b.pooledDf,
-    passes: Math.max(a.passes, b.passes),
-  };
-}
-
-/** Redraw a pair's median: its measured passes again, around `center`, in world `w`. */
-function redrawMedian(rng: () => number, center: number, passes: Passes, w: World): number {
-  const xs = new Float64Array(presentCount(passes));
-  let i = 0;
-  for (let r = 0; r < passes.length; r++) {
-    if (passes[r] === null) continue;
-    xs[i++] = (w.passShift[r] as number) + w.testSd * normal(rng);
-  }
-  return center + (xs.length === 1 ? (xs[0] as number) : medianOfTyped(xs));
-}
-
-function presentCount(passes: Passes): number {
-  let n = 0;
-  for (const x of passes) if (x !== null) n++;
-  return n;
-}
-
 function medianOfPresent(passes: Passes): number {
   return median(passes.filter((x): x is number => x !== null)) as number;
-}
-
-/** Median of all pairwise (Walsh) averages, i <= j. */
-export function hodgesLehmann(xs: readonly number[]): number {
-  const n = xs.length;
-  const walsh = new Float64Array((n * (n + 1)) / 2);
-  let w = 0;
-  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) walsh[w++] = ((xs[i] as number) + (xs[j] as number)) / 2;
-  return medianOfTyped(walsh);
-}
-
-/** Median of a typed array, sorted in place (the bootstrap's inner loop: no copies). */
-function medianOfTyped(xs: Float64Array): number {
-  xs.sort();
-  const mid = xs.length >> 1;
-  return xs.length % 2 === 1 ? (xs[mid] as number) : ((xs[mid - 1] as number) + (xs[mid] as number)) / 2;
-}
-
-/**
- * The largest k such that P(U < k) <= alpha/2 under no shift, for samples of m and n: the
- * Moses interval is then [D(k), D(mn+1-k)] of the sorted differences (1-based). null when even
- * k = 0 is too likely (the samples are too small for this confidence). Exact up to 30 a side, a
- * normal approximation beyond.
- */
-export function mannWhitneyLowerCount(m: number, n: number, alpha: number): number | null {
-  if (m > 30 || n > 30) {
-    const k = Math.floor((m * n) / 2 - Z_CONF * Math.sqrt((m * n * (m + n + 1)) / 12));
-    return k >= 1 ? k : null;
-  }
-  const counts = uDistribution(m, n);
-  const total = counts.reduce((s, c) => s + c, 0);
-  let cumulative = 0;
-  let k = 0;
-  while (k < counts.length && (cumulative + (counts[k] as number)) / total <= alpha / 2) {
-    cumulative += counts[k] as number;
-    k++;
-  }
-  return k >= 1 ? k : null;
-}
-
-/** counts[u] = number of arrangements of m and n with Mann-Whitney U = u (recursion on the largest element). */
-function uDistribution(m: number, n: number): number[] {
-  // f[i][j][u]: arrangements of i x's and j y's with U = u.
-  let prev: number[][] = [];
-  for (let i = 0; i <= m; i++) {
-    const row: number[][] = [];
-    for (let j = 0; j <= n; j++) {
-      if (i === 0 || j === 0) {
-        row.push([1]);
-        continue;
-      }
-      // The largest is a y (adds i to U: it beats every x) or an x (adds nothing).
-      const withY = (row[j - 1] as number[]).map((c) => c);
-      const shifted = new Array<number>(i).fill(0).concat(withY);
-      const withX = prev[j] as number[];
-      const len = Math.max(shifted.length, withX.length);
-      row.push(Array.from({ length: len }, (_, u) => (shifted[u] ?? 0) + (withX[u] ?? 0)));
-    }
-    if (i === m) return row[n] as number[];
-    prev = row;
-  }
-  return [1];
-}
-
-function quantileSorted(sorted: Float64Array, q: number): number {
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (pos - lo);
-}
-
-/** A standard normal draw (Box-Muller). */
-export function normal(rng: () => number): number {
-  const u = 1 - rng();
-  const v = rng();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-}
-
-/** A chi-square draw with `df` degrees of freedom: 2 x Gamma(df/2), Marsaglia-Tsang. */
-export function chiSquare(rng: () => number, df: number): number {
-  return 2 * gamma(rng, df / 2);
-}
-
-function gamma(rng: () => number, shape: number): number {
-  if (shape < 1) return gamma(rng, shape + 1) * Math.pow(1 - rng(), 1 / shape);
-  const d = shape - 1 / 3;
-  const c = 1 / Math.sqrt(9 * d);
-  for (;;) {
-    let x: number;
-    let v: number;
-    do {
-      x = normal(rng);
-      v = 1 + c * x;
-    } while (v <= 0);
-    v = v * v * v;
-    const u = 1 - rng();
-    if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
-  }
 }
