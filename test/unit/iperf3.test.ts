@@ -17,6 +17,7 @@ import type { IperfResult } from '../../shared/iperf3-result.js';
 import { ThroughputSpecSchema, type ThroughputSpec } from '../../shared/protocol.js';
 import { agentSlackMs } from '../../shared/deadlines.js';
 import { loadAgentConfig } from '../../agent/config.js';
+import { throughputSpec } from '../helpers/specs.js';
 
 const dir = new URL('../fixtures/iperf3/', import.meta.url);
 const text = (name: string) => readFileSync(new URL(name, dir), 'utf8');
@@ -368,14 +369,7 @@ describe('parseIperf3Version', () => {
 });
 
 describe('iperf3ClientArgs', () => {
-  const spec: ThroughputSpec = {
-    kind: 'throughput',
-    protocol: 'tcp',
-    durationSeconds: 10,
-    bitrateBitsPerSecond: 0,
-    streams: 1,
-    reverse: false,
-  };
+  const spec = throughputSpec();
   const base = { target: '10.0.0.2', port: 5201, testId: 't-1' };
 
   it('builds a TCP client with an unlimited rate and the default connect timeout', () => {

@@ -9,16 +9,9 @@ import { ERROR_CODES } from '../../shared/errors.js';
 import { clientDeadlineMs, clientResultWaitMs, resultMarginMs, serverDeadlineMs } from '../../shared/deadlines.js';
 import { kindOf, MAX_DURATION_SECONDS, TEST_KINDS, TestSpecSchema } from '../../shared/kinds/index.js';
 import type { LatencySpec } from '../../shared/kinds/latency.js';
-import type { ThroughputSpec } from '../../shared/kinds/throughput.js';
+import { throughputSpec } from '../helpers/specs.js';
 
-const tcp: ThroughputSpec = {
-  kind: 'throughput',
-  protocol: 'tcp',
-  durationSeconds: 10,
-  bitrateBitsPerSecond: 0,
-  streams: 1,
-  reverse: false,
-};
+const tcp = throughputSpec();
 const udpLatency: LatencySpec = {
   kind: 'latency',
   protocol: 'udp',

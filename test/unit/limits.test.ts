@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkOmit, checkPort, checkSpec, checkTarget, isValidCidr, parseCidr } from '../../shared/limits.js';
-import type { AgentLimits, ThroughputSpec } from '../../shared/protocol.js';
+import type { AgentLimits } from '../../shared/protocol.js';
+import { throughputSpec } from '../helpers/specs.js';
 
 const limits: AgentLimits = {
   maxDurationSeconds: 60,
@@ -12,14 +13,7 @@ const limits: AgentLimits = {
   maxOmitSeconds: 60,
 };
 const capped: AgentLimits = { ...limits, maxBitrateBitsPerSecond: 1_000_000_000 };
-const spec: ThroughputSpec = {
-  kind: 'throughput',
-  protocol: 'tcp',
-  durationSeconds: 10,
-  bitrateBitsPerSecond: 0,
-  streams: 1,
-  reverse: false,
-};
+const spec = throughputSpec();
 
 describe('parseCidr', () => {
   it('matches exactly 198.18.0.0-198.19.255.255 for the /15 benchmarking range', () => {

@@ -20,10 +20,10 @@ import {
   type AgentMessage,
   type AggregatorMessage,
   type LatencySpec,
-  type ThroughputSpec,
 } from '../../shared/protocol.js';
 
 import { testIdentity } from '../helpers/identity.js';
+import { throughputSpec } from '../helpers/specs.js';
 
 const fixture = (path: string) => readFileSync(new URL(`../fixtures/${path}`, import.meta.url), 'utf8');
 
@@ -37,14 +37,7 @@ const cpu = cpuReport([parseProcStat(fixture('proc-stat/busy-1.txt'), 1_000), pa
 
 const identity: AgentIdentity = testIdentity({ nodeName: 'node-1', podName: 'netmatrix-agent-abcde' });
 
-const spec: ThroughputSpec = {
-  kind: 'throughput',
-  protocol: 'tcp',
-  durationSeconds: 10,
-  bitrateBitsPerSecond: 0,
-  streams: 1,
-  reverse: false,
-};
+const spec = throughputSpec();
 const latencySpec: LatencySpec = {
   kind: 'latency',
   protocol: 'udp',

@@ -11,14 +11,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AgentRegistry, type AgentSession } from '../../aggregator/agents.js';
 import { Scheduler, type SchedulerSettings } from '../../aggregator/scheduler.js';
 import { unrunnableResult, type TestPlan } from '../../aggregator/test-runner.js';
-import type { CpuReport, CpuWindow } from '../../shared/cpu.js';
 import { failure } from '../../shared/errors.js';
 import type { NetworkMode, Path, Protocol } from '../../shared/protocol.js';
-import type { NicReport } from '../../shared/nic.js';
 import type { TestResult } from '../../shared/result.js';
 import { testIdentity } from '../helpers/identity.js';
 import { waitFor } from '../helpers/requirements.js';
 import { schedulerTestSettings } from '../helpers/scheduler-settings.js';
+import { cpuReport, nicReport } from '../helpers/reports.js';
 
 const nextTick = () => new Promise<void>((r) => setImmediate(r));
 const nodeNames = (n: number): string[] => Array.from({ length: n }, (_, i) => `node${i + 1}`);
@@ -574,29 +573,3 @@ describe('Scheduler budget mode, quiet hours and rests, with a fake test runner'
     expect(h.scheduler.restingNodes(new Date(clock.ms + 600_001))).toBe(0);
   });
 });
-
-/** A CPU report whose idle window (just before the test) had the node `idlePercent` busy. */
-/** A NIC report whose idle window is the second before `atMs` and whose test window ends `tailMs` after it. */
-function nicReport(atMs: number, idleRxBitsPerSecond: number, tailMs: number): NicReport {
-  return {
-    interface: 'eth0',
-    idle: { startMs: atMs - 1000, endMs: atMs, rxBitsPerSecond: idleRxBitsPerSecond, txBitsPerSecond: 0 },
-    test: { startMs: atMs, endMs: atMs + tailMs, rxBitsPerSecond: 9.4e9, txBitsPerSecond: 0 },
-  };
-}
-
-/** A CPU report whose idle window is the second before `atMs` (the test takes no virtual time). */
-function cpuReport(atMs: number, idlePercent: number): CpuReport {
-  const window = (startMs: number, endMs: number, busyPercent: number): CpuWindow => ({
-    startMs,
-    endMs,
-    cores: 2,
-    busyPercent,
-    softirqPercent: 0,
-    maxCorePercent: busyPercent,
-    coreBusyPercent: null,
-    modes: { user: busyPercent, nice: 0, system: 0, iowait: 0, irq: 0, softirq: 0, steal: 0 },
-    busyCpuSeconds: (2 * busyPercent) / 100,
-  });
-  return { idle: window(atMs - 1000, atMs, idlePercent), test: window(atMs, atMs, 50), intervals: [], measured: null };
-}
