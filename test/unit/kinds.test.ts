@@ -8,18 +8,10 @@ import { hasListener, hasUdpListener } from '../../agent/listening.js';
 import { ERROR_CODES } from '../../shared/errors.js';
 import { clientDeadlineMs, clientResultWaitMs, resultMarginMs, serverDeadlineMs } from '../../shared/deadlines.js';
 import { kindOf, MAX_DURATION_SECONDS, TEST_KINDS, TestSpecSchema } from '../../shared/kinds/index.js';
-import type { LatencySpec } from '../../shared/kinds/latency.js';
-import { throughputSpec } from '../helpers/specs.js';
+import { latencySpec, throughputSpec } from '../helpers/specs.js';
 
 const tcp = throughputSpec();
-const udpLatency: LatencySpec = {
-  kind: 'latency',
-  protocol: 'udp',
-  durationSeconds: 2,
-  messageSizeBytes: 64,
-  messagesPerSecond: 1000,
-  connectSamples: 0,
-};
+const udpLatency = latencySpec();
 
 describe('the kinds', () => {
   it('are throughput and latency, and the spec union tells them apart by kind alone', () => {

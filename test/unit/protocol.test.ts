@@ -19,11 +19,10 @@ import {
   type AgentIdentity,
   type AgentMessage,
   type AggregatorMessage,
-  type LatencySpec,
 } from '../../shared/protocol.js';
 
 import { testIdentity } from '../helpers/identity.js';
-import { throughputSpec } from '../helpers/specs.js';
+import { latencySpec as udpLatencySpec, throughputSpec } from '../helpers/specs.js';
 
 const fixture = (path: string) => readFileSync(new URL(`../fixtures/${path}`, import.meta.url), 'utf8');
 
@@ -38,14 +37,7 @@ const cpu = cpuReport([parseProcStat(fixture('proc-stat/busy-1.txt'), 1_000), pa
 const identity: AgentIdentity = testIdentity({ nodeName: 'node-1', podName: 'netmatrix-agent-abcde' });
 
 const spec = throughputSpec();
-const latencySpec: LatencySpec = {
-  kind: 'latency',
-  protocol: 'udp',
-  durationSeconds: 2,
-  messageSizeBytes: 64,
-  messagesPerSecond: 1000,
-  connectSamples: 0,
-};
+const latencySpec = udpLatencySpec();
 
 const hello = { type: 'hello', protocolVersion: PROTOCOL_VERSION, agent: identity } as const;
 
