@@ -80,7 +80,7 @@ describe('the netmatrix package, packed and installed with npm', () => {
     expect(files).toContain('bin/netmatrix.js');
     expect(files).toContain('dist/cli/main.js');
     expect(files).toContain('dist/aggregator/page/index.html');
-    expect(files).toContain('dist/lab/bpf/service.c');
+    expect(files).toContain('dist/lab/service-proxies/bpf/service.c');
     expect(files.filter((f) => f.endsWith('.ts') || f.startsWith('test/') || f.includes('.test.'))).toEqual([]);
     const modules = await readdir(join(pkg, 'node_modules'));
     expect(modules).toContain('zod');

@@ -68,9 +68,12 @@ describe('netmatrix <command> --help', () => {
     const text = commandHelp(command('lab up'));
     const pod = LabProfileSchema.shape.podNetwork.unwrap().options;
     const proxy = LabProfileSchema.shape.serviceProxy.unwrap().options;
-    expect(text).toMatch(/^ {2}--pod-network +how pods reach each other: direct \(default\), vxlan$/m);
-    expect(text).toMatch(/^ {2}--service-proxy +how Services are translated: iptables \(default\), nftables, ebpf$/m);
-    for (const v of [...pod, ...proxy]) expect(text).toContain(v);
+    // Each value in the schema's order with its plug-in's description, the default marked.
+    expect(text).toMatch(/^ {2}--pod-network +how pods reach each other: direct \([^\n]*; default\), vxlan \([^\n]*\)$/m);
+    expect(text).toMatch(
+      /^ {2}--service-proxy +how Services are translated: iptables \([^\n]*; default\), nftables \([^\n]*\), ebpf \([^\n]*\)$/m,
+    );
+    for (const v of [...pod, ...proxy]) expect(text).toContain(`${v} (`);
   });
 });
 
