@@ -36,13 +36,24 @@ const DEMO_SETTINGS = {
 const ENV_FLAGS = 'flags (each also from its variable; the flag wins)';
 const LAB_FLAGS = { title: 'lab flags', table: LAB_SETTINGS };
 
-/** Stop cleanly on the first SIGINT or SIGTERM; exit 1 if stopping fails. */
+/**
+ * How long a clean stop may take before the process exits anyway, ms. Neither process holds
+ * state that a cut stop loses (results wait in the agents until acknowledged; history is in
+ * Prometheus), and a stop that hangs must not run into the container's SIGKILL.
+ */
+const STOP_DEADLINE_MS = 2500;
+
+/** Stop cleanly on the first SIGINT or SIGTERM, within STOP_DEADLINE_MS; exit 1 if stopping fails. */
 function onSignals(stop: () => Promise<void>): void {
   let stopping = false;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
       if (stopping) return;
       stopping = true;
+      setTimeout(() => {
+        console.error(`netmatrix: stopping took over ${STOP_DEADLINE_MS} ms; exiting without waiting further`);
+        process.exit(0);
+      }, STOP_DEADLINE_MS).unref();
       stop().then(
         () => process.exit(0),
         (e: unknown) => {
